@@ -1,0 +1,131 @@
+//! Runs one invocation: parse the command line, dispatch, print findings, pick the exit code.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::cli::{self, Command, Invocation};
+use crate::commands;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::env::{self, Environment, ims};
+use crate::render::Templates;
+use crate::repo::Repository;
+use crate::ui::Ui;
+
+/// Exit codes (DESIGN §6): 0 success and no changes, 2 success with changes, 1 any error.
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_CHANGES: u8 = 2;
+
+pub enum Status {
+    Ok,
+    Changes,
+    Failed,
+}
+
+/// What a command works with: the output, the findings so far, and the repository.
+pub struct Ctx {
+    pub ui: Ui,
+    pub diags: Diagnostics,
+    pub dir: PathBuf,
+    pub identities: Vec<PathBuf>,
+    jwt_warned: bool,
+}
+
+impl Ctx {
+    pub fn repo(&mut self) -> Option<Repository> {
+        match Repository::open(&self.dir) {
+            Ok(r) => Some(r),
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// Loads one environment, keeping its findings; `None` when it has errors.
+    pub fn load_env(&mut self, repo: &Repository, name: &str) -> Option<Environment> {
+        let (env, diags) = env::load(repo, name);
+        self.diags.extend(diags);
+        if let Some(e) = &env {
+            self.warn_jwt(e);
+        }
+        env
+    }
+
+    pub fn templates(&mut self, repo: &Repository) -> Option<Templates> {
+        match Templates::load(repo) {
+            Ok(t) => Some(t),
+            Err(d) => {
+                self.diags.extend(d);
+                None
+            }
+        }
+    }
+
+    /// Every command touching a JWT instance warns once.
+    fn warn_jwt(&mut self, env: &Environment) {
+        if self.jwt_warned || !env.uses_jwt() {
+            return;
+        }
+        self.jwt_warned = true;
+        let names: Vec<String> = env
+            .instances
+            .iter()
+            .filter(|i| i.ims.as_ref().is_some_and(|x| x.auth == env::Auth::Jwt))
+            .map(|i| format!("{}/{}", env.name, i.name))
+            .collect();
+        self.diags.push(
+            Diagnostic::warning(None, format!("{} ({} uses `auth: jwt`)", ims::JWT_END_OF_LIFE, names.join(", ")))
+                .with_help(ims::JWT_MIGRATION),
+        );
+    }
+}
+
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let Invocation { globals, command } = match cli::parse(args) {
+        Ok(inv) => inv,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+        }
+    };
+    let mut ctx = Ctx {
+        ui: Ui::new(globals.color, globals.quiet, globals.verbose),
+        diags: Diagnostics::new(),
+        dir: globals.dir,
+        identities: globals.identities,
+        jwt_warned: false,
+    };
+    let status = match command {
+        Command::Validate { envs } => commands::validate::run(&mut ctx, &envs),
+        Command::Render { env, out, instance, container, reveal } => {
+            commands::render::run(&mut ctx, &env, out.as_deref(), instance.as_deref(), container.as_deref(), reveal)
+        }
+        Command::Explain { env, instance, container, path } => {
+            commands::explain::run(&mut ctx, &env, &instance, container.as_deref(), path.as_deref())
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut cli::command(), "nlconf", &mut std::io::stdout());
+            Status::Ok
+        }
+        Command::Man => match clap_mangen::Man::new(cli::command()).render(&mut std::io::stdout()) {
+            Ok(()) => Status::Ok,
+            Err(e) => {
+                ctx.diags.push(Diagnostic::error(None, format!("cannot write the man page: {e}")));
+                Status::Failed
+            }
+        },
+    };
+    let failed = ctx.diags.has_errors() || matches!(status, Status::Failed);
+    let diags = std::mem::take(&mut ctx.diags);
+    ctx.ui.report(diags);
+    match status {
+        _ if failed => EXIT_ERROR,
+        Status::Changes => EXIT_CHANGES,
+        _ => EXIT_OK,
+    }
+}

@@ -1,0 +1,153 @@
+//! The command line (DESIGN §6). Clap types stay in this file: `parse` turns them into the
+//! `Invocation` that the rest of nlconf works with.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "nlconf",
+    version,
+    about = "GitOps for Adobe Campaign Classic instance configuration",
+    long_about = "GitOps for Adobe Campaign Classic (v7) instance configuration.\n\n\
+        Keeps each environment's config-<instance>.xml as YAML in git (secrets encrypted with age), validates it \
+        against Adobe's documented schema, renders the file of every container, and shows what would change.",
+    after_help = "Exit codes: 0 success (no changes), 2 changes found (with --detailed-exitcode), 1 any error."
+)]
+struct Cli {
+    /// Work on the repository in DIR instead of the current directory
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    dir: Option<PathBuf>,
+    /// age identity file or SSH private key to decrypt secrets (repeatable)
+    #[arg(short = 'i', long = "identity", value_name = "FILE", global = true)]
+    identity: Vec<PathBuf>,
+    /// When to color the output
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true)]
+    color: ColorArg,
+    /// Print only errors
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Print more detail
+    #[arg(short, long, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: CommandArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Subcommand, Debug)]
+enum CommandArgs {
+    /// Check YAML, schema, templates and recipients (all environments by default)
+    Validate {
+        /// Environment to check (repeatable)
+        #[arg(short = 'e', long = "env", value_name = "ENV")]
+        env: Vec<String>,
+    },
+    /// Render config-<instance>.xml for the containers of an environment
+    Render(RenderArgs),
+    /// Show each final value and where it came from
+    Explain(ExplainArgs),
+    /// Print a shell completion script
+    Completions {
+        /// bash, zsh, fish, elvish or powershell
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output
+    #[command(hide = true)]
+    Man,
+}
+
+#[derive(Args, Debug)]
+struct RenderArgs {
+    #[arg(short = 'e', long = "env", value_name = "ENV")]
+    env: String,
+    /// Write DIR/<container>/config-<instance>.xml
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Only this instance
+    #[arg(long, value_name = "I")]
+    instance: Option<String>,
+    /// Only this container
+    #[arg(long, value_name = "C")]
+    container: Option<String>,
+    /// Write decrypted secrets into the output (needs an identity)
+    #[arg(long)]
+    reveal: bool,
+}
+
+#[derive(Args, Debug)]
+struct ExplainArgs {
+    #[arg(short = 'e', long = "env", value_name = "ENV")]
+    env: String,
+    #[arg(long, value_name = "I")]
+    instance: String,
+    /// A container (without it: the instance's own settings, and where containers differ)
+    #[arg(long, value_name = "C")]
+    container: Option<String>,
+    /// Only values under this dotted path, e.g. serverconf.mta
+    path: Option<String>,
+}
+
+/// Global options, free of clap.
+#[derive(Debug, Clone)]
+pub struct Globals {
+    pub dir: PathBuf,
+    pub identities: Vec<PathBuf>,
+    pub color: ColorArg,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Command {
+    Validate { envs: Vec<String> },
+    Render { env: String, out: Option<PathBuf>, instance: Option<String>, container: Option<String>, reveal: bool },
+    Explain { env: String, instance: String, container: Option<String>, path: Option<String> },
+    Completions { shell: clap_complete::Shell },
+    Man,
+}
+
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    pub globals: Globals,
+    pub command: Command,
+}
+
+pub fn parse<I, T>(args: I) -> Result<Invocation, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = Cli::try_parse_from(args)?;
+    let globals = Globals {
+        dir: cli.dir.unwrap_or_else(|| PathBuf::from(".")),
+        identities: cli.identity,
+        color: cli.color,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+    };
+    let command = match cli.command {
+        CommandArgs::Validate { env } => Command::Validate { envs: env },
+        CommandArgs::Render(a) => {
+            Command::Render { env: a.env, out: a.out, instance: a.instance, container: a.container, reveal: a.reveal }
+        }
+        CommandArgs::Explain(a) => {
+            Command::Explain { env: a.env, instance: a.instance, container: a.container, path: a.path }
+        }
+        CommandArgs::Completions { shell } => Command::Completions { shell },
+        CommandArgs::Man => Command::Man,
+    };
+    Ok(Invocation { globals, command })
+}
+
+pub fn command() -> clap::Command {
+    Cli::command()
+}

@@ -1,0 +1,5 @@
+//! One module per command.
+
+pub mod explain;
+pub mod render;
+pub mod validate;

@@ -1,0 +1,54 @@
+//! `nlconf validate [-e ENV]...`: YAML, schema, templates and recipients, all problems at once.
+
+use crate::app::{Ctx, Status};
+
+pub fn run(ctx: &mut Ctx, envs: &[String]) -> Status {
+    let Some(repo) = ctx.repo() else {
+        return Status::Failed;
+    };
+    let names = if envs.is_empty() {
+        match repo.environments() {
+            Ok(n) if !n.is_empty() => n,
+            Ok(_) => {
+                ctx.diags.push(crate::diag::Diagnostic::in_file(
+                    &repo.display(&repo.environments_dir()),
+                    "no environments: create environments/<env>/environment.yaml",
+                ));
+                return Status::Failed;
+            }
+            Err(d) => {
+                ctx.diags.push(d);
+                return Status::Failed;
+            }
+        }
+    } else {
+        envs.to_vec()
+    };
+    let templates = ctx.templates(&repo);
+    let mut failed = templates.is_none();
+    for name in &names {
+        let before = ctx.diags.error_count();
+        let Some(env) = ctx.load_env(&repo, name) else {
+            failed = true;
+            continue;
+        };
+        if let Some(t) = &templates {
+            let (_, diags) = t.render_environment(&env, None, None);
+            ctx.diags.extend(diags);
+        }
+        if ctx.diags.error_count() > before {
+            failed = true;
+            continue;
+        }
+        let containers: usize = env.instances.iter().map(|i| i.containers.len()).sum();
+        ctx.ui.note(&format!(
+            "{}: {} ({} instances, {} containers, {} secrets)",
+            ctx.ui.paint("32", "ok"),
+            name,
+            env.instances.len(),
+            containers,
+            env.secrets.len()
+        ));
+    }
+    if failed { Status::Failed } else { Status::Ok }
+}

@@ -1,0 +1,185 @@
+//! The `ims:` block: the Adobe IMS technical account that Triggers authenticate with (DESIGN §3).
+
+use std::collections::HashMap;
+
+use super::value::{Origin, Value};
+use super::{OAUTH_MIN_BUILD, expect_map, expect_scalar, unknown_key};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::yaml::Tag;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// OAuth Server-to-Server: `nlserver config -setimsoauth` (ACC 7.4.1, build 9383, and later).
+    Oauth,
+    /// Service Account (JWT): `nlserver config -setimsjwtauth` (20.3 to 7.4.0); end of life.
+    Jwt,
+}
+
+impl Auth {
+    pub fn name(self) -> &'static str {
+        match self {
+            Auth::Oauth => "oauth",
+            Auth::Jwt => "jwt",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Ims {
+    pub auth: Auth,
+    pub org_id: String,
+    pub client_id: String,
+    pub technical_account_id: String,
+    /// Index into `Environment::secrets`.
+    pub client_secret: usize,
+    pub private_key: Option<usize>,
+    pub origin: Origin,
+}
+
+const KEYS: &[&str] = &["auth", "orgId", "clientId", "technicalAccountId", "clientSecret", "privateKey"];
+
+/// The warning every command touching a JWT instance prints once.
+pub const JWT_END_OF_LIFE: &str =
+    "Service Account (JWT) credentials reached end of life on 2025-06-30 and stop working on 2026-03-01";
+pub const JWT_MIGRATION: &str = "migrate to OAuth Server-to-Server: in the Adobe Developer Console add an OAuth Server-to-Server credential to the same project (clientId and technicalAccountId stay) and create a client secret; upgrade ACC to 7.4.1 (build 9383) or later; then set `auth: oauth`, `campaign.build`, the new clientSecret, and remove privateKey";
+
+pub fn load(
+    diags: &mut Diagnostics,
+    v: &Value,
+    instance: &str,
+    build: u32,
+    secrets: &HashMap<Origin, usize>,
+) -> Option<Ims> {
+    let v = expect_map(diags, v, &format!("instances.{instance}.ims"))?;
+    for f in v.fields() {
+        if !KEYS.contains(&f.key.as_str()) {
+            unknown_key(diags, f, &format!("instances.{instance}.ims"), KEYS);
+        }
+    }
+    let missing = |diags: &mut Diagnostics, key: &str, example: &str| {
+        diags.push(
+            Diagnostic::at(v.origin.location(), format!("instances.{instance}.ims: `{key}` is required"))
+                .with_help(format!("add `{key}: {example}`")),
+        );
+    };
+    let text = |diags: &mut Diagnostics, key: &str, example: &str| -> Option<(String, Origin)> {
+        match v.get(key) {
+            None => {
+                missing(diags, key, example);
+                None
+            }
+            Some(x) => expect_scalar(diags, x, &format!("ims.{key}")).map(|s| (s.to_string(), x.origin.clone())),
+        }
+    };
+    let auth = text(diags, "auth", "oauth").and_then(|(a, origin)| match a.as_str() {
+        "oauth" => Some((Auth::Oauth, origin)),
+        "jwt" => Some((Auth::Jwt, origin)),
+        other => {
+            diags.error(
+                origin.location(),
+                format!(
+                    "ims.auth: expected `oauth` (OAuth Server-to-Server) or `jwt` (Service Account), found `{other}`"
+                ),
+            );
+            None
+        }
+    });
+    let org_id = text(diags, "orgId", "0123456789ABCDEF01234567@AdobeOrg");
+    if let Some((org, origin)) = &org_id {
+        match org.strip_suffix("@AdobeOrg") {
+            Some(id) if id.len() == 24 && id.chars().all(|c| c.is_ascii_alphanumeric()) => {
+                if !id.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+                    || !id.chars().all(|c| c.is_ascii_hexdigit())
+                {
+                    diags.push(Diagnostic::warning(
+                        Some(origin.location()),
+                        format!("ims.orgId `{org}`: Adobe organization IDs are usually 24 upper-case hex digits"),
+                    ));
+                }
+            }
+            _ => diags.push(
+                Diagnostic::at(origin.location(), format!("ims.orgId: `{org}` is not an Adobe organization ID"))
+                    .with_help(
+                        "expected 24 letters or digits followed by @AdobeOrg, as shown in the Developer Console",
+                    ),
+            ),
+        }
+    }
+    let client_id = text(diags, "clientId", "e053e1a87cf74c68a6ec8e71d4a82662");
+    if let Some((id, origin)) = &client_id
+        && !(id.len() == 32 && id.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
+    {
+        diags.push(Diagnostic::warning(
+            Some(origin.location()),
+            format!("ims.clientId `{id}`: Developer Console client IDs are 32 lower-case hex digits; check it was copied whole"),
+        ));
+    }
+    let ta = text(diags, "technicalAccountId", "6657031C5C095BB40A4B0123@techacct.adobe.com");
+    if let Some((id, origin)) = &ta {
+        let ok = id
+            .strip_suffix("@techacct.adobe.com")
+            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !ok {
+            diags.push(
+                Diagnostic::at(
+                    origin.location(),
+                    format!("ims.technicalAccountId: `{id}` is not a technical account ID"),
+                )
+                .with_help("expected letters and digits followed by @techacct.adobe.com"),
+            );
+        }
+    }
+    let secret = |diags: &mut Diagnostics, key: &str| -> Option<usize> {
+        let x = v.get(key)?;
+        if x.tag != Tag::Age {
+            diags.push(
+                Diagnostic::at(x.origin.location(), format!("ims.{key} must be an `!age` secret, not plain text"))
+                    .with_help(format!("encrypt it: nlconf secret set -e ENV instances.{instance}.ims.{key}")),
+            );
+            return None;
+        }
+        secrets.get(&x.origin).copied()
+    };
+    let client_secret = secret(diags, "clientSecret");
+    if client_secret.is_none() && v.get("clientSecret").is_none() {
+        missing(diags, "clientSecret", "!age … (nlconf secret set)");
+    }
+    let private_key = secret(diags, "privateKey");
+    let (auth, auth_origin) = auth?;
+    match auth {
+        Auth::Oauth => {
+            if build < OAUTH_MIN_BUILD && build > 0 {
+                diags.push(
+                    Diagnostic::at(auth_origin.location(), format!("ims.auth `oauth` needs ACC 7.4.1 (build {OAUTH_MIN_BUILD}) or later; campaign.build is {build}"))
+                        .with_help("upgrade ACC (nlserver config -setimsoauth exists from build 9383), or correct campaign.build"),
+                );
+            }
+            if let Some(k) = v.get("privateKey") {
+                diags.push(Diagnostic::warning(
+                    Some(k.origin.location()),
+                    "ims.privateKey is not used by OAuth Server-to-Server; remove it",
+                ));
+            }
+        }
+        Auth::Jwt => {
+            if v.get("privateKey").is_none() {
+                missing(diags, "privateKey", "!age … (the PEM private key of the JWT credential)");
+            }
+            if build >= OAUTH_MIN_BUILD {
+                diags.push(
+                    Diagnostic::warning(Some(auth_origin.location()), format!("build {build} supports OAuth Server-to-Server; `auth: jwt` keeps a credential that has reached end of life"))
+                        .with_help("set `auth: oauth` with a client secret of an OAuth Server-to-Server credential"),
+                );
+            }
+        }
+    }
+    Some(Ims {
+        auth,
+        org_id: org_id?.0,
+        client_id: client_id?.0,
+        technical_account_id: ta?.0,
+        client_secret: client_secret?,
+        private_key: if auth == Auth::Jwt { Some(private_key?) } else { None },
+        origin: v.origin.clone(),
+    })
+}

@@ -1,0 +1,500 @@
+//! An environment: its YAML files merged in layers, validated against the schema, as a typed model.
+
+pub mod ims;
+pub mod serverconf;
+pub mod value;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean};
+use crate::repo::Repository;
+use crate::yaml::{self, Pos, SourceFile, Tag};
+
+pub use ims::{Auth, Ims};
+pub use serverconf::{Attr, AttrValue, Element};
+pub use value::{Origin, Value};
+
+/// First ACC build with `nlserver config -setimsoauth` (7.4.1, OAuth Server-to-Server).
+pub const OAUTH_MIN_BUILD: u32 = 9383;
+
+#[derive(Debug)]
+pub struct Environment {
+    pub name: String,
+    pub files: Vec<SourceFile>,
+    pub build: u32,
+    pub target: Target,
+    pub nlserver: String,
+    pub instances: Vec<Instance>,
+    pub secrets: Vec<SecretSlot>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TargetKind {
+    Local,
+    Ssh,
+}
+
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub kind: TargetKind,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    pub conf_dir: String,
+    pub options: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct Instance {
+    pub name: String,
+    pub origin: Origin,
+    pub containers: Vec<Container>,
+    pub ims: Option<Ims>,
+}
+
+#[derive(Debug)]
+pub struct Container {
+    pub name: String,
+    pub origin: Origin,
+    pub host: Option<String>,
+    pub conf_dir: Option<String>,
+    /// The merged settings of the instance for this container (for `explain`).
+    pub settings: Value,
+    /// The validated `serverconf` tree, ready to render.
+    pub serverconf: Element,
+}
+
+/// An `!age` value in one of the environment's files.
+#[derive(Debug, Clone)]
+pub struct SecretSlot {
+    /// The dotted YAML path from the file's root, e.g. `instances.mkt_prod.ims.clientSecret`.
+    pub yaml_path: String,
+    pub origin: Origin,
+    /// The scalar's text: an optional binding header and one armored age file.
+    pub text: String,
+}
+
+impl Environment {
+    pub fn instance(&self, name: &str) -> Option<&Instance> {
+        self.instances.iter().find(|i| i.name == name)
+    }
+
+    pub fn uses_jwt(&self) -> bool {
+        self.instances.iter().any(|i| i.ims.as_ref().is_some_and(|ims| ims.auth == Auth::Jwt))
+    }
+}
+
+impl Instance {
+    pub fn container(&self, name: &str) -> Option<&Container> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+}
+
+const TOP_KEYS: &[&str] = &["campaign", "target", "nlserver", "defaults", "instances"];
+const DEFAULTS_KEYS: &[&str] = &["serverconf", "ims"];
+const INSTANCE_KEYS: &[&str] = &["containers", "serverconf", "ims", "containerOverrides"];
+const OVERRIDE_KEYS: &[&str] = &["serverconf"];
+const CONTAINER_KEYS: &[&str] = &["host", "conf_dir"];
+const TARGET_KEYS: &[&str] = &["kind", "user", "port", "conf_dir", "options"];
+const DEFAULT_NLSERVER: &str = "/usr/local/neolane/nl6/bin/nlserver";
+const DEFAULT_CONF_DIR: &str = "/usr/local/neolane/nl6/conf";
+
+/// Loads, merges and validates one environment. Returns the model when there is no error, and all
+/// findings (warnings included) either way.
+pub fn load(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics) {
+    let mut diags = Diagnostics::new();
+    let paths = match repo.environment_files(name) {
+        Ok(p) => p,
+        Err(d) => return (None, d.into()),
+    };
+    let mut files = Vec::new();
+    for path in &paths {
+        match yaml::read_file(path, &repo.display(path)) {
+            Ok((file, found)) => {
+                diags.extend(found.into_iter().collect());
+                files.push(file);
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+    if diags.has_errors() {
+        return (None, diags);
+    }
+    let shared_defaults = repo.environments_dir().join("defaults.yaml");
+    let mut secrets = Vec::new();
+    let mut merged: Option<Value> = None;
+    for (file, path) in files.iter().zip(&paths) {
+        let name: Arc<str> = Arc::from(file.display.to_string_lossy().as_ref());
+        if !file.root.is_null() && !matches!(file.root.kind, yaml::Kind::Map(_)) {
+            diags.error(
+                Location::new(name.as_ref(), file.root.pos.line, file.root.pos.col),
+                format!("expected a map of settings at the top of the file, found {}", file.root.kind_name()),
+            );
+            continue;
+        }
+        collect_secrets(&file.root, &name, &mut String::new(), &mut secrets, &mut diags, *path == shared_defaults);
+        let v = Value::from_node(&file.root, &name);
+        merged = Some(match merged {
+            None => v,
+            Some(lower) => lower.merge(v),
+        });
+    }
+    let Some(tree) = merged else {
+        return (None, diags);
+    };
+    let env = build(name, files, tree, secrets, &mut diags);
+    if diags.has_errors() { (None, diags) } else { (env, diags) }
+}
+
+/// Records every `!age` scalar with its YAML path, and refuses `!age` on anything but a scalar.
+fn collect_secrets(
+    node: &yaml::Node,
+    file: &Arc<str>,
+    path: &mut String,
+    out: &mut Vec<SecretSlot>,
+    diags: &mut Diagnostics,
+    shared: bool,
+) {
+    let at = |pos: Pos| Location::new(file.as_ref(), pos.line, pos.col);
+    if node.tag == Tag::Age {
+        match &node.kind {
+            yaml::Kind::Scalar(text, _) if !text.trim().is_empty() => {
+                if shared {
+                    diags.push(
+                        Diagnostic::at(at(node.pos), "a secret in environments/defaults.yaml")
+                            .with_help("secrets belong to one environment (each has its own recipients): move it into environments/<env>/"),
+                    );
+                }
+                out.push(SecretSlot {
+                    yaml_path: path.clone(),
+                    origin: Origin { file: file.clone(), pos: node.pos },
+                    text: text.clone(),
+                });
+            }
+            yaml::Kind::Scalar(..) | yaml::Kind::Null => diags.push(
+                Diagnostic::at(at(node.pos), "empty `!age` value; expected an ASCII-armored age ciphertext")
+                    .with_help(format!("set it with: nlconf secret set -e ENV {path}")),
+            ),
+            _ => diags.error(
+                at(node.pos),
+                format!("`!age` must tag a scalar holding an age ciphertext, found {}", node.kind_name()),
+            ),
+        }
+        return;
+    }
+    match &node.kind {
+        yaml::Kind::Map(entries) => {
+            for e in entries {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&quote_path_key(&e.key));
+                collect_secrets(&e.value, file, path, out, diags, shared);
+                path.truncate(len);
+            }
+        }
+        yaml::Kind::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                collect_secrets(item, file, path, out, diags, shared);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A key as written in a YAMLPATH: quoted when it contains a dot, a quote or a bracket.
+pub fn quote_path_key(key: &str) -> String {
+    if key.contains(['.', '"', '[', ']']) || key.is_empty() {
+        format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        key.to_string()
+    }
+}
+
+pub(crate) fn unknown_key(diags: &mut Diagnostics, field: &value::Field, what: &str, known: &[&str]) {
+    let mut d = Diagnostic::at(field.key_origin.location(), format!("unknown key `{}` in {what}", field.key));
+    d = match did_you_mean(&field.key, known.iter().copied()) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None => d.with_help(format!("expected one of: {}", known.join(", "))),
+    };
+    diags.push(d);
+}
+
+fn check_keys(diags: &mut Diagnostics, v: &Value, what: &str, known: &[&str]) {
+    for f in v.fields() {
+        if !known.contains(&f.key.as_str()) {
+            unknown_key(diags, f, what, known);
+        }
+    }
+}
+
+/// A map, or an error saying what was found instead.
+pub(crate) fn expect_map<'a>(diags: &mut Diagnostics, v: &'a Value, what: &str) -> Option<&'a Value> {
+    if v.is_map() {
+        Some(v)
+    } else {
+        diags.error(v.origin.location(), format!("{what}: expected a map, found {}", v.kind_name()));
+        None
+    }
+}
+
+pub(crate) fn expect_scalar<'a>(diags: &mut Diagnostics, v: &'a Value, what: &str) -> Option<&'a str> {
+    match v.as_str() {
+        Some(s) if v.tag != Tag::Age => Some(s),
+        _ => {
+            diags.error(v.origin.location(), format!("{what}: expected a scalar, found {}", v.kind_name()));
+            None
+        }
+    }
+}
+
+fn required<'a>(diags: &mut Diagnostics, parent: &'a Value, key: &str, what: &str, example: &str) -> Option<&'a Value> {
+    if let Some(v) = parent.get(key) {
+        return Some(v);
+    }
+    let d = match parent.field(key) {
+        Some(f) => Diagnostic::at(f.value.origin.location(), format!("{what} is required, but `null` removes it")),
+        None => Diagnostic::at(parent.origin.location(), format!("{what} is required")),
+    };
+    diags.push(d.with_help(format!("add it, for example `{example}`")));
+    None
+}
+
+fn name_ok(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn build(
+    name: &str,
+    files: Vec<SourceFile>,
+    tree: Value,
+    secrets: Vec<SecretSlot>,
+    diags: &mut Diagnostics,
+) -> Option<Environment> {
+    check_keys(diags, &tree, "the environment", TOP_KEYS);
+    let build = required(diags, &tree, "campaign", "`campaign`", "campaign: { build: 9383 }")
+        .and_then(|c| expect_map(diags, c, "campaign"))
+        .and_then(|c| {
+            check_keys(diags, c, "campaign", &["build"]);
+            required(diags, c, "build", "`campaign.build`", "build: 9383")
+        })
+        .and_then(|b| {
+            let s = expect_scalar(diags, b, "campaign.build")?;
+            match s.parse::<u32>() {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    diags.error(
+                        b.origin.location(),
+                        format!("campaign.build: expected an ACC build number such as 9383, found `{s}`"),
+                    );
+                    None
+                }
+            }
+        });
+    let target = load_target(diags, tree.get("target"));
+    let nlserver =
+        tree.get("nlserver").and_then(|v| expect_scalar(diags, v, "nlserver")).unwrap_or(DEFAULT_NLSERVER).to_string();
+
+    let defaults = match tree.get("defaults") {
+        Some(d) => expect_map(diags, d, "defaults").cloned(),
+        None => None,
+    };
+    if let Some(d) = &defaults {
+        check_keys(diags, d, "`defaults`", DEFAULTS_KEYS);
+    }
+    let secret_index: HashMap<Origin, usize> = secrets.iter().enumerate().map(|(i, s)| (s.origin.clone(), i)).collect();
+
+    let mut instances = Vec::new();
+    let instances_v =
+        required(diags, &tree, "instances", "`instances`", "instances: { mkt_prod: { containers: { app1: {} } } }")
+            .and_then(|v| expect_map(diags, v, "instances"));
+    if let Some(iv) = instances_v {
+        if iv.fields().next().is_none() {
+            diags.error(iv.origin.location(), "`instances` is empty; an environment needs at least one instance");
+        }
+        for f in iv.fields() {
+            if let Some(inst) = load_instance(diags, f, defaults.as_ref(), build.unwrap_or(0), &secret_index) {
+                instances.push(inst);
+            }
+        }
+    }
+    let (Some(build), Some(target)) = (build, target) else {
+        return None;
+    };
+    Some(Environment { name: name.to_string(), files, build, target, nlserver, instances, secrets })
+}
+
+fn load_target(diags: &mut Diagnostics, v: Option<&Value>) -> Option<Target> {
+    let Some(v) = v else {
+        return Some(Target {
+            kind: TargetKind::Local,
+            user: None,
+            port: None,
+            conf_dir: DEFAULT_CONF_DIR.into(),
+            options: Vec::new(),
+        });
+    };
+    let v = expect_map(diags, v, "target")?;
+    check_keys(diags, v, "target", TARGET_KEYS);
+    let kind = match v.get("kind").map(|k| (k, expect_scalar(diags, k, "target.kind"))) {
+        None => TargetKind::Local,
+        Some((_, Some("local"))) => TargetKind::Local,
+        Some((_, Some("ssh"))) => TargetKind::Ssh,
+        Some((k, Some(other))) => {
+            diags.error(k.origin.location(), format!("target.kind: expected `local` or `ssh`, found `{other}`"));
+            return None;
+        }
+        Some((_, None)) => return None,
+    };
+    let text = |diags: &mut Diagnostics, key: &str| {
+        v.get(key).and_then(|x| expect_scalar(diags, x, &format!("target.{key}"))).map(str::to_string)
+    };
+    let user = text(diags, "user");
+    let conf_dir = text(diags, "conf_dir").unwrap_or_else(|| DEFAULT_CONF_DIR.into());
+    let port = match v.get("port") {
+        None => None,
+        Some(p) => match expect_scalar(diags, p, "target.port").map(str::parse::<u16>) {
+            Some(Ok(n)) if n > 0 => Some(n),
+            Some(_) => {
+                diags.error(p.origin.location(), "target.port: expected a TCP port number (1-65535)");
+                None
+            }
+            None => None,
+        },
+    };
+    let mut options = Vec::new();
+    if let Some(o) = v.get("options") {
+        match &o.kind {
+            value::Kind::Seq(items) => {
+                for item in items {
+                    if let Some(s) = expect_scalar(diags, item, "target.options item") {
+                        options.push(s.to_string());
+                    }
+                }
+            }
+            _ => diags.error(
+                o.origin.location(),
+                format!("target.options: expected a list of ssh options, found {}", o.kind_name()),
+            ),
+        }
+    }
+    Some(Target { kind, user, port, conf_dir, options })
+}
+
+fn load_instance(
+    diags: &mut Diagnostics,
+    field: &value::Field,
+    defaults: Option<&Value>,
+    build: u32,
+    secrets: &HashMap<Origin, usize>,
+) -> Option<Instance> {
+    let name = &field.key;
+    if !name_ok(name) {
+        diags.error(
+            field.key_origin.location(),
+            format!("instance name `{name}`: use letters, digits, `_` and `-` only (it names config-{name}.xml)"),
+        );
+        return None;
+    }
+    let iv = expect_map(diags, &field.value, &format!("instance `{name}`"))?;
+    check_keys(diags, iv, &format!("instance `{name}`"), INSTANCE_KEYS);
+    let containers_v = required(
+        diags,
+        iv,
+        "containers",
+        &format!("`instances.{name}.containers`"),
+        "containers: { app1: { host: app1.example.com } }",
+    )
+    .and_then(|c| expect_map(diags, c, &format!("instances.{name}.containers")));
+    let overrides = match iv.get("containerOverrides") {
+        Some(o) => expect_map(diags, o, &format!("instances.{name}.containerOverrides")),
+        None => None,
+    };
+
+    let base = {
+        let own = iv.without(&["containers", "containerOverrides"]);
+        match defaults {
+            Some(d) => d.clone().merge(own),
+            None => own,
+        }
+    };
+    let ims = match base.get("ims") {
+        Some(v) => ims::load(diags, v, name, build, secrets),
+        None => None,
+    };
+
+    let mut containers = Vec::new();
+    if let Some(cv) = containers_v {
+        if cv.fields().next().is_none() {
+            diags.error(cv.origin.location(), format!("instance `{name}` has no containers"));
+        }
+        let container_names: Vec<&str> = cv.fields().map(|f| f.key.as_str()).collect();
+        if let Some(ov) = overrides {
+            for f in ov.fields() {
+                if !container_names.contains(&f.key.as_str()) {
+                    let mut d = Diagnostic::at(
+                        f.key_origin.location(),
+                        format!("containerOverrides.{}: instance `{name}` has no such container", f.key),
+                    );
+                    d = match did_you_mean(&f.key, container_names.iter().copied()) {
+                        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                        None => d.with_help(format!("containers are: {}", container_names.join(", "))),
+                    };
+                    diags.push(d);
+                }
+                if let Some(o) = expect_map(diags, &f.value, &format!("containerOverrides.{}", f.key)) {
+                    for k in o.fields() {
+                        if k.key == "ims" {
+                            diags.push(
+                                Diagnostic::at(k.key_origin.location(), "containerOverrides may not change `ims`")
+                                    .with_help("every container of an instance receives the same credentials (nlserver -setims* runs on each)"),
+                            );
+                        } else if !OVERRIDE_KEYS.contains(&k.key.as_str()) {
+                            unknown_key(diags, k, &format!("containerOverrides.{}", f.key), OVERRIDE_KEYS);
+                        }
+                    }
+                }
+            }
+        }
+        for cf in cv.fields() {
+            let cname = &cf.key;
+            if !name_ok(cname) {
+                diags.error(
+                    cf.key_origin.location(),
+                    format!("container name `{cname}`: use letters, digits, `_` and `-` only"),
+                );
+                continue;
+            }
+            let mut host = None;
+            let mut conf_dir = None;
+            if !cf.value.is_removed()
+                && let Some(c) = expect_map(diags, &cf.value, &format!("container `{cname}`"))
+            {
+                {
+                    check_keys(diags, c, &format!("container `{cname}`"), CONTAINER_KEYS);
+                    host = c.get("host").and_then(|h| expect_scalar(diags, h, "host")).map(str::to_string);
+                    conf_dir = c.get("conf_dir").and_then(|h| expect_scalar(diags, h, "conf_dir")).map(str::to_string);
+                }
+            }
+            let mut settings = base.clone();
+            if let Some(o) = overrides.and_then(|o| o.get(cname)).filter(|o| o.is_map()) {
+                settings = settings.merge(o.without(&["ims"]));
+            }
+            let serverconf =
+                serverconf::build(diags, settings.get("serverconf"), &settings.origin, ims.is_some(), secrets);
+            containers.push(Container {
+                name: cname.clone(),
+                origin: cf.key_origin.clone(),
+                host,
+                conf_dir,
+                settings,
+                serverconf,
+            });
+        }
+    }
+    Some(Instance { name: name.clone(), origin: field.key_origin.clone(), containers, ims })
+}

@@ -1,0 +1,484 @@
+//! `serverconf:` checked against the schema and turned into the element tree that is rendered.
+
+use std::collections::HashMap;
+
+use super::value::{Field, Kind, Origin, Value};
+use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
+use crate::schema::{AttrDef, AttrType, ElementDef, Schema, nlserver_owned};
+use crate::yaml::Tag;
+
+/// Marks a secret inside rendered text; replaced by a mask or, at the last step, the plaintext.
+pub const SECRET_MARK: &str = "@@nlconf:secret:";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttrValue {
+    Text(String),
+    /// Index into `Environment::secrets`.
+    Secret(usize),
+}
+
+impl AttrValue {
+    /// The value as the template sees it: secrets as placeholders, never plaintext.
+    pub fn placeholder(&self) -> String {
+        match self {
+            AttrValue::Text(s) => s.clone(),
+            AttrValue::Secret(i) => format!("{SECRET_MARK}{i}@@"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Attr {
+    pub name: String,
+    pub value: AttrValue,
+    pub origin: Origin,
+    /// Sensitive per the schema, or the value came from a secret.
+    pub sensitive: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Element {
+    pub name: String,
+    pub path: String,
+    pub attrs: Vec<Attr>,
+    pub children: Vec<Element>,
+    pub text: Option<AttrValue>,
+}
+
+impl Element {
+    pub fn attr(&self, name: &str) -> Option<&Attr> {
+        self.attrs.iter().find(|a| a.name == name)
+    }
+
+    pub fn child(&self, name: &str) -> Option<&Element> {
+        self.children.iter().find(|c| c.name == name)
+    }
+}
+
+struct Checker<'a> {
+    diags: &'a mut Diagnostics,
+    schema: &'static Schema,
+    secrets: &'a HashMap<Origin, usize>,
+}
+
+/// Validates `serverconf` and builds the tree. Problems go to `diags`; the tree holds what was valid.
+pub fn build(
+    diags: &mut Diagnostics,
+    v: Option<&Value>,
+    fallback: &Origin,
+    has_ims: bool,
+    secrets: &HashMap<Origin, usize>,
+) -> Element {
+    let schema = Schema::get();
+    let mut c = Checker { diags, schema, secrets };
+    let empty = Value::empty_map(fallback.clone());
+    let v = v.unwrap_or(&empty);
+    let mut root = match v.kind {
+        Kind::Map(_) => c.element(schema.root(), v, None),
+        _ => {
+            c.diags
+                .error(v.origin.location(), format!("serverconf: expected a map of elements, found {}", v.kind_name()));
+            Element { name: "serverconf".into(), path: String::new(), attrs: vec![], children: vec![], text: None }
+        }
+    };
+    c.check_pipelined(&mut root, v, has_ims);
+    root
+}
+
+impl Checker<'_> {
+    fn element(&mut self, def: &'static ElementDef, v: &Value, key: Option<(&str, &Field)>) -> Element {
+        let mut el = Element {
+            name: def.name.clone(),
+            path: def.path.clone(),
+            attrs: Vec::new(),
+            children: Vec::new(),
+            text: None,
+        };
+        if let Some((key_value, field)) = key
+            && let Some(key_attr) = &def.key
+        {
+            el.attrs.push(Attr {
+                name: key_attr.clone(),
+                value: AttrValue::Text(key_value.to_string()),
+                origin: field.key_origin.clone(),
+                sensitive: false,
+            });
+        }
+        for f in v.fields() {
+            if f.key == "rawAttributes" {
+                self.raw_attributes(def, f, &mut el);
+            } else if let Some(attr) = def.attr(&f.key) {
+                if def.key.as_deref() == Some(f.key.as_str()) && key.is_some() {
+                    self.key_repeated(def, f, key.map(|k| k.0).unwrap_or_default());
+                    continue;
+                }
+                if let Some(a) = self.attribute(def, attr, f) {
+                    el.attrs.push(a);
+                }
+            } else if let Some(child) = self.schema.child(def, &f.key) {
+                self.child(child, f, &mut el);
+            } else {
+                self.unknown(def, f);
+            }
+        }
+        sort_attrs(&mut el.attrs);
+        // Children in schema order; repeated elements keep their YAML order (stable sort).
+        el.children.sort_by_key(|c| self.schema.element(&c.path).map_or(usize::MAX, |d| self.schema.order_of(d)));
+        el
+    }
+
+    fn key_repeated(&mut self, def: &ElementDef, f: &Field, key: &str) {
+        if f.value.as_str() != Some(key) {
+            self.diags.push(Diagnostic::at(
+                f.key_origin.location(),
+                format!("`{}` of <{}> is given by its map key `{key}`; remove this line", f.key, def.name),
+            ));
+        }
+    }
+
+    fn child(&mut self, def: &'static ElementDef, f: &Field, parent: &mut Element) {
+        let v = &f.value;
+        if def.text_content {
+            match v.as_str() {
+                Some(s) if v.tag != Tag::Age => {
+                    parent.children.push(Element {
+                        name: def.name.clone(),
+                        path: def.path.clone(),
+                        attrs: vec![],
+                        children: vec![],
+                        text: Some(AttrValue::Text(s.to_string())),
+                    });
+                }
+                _ => self.diags.error(
+                    v.origin.location(),
+                    format!("<{}> holds text: expected a scalar, found {}", def.name, v.kind_name()),
+                ),
+            }
+            return;
+        }
+        match (&v.kind, def.repeatable, &def.key) {
+            (Kind::Map(_), false, _) if v.tag == Tag::None => parent.children.push(self.element(def, v, None)),
+            (Kind::Map(_), true, Some(key)) if v.tag == Tag::None => {
+                for entry in v.fields() {
+                    if entry.key.is_empty() {
+                        self.diags.error(
+                            entry.key_origin.location(),
+                            format!("<{}>: the `{key}` (map key) must not be empty", def.name),
+                        );
+                        continue;
+                    }
+                    match &entry.value.kind {
+                        Kind::Map(_) => {
+                            let el = self.element(def, &entry.value, Some((&entry.key, entry)));
+                            parent.children.push(el);
+                        }
+                        _ => self.diags.push(
+                            Diagnostic::at(
+                                entry.value.origin.location(),
+                                format!(
+                                    "<{} {key}=\"{}\">: expected a map of attributes, found {}",
+                                    def.name,
+                                    entry.key,
+                                    entry.value.kind_name()
+                                ),
+                            )
+                            .with_help("write `{}` for an element without attributes"),
+                        ),
+                    }
+                }
+            }
+            (Kind::Seq(items), true, None) => {
+                for item in items {
+                    match &item.kind {
+                        Kind::Map(_) => parent.children.push(self.element(def, item, None)),
+                        _ => self.diags.error(
+                            item.origin.location(),
+                            format!(
+                                "<{}> list item: expected a map of attributes, found {}",
+                                def.name,
+                                item.kind_name()
+                            ),
+                        ),
+                    }
+                }
+            }
+            _ => {
+                let expected = match (def.repeatable, &def.key) {
+                    (false, _) => "a map of attributes and child elements".to_string(),
+                    (true, Some(k)) => {
+                        format!("a map keyed by `{k}` (one entry per <{}>)", def.name)
+                    }
+                    (true, None) => format!("a list (one item per <{}>, in order)", def.name),
+                };
+                self.diags.error(
+                    v.origin.location(),
+                    format!("<{}>: expected {expected}, found {}", def.name, v.kind_name()),
+                );
+            }
+        }
+    }
+
+    fn unknown(&mut self, def: &ElementDef, f: &Field) {
+        let names: Vec<&str> = def
+            .attributes
+            .iter()
+            .map(|a| a.name.as_str())
+            .chain(self.schema.child_names(def))
+            .chain(["rawAttributes"])
+            .collect();
+        let place = if def.path.is_empty() { "serverconf".to_string() } else { format!("<{}>", def.name) };
+        let what = if f.value.is_map() || matches!(f.value.kind, Kind::Seq(_)) { "element" } else { "attribute" };
+        let mut d = Diagnostic::at(f.key_origin.location(), format!("unknown {what} `{}` in {place}", f.key));
+        d = match did_you_mean(&f.key, names.iter().copied()) {
+            Some(s) => d.with_help(format!("did you mean `{s}`? (ACC silently ignores names it does not know)")),
+            None => {
+                d.with_help("not in Adobe's serverconf reference; for an undocumented attribute use `rawAttributes:`")
+            }
+        };
+        self.diags.push(d);
+    }
+
+    fn raw_attributes(&mut self, def: &ElementDef, f: &Field, el: &mut Element) {
+        let Some(map) = super::expect_map(self.diags, &f.value, "rawAttributes") else {
+            return;
+        };
+        for raw in map.fields() {
+            if !is_xml_name(&raw.key) {
+                self.diags.error(
+                    raw.key_origin.location(),
+                    format!("rawAttributes: `{}` is not a valid XML attribute name", raw.key),
+                );
+                continue;
+            }
+            if def.attr(&raw.key).is_some() {
+                self.diags.push(
+                    Diagnostic::warning(
+                        Some(raw.key_origin.location()),
+                        format!("rawAttributes: `{}` is a documented attribute of <{}>", raw.key, def.name),
+                    )
+                    .with_help("set it directly so that it is type-checked"),
+                );
+            }
+            if el.attrs.iter().any(|a| a.name == raw.key) {
+                self.diags
+                    .error(raw.key_origin.location(), format!("rawAttributes: `{}` is also set directly", raw.key));
+                continue;
+            }
+            if let Some(value) = self.scalar(&raw.value, &format!("rawAttributes.{}", raw.key)) {
+                let sensitive = matches!(value, AttrValue::Secret(_));
+                el.attrs.push(Attr { name: raw.key.clone(), value, origin: raw.value.origin.clone(), sensitive });
+            }
+        }
+    }
+
+    fn attribute(&mut self, def: &ElementDef, attr: &AttrDef, f: &Field) -> Option<Attr> {
+        let v = &f.value;
+        let at = v.origin.location();
+        if let Some(why) = nlserver_owned(&def.path, &attr.name) {
+            let help = if def.path == "shared/ims" {
+                "describe the technical account in the instance's `ims:` block; nlconf runs the nlserver command and keeps what it writes"
+            } else {
+                "leave it out: nlconf keeps the value nlserver wrote in the deployed file"
+            };
+            self.diags.push(
+                Diagnostic::at(
+                    f.key_origin.location(),
+                    format!("`{}` of <{}> is {why}, not set from YAML", attr.name, def.name),
+                )
+                .with_help(help),
+            );
+            return None;
+        }
+        if def.path == "pipelined" && attr.is_legacy() {
+            self.diags.push(
+                Diagnostic::at(
+                    f.key_origin.location(),
+                    format!("`{}` belongs to the legacy Omniture OAuth of pipelined, retired on 2021-10-20", attr.name),
+                )
+                .with_help("authenticate Triggers with an Adobe IMS technical account: an `ims:` block on the instance and `authType: imsJwtToken`"),
+            );
+            return None;
+        }
+        let value = self.scalar(v, &format!("`{}` of <{}>", attr.name, def.name))?;
+        if attr.sensitive && matches!(&value, AttrValue::Text(t) if !t.is_empty()) {
+            self.diags.push(
+                Diagnostic::at(
+                    at,
+                    format!("`{}` of <{}> is sensitive: it must not be stored in plain text", attr.name, def.name),
+                )
+                .with_help(format!("store it encrypted: nlconf secret set -e ENV <path to {}>", attr.name)),
+            );
+            return None;
+        }
+        if let AttrValue::Text(text) = &value {
+            if v.tag == Tag::None && !self.typed(attr, text, v) {
+                return None;
+            }
+        } else if !matches!(attr.ty, AttrType::String | AttrType::Any) {
+            self.diags.error(
+                at,
+                format!(
+                    "`{}` of <{}> is a {}; only String attributes can hold an `!age` secret",
+                    attr.name,
+                    def.name,
+                    attr.ty.name()
+                ),
+            );
+            return None;
+        }
+        let sensitive = attr.sensitive || matches!(value, AttrValue::Secret(_));
+        Some(Attr { name: attr.name.clone(), value, origin: v.origin.clone(), sensitive })
+    }
+
+    /// A scalar attribute value: text, `!empty ""`, or a secret.
+    fn scalar(&mut self, v: &Value, what: &str) -> Option<AttrValue> {
+        let at = v.origin.location();
+        let text = match &v.kind {
+            Kind::Scalar(s, _) => s,
+            _ => {
+                self.diags.error(at, format!("{what}: expected a scalar value, found {}", v.kind_name()));
+                return None;
+            }
+        };
+        match v.tag {
+            Tag::Age => return self.secrets.get(&v.origin).map(|&i| AttrValue::Secret(i)),
+            Tag::Empty if !text.is_empty() => {
+                self.diags.error(at, format!("{what}: `!empty` tags only the empty string; write `!empty \"\"`"));
+                return None;
+            }
+            Tag::Empty => return Some(AttrValue::Text(String::new())),
+            Tag::None => {}
+        }
+        if text.is_empty() {
+            self.diags.push(
+                Diagnostic::at(at, format!("{what}: empty value"))
+                    .with_help("an empty attribute overrides serverConf.xml with nothing; remove the key to leave it unset, or write `!empty \"\"` if that is really meant"),
+            );
+            return None;
+        }
+        if let Some(c) =
+            text.chars().find(|&c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}')
+        {
+            self.diags.error(
+                at,
+                format!("{what}: contains the control character U+{:04X}, which XML 1.0 cannot hold", c as u32),
+            );
+            return None;
+        }
+        if text.contains(SECRET_MARK) {
+            self.diags
+                .error(at, format!("{what}: contains `{SECRET_MARK}`, which nlconf reserves for secret placeholders"));
+            return None;
+        }
+        Some(AttrValue::Text(text.clone()))
+    }
+
+    /// Checks a value against the attribute's type and allowed values.
+    fn typed(&mut self, attr: &AttrDef, text: &str, v: &Value) -> bool {
+        let at = v.origin.location();
+        let ok = match attr.ty {
+            AttrType::Boolean => {
+                let good = matches!(text, "true" | "false" | "0" | "1");
+                if !good {
+                    self.diags.error(
+                        at.clone(),
+                        format!("`{}` is a Boolean: expected true or false, found `{text}`", attr.name),
+                    );
+                }
+                good
+            }
+            ty @ (AttrType::Long | AttrType::Short | AttrType::Byte) => {
+                let (lo, hi) = ty.range().unwrap_or((i64::MIN, i64::MAX));
+                match text.trim().parse::<i64>() {
+                    Ok(n) if (lo..=hi).contains(&n) => true,
+                    Ok(_) => {
+                        self.diags.error(
+                            at.clone(),
+                            format!("`{}` is a {}: {text} is out of range ({lo} to {hi})", attr.name, ty.name()),
+                        );
+                        false
+                    }
+                    Err(_) => {
+                        self.diags.error(
+                            at.clone(),
+                            format!("`{}` is a {} (a whole number), found `{text}`", attr.name, ty.name()),
+                        );
+                        false
+                    }
+                }
+            }
+            AttrType::String | AttrType::Any => true,
+        };
+        if !ok || attr.values.is_empty() || attr.values.iter().any(|a| a == text) {
+            return ok;
+        }
+        match attr.values.iter().find(|a| a.eq_ignore_ascii_case(text)) {
+            Some(adobe) => {
+                self.diags.push(
+                    Diagnostic::warning(
+                        Some(at),
+                        format!("`{}`: `{text}` is accepted as Adobe's `{adobe}` (rendered as written)", attr.name),
+                    )
+                    .with_help(format!("write `{adobe}` to match Adobe's reference")),
+                );
+                true
+            }
+            None => {
+                self.diags.error(
+                    at,
+                    format!(
+                        "`{}`: `{text}` is not an allowed value; expected one of: {}",
+                        attr.name,
+                        attr.values.join(", ")
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    /// Pipelined authentication rules (DESIGN §3): an enabled pipelined authenticates with the IMS
+    /// technical account; `authType` needs an `ims:` block.
+    fn check_pipelined(&mut self, root: &mut Element, v: &Value, has_ims: bool) {
+        let Some(pv) = v.get("pipelined") else { return };
+        let Some(p) = root.children.iter_mut().find(|c| c.name == "pipelined") else {
+            return;
+        };
+        let enabled =
+            p.attr("autoStart").is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if t == "true" || t == "1"));
+        match (p.attr("authType").map(|a| a.origin.clone()), has_ims) {
+            (Some(origin), false) => self.diags.push(
+                Diagnostic::at(origin.location(), "pipelined `authType: imsJwtToken` needs the instance's `ims:` block (the technical account it authenticates with)")
+                    .with_help("add `ims:` with auth, orgId, clientId, technicalAccountId and clientSecret"),
+            ),
+            (None, true) if enabled => {
+                // The technical account is the only supported authentication: imply it.
+                p.attrs.push(Attr {
+                    name: "authType".into(),
+                    value: AttrValue::Text("imsJwtToken".into()),
+                    origin: pv.origin.clone(),
+                    sensitive: false,
+                });
+                sort_attrs(&mut p.attrs);
+            }
+            (None, false) if enabled => self.diags.push(
+                Diagnostic::at(pv.origin.location(), "pipelined is enabled without authentication: legacy Omniture OAuth was retired on 2021-10-20")
+                    .with_help("add an `ims:` block to the instance (nlconf then renders authType=\"imsJwtToken\")"),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// Attributes in case-insensitive name order, as in Adobe's own files.
+fn sort_attrs(attrs: &mut [Attr]) {
+    attrs.sort_by(|a, b| {
+        a.name.to_ascii_lowercase().cmp(&b.name.to_ascii_lowercase()).then_with(|| a.name.cmp(&b.name))
+    });
+}
+
+pub fn is_xml_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}

@@ -1,0 +1,212 @@
+//! Merged configuration values that remember where they came from.
+//!
+//! Layers are merged as DESIGN §3 says: maps merge deeply, scalars and lists replace, and `null`
+//! removes what a lower layer set. A removal is kept as a tombstone (`Kind::Removed`) so that
+//! `explain` can show it and a required key removed by `null` can be reported where the `null` is.
+
+use std::sync::Arc;
+
+use crate::diag::Location;
+use crate::yaml::{self, Pos, Style, Tag};
+
+/// Where a value was written: file and position.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Origin {
+    pub file: Arc<str>,
+    pub pos: Pos,
+}
+
+impl Origin {
+    pub fn location(&self) -> Location {
+        Location::new(self.file.as_ref(), self.pos.line, self.pos.col)
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.pos.line, self.pos.col)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Scalar(String, Style),
+    Map(Vec<Field>),
+    Seq(Vec<Value>),
+    /// Removed by `null` in a higher layer (or written as `null` with nothing below).
+    Removed,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub key: String,
+    pub key_origin: Origin,
+    pub value: Value,
+}
+
+/// A value overridden by a higher layer: where it was and, for scalars, what it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Overridden {
+    pub origin: Origin,
+    pub shown: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    pub kind: Kind,
+    pub tag: Tag,
+    pub origin: Origin,
+    pub overrode: Vec<Overridden>,
+}
+
+impl Value {
+    pub fn from_node(node: &yaml::Node, file: &Arc<str>) -> Value {
+        let origin = Origin { file: file.clone(), pos: node.pos };
+        let kind = match &node.kind {
+            yaml::Kind::Null => Kind::Removed,
+            yaml::Kind::Scalar(s, style) => Kind::Scalar(s.clone(), *style),
+            yaml::Kind::Seq(items) => Kind::Seq(items.iter().map(|n| Value::from_node(n, file)).collect()),
+            yaml::Kind::Map(entries) => Kind::Map(
+                entries
+                    .iter()
+                    .map(|e| Field {
+                        key: e.key.clone(),
+                        key_origin: Origin { file: file.clone(), pos: e.key_pos },
+                        value: Value::from_node(&e.value, file),
+                    })
+                    .collect(),
+            ),
+        };
+        Value { kind, tag: node.tag, origin, overrode: Vec::new() }
+    }
+
+    pub fn empty_map(origin: Origin) -> Value {
+        Value { kind: Kind::Map(Vec::new()), tag: Tag::None, origin, overrode: Vec::new() }
+    }
+
+    /// A field's value, unless absent or removed.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.field(key).map(|f| &f.value).filter(|v| !v.is_removed())
+    }
+
+    /// A field, removed ones included.
+    pub fn field(&self, key: &str) -> Option<&Field> {
+        match &self.kind {
+            Kind::Map(fields) => fields.iter().find(|f| f.key == key),
+            _ => None,
+        }
+    }
+
+    /// The fields that are present (not removed).
+    pub fn fields(&self) -> impl Iterator<Item = &Field> {
+        let fields: &[Field] = match &self.kind {
+            Kind::Map(fields) => fields,
+            _ => &[],
+        };
+        fields.iter().filter(|f| !f.value.is_removed())
+    }
+
+    pub fn is_map(&self) -> bool {
+        matches!(self.kind, Kind::Map(_))
+    }
+
+    pub fn is_removed(&self) -> bool {
+        matches!(self.kind, Kind::Removed)
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Scalar(s, _) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn kind_name(&self) -> &'static str {
+        match (&self.kind, self.tag) {
+            (_, Tag::Age) => "an !age secret",
+            (Kind::Scalar(..), _) => "a scalar",
+            (Kind::Map(_), _) => "a map",
+            (Kind::Seq(_), _) => "a list",
+            (Kind::Removed, _) => "null",
+        }
+    }
+
+    /// A short rendering for `explain`; secrets never show.
+    pub fn shown(&self) -> String {
+        match (&self.kind, self.tag) {
+            (_, Tag::Age) => "(sensitive)".into(),
+            (Kind::Scalar(s, _), Tag::Empty) => format!("!empty {s:?}"),
+            (Kind::Scalar(s, _), _) => s.clone(),
+            (Kind::Map(_), _) => "{…}".into(),
+            (Kind::Seq(items), _) => format!("[{} items]", items.len()),
+            (Kind::Removed, _) => "null (removed)".into(),
+        }
+    }
+
+    /// Merges `upper` over `self`: maps deeply, everything else replaces.
+    pub fn merge(self, upper: Value) -> Value {
+        match (self.kind, upper.kind) {
+            (Kind::Map(mut lower), Kind::Map(upper_fields)) if upper.tag == Tag::None => {
+                for field in upper_fields {
+                    match lower.iter_mut().find(|f| f.key == field.key) {
+                        Some(existing) => {
+                            let below =
+                                std::mem::replace(&mut existing.value, Value::empty_map(field.key_origin.clone()));
+                            existing.value = below.merge(field.value);
+                            existing.key_origin = field.key_origin;
+                        }
+                        None => lower.push(field),
+                    }
+                }
+                Value { kind: Kind::Map(lower), tag: Tag::None, origin: upper.origin, overrode: Vec::new() }
+            }
+            (Kind::Removed, kind) => Value { kind, ..upper },
+            (lower_kind, kind) => {
+                let lower = Value { kind: lower_kind, tag: self.tag, origin: self.origin, overrode: self.overrode };
+                let mut overrode = vec![Overridden { origin: lower.origin.clone(), shown: lower.shown() }];
+                overrode.extend(lower.overrode);
+                Value { kind, tag: upper.tag, origin: upper.origin, overrode }
+            }
+        }
+    }
+
+    /// This map without the named keys.
+    pub fn without(&self, keys: &[&str]) -> Value {
+        let mut v = self.clone();
+        if let Kind::Map(fields) = &mut v.kind {
+            fields.retain(|f| !keys.contains(&f.key.as_str()));
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    pub(crate) fn value(text: &str, file: &str) -> Value {
+        let (node, _) = yaml::parse(text, Path::new(file)).unwrap();
+        Value::from_node(&node, &Arc::from(file))
+    }
+
+    #[test]
+    fn maps_merge_scalars_and_lists_replace_null_removes() {
+        let lower = value("mta: {autoStart: true, args: x}\nurls: [a, b]\nkeep: 1\n", "low.yaml");
+        let upper = value("mta: {autoStart: false}\nurls: [c]\nkeep: null\n", "up.yaml");
+        let merged = lower.merge(upper);
+        let mta = merged.get("mta").unwrap();
+        assert_eq!(mta.get("autoStart").unwrap().as_str(), Some("false"));
+        assert_eq!(mta.get("args").unwrap().as_str(), Some("x"));
+        let auto = mta.get("autoStart").unwrap();
+        assert_eq!(auto.origin.to_string(), "up.yaml:1:18");
+        assert_eq!(auto.overrode[0].origin.to_string(), "low.yaml:1:18");
+        assert_eq!(auto.overrode[0].shown, "true");
+        match &merged.get("urls").unwrap().kind {
+            Kind::Seq(items) => assert_eq!(items.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        assert!(merged.get("keep").is_none());
+        assert!(merged.field("keep").unwrap().value.is_removed());
+    }
+}

@@ -1,0 +1,287 @@
+//! Rendering: one `config-<instance>.xml` per container, from Tera templates (DESIGN §5).
+//!
+//! Templates see the validated element tree with secrets as placeholders; the plaintext of a secret
+//! never enters the template engine. `mask` and `reveal` substitute the placeholders at the end.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use tera::{Context, ErrorKind, Tera};
+
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::env::serverconf::SECRET_MARK;
+use crate::env::{AttrValue, Container, Element, Environment, Instance};
+use crate::repo::Repository;
+use crate::xml;
+
+/// The built-in templates, compiled into the binary. `templates/<name>` in a repository overrides one.
+pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
+    ("config-instance.xml", include_str!("../templates/config-instance.xml")),
+    ("partials/prologue.xml", include_str!("../templates/partials/prologue.xml")),
+    ("partials/element.xml", include_str!("../templates/partials/element.xml")),
+];
+
+pub const MAIN_TEMPLATE: &str = "config-instance.xml";
+
+/// Shown in place of a secret in every output but the deployed file.
+pub const MASK: &str = "(sensitive)";
+
+pub struct Templates {
+    tera: Tera,
+    /// Template name -> path shown in messages.
+    shown: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RenderedFile {
+    pub instance: String,
+    pub container: String,
+    /// `config-<instance>.xml`
+    pub file_name: String,
+    /// The file's content with secret placeholders.
+    pub content: String,
+    /// Indexes (into `Environment::secrets`) of the secrets the content holds.
+    pub secrets: Vec<usize>,
+}
+
+impl RenderedFile {
+    /// `<container>/config-<instance>.xml`, the layout of `render --out`.
+    pub fn rel_path(&self) -> String {
+        format!("{}/{}", self.container, self.file_name)
+    }
+}
+
+impl Templates {
+    /// The built-in templates with the repository's overrides, each compiled once.
+    pub fn load(repo: &Repository) -> Result<Templates, Diagnostics> {
+        let mut sources: BTreeMap<String, (String, String)> = BUILTIN_TEMPLATES
+            .iter()
+            .map(|(name, text)| (name.to_string(), (format!("<built-in>/templates/{name}"), text.to_string())))
+            .collect();
+        let dir = repo.templates_dir();
+        let mut diags = Diagnostics::new();
+        if dir.is_dir() {
+            collect_templates(&dir, &dir, repo, &mut sources, &mut diags);
+        }
+        if diags.has_errors() {
+            return Err(diags);
+        }
+        let mut tera = Tera::new();
+        tera.autoescape_on(vec![".xml"]);
+        tera.set_escape_fn(xml::tera_escape);
+        let shown: BTreeMap<String, String> = sources.iter().map(|(k, (s, _))| (k.clone(), s.clone())).collect();
+        let raw: Vec<(String, String)> = sources.into_iter().map(|(k, (_, t))| (k, t)).collect();
+        if let Err(e) = tera.add_raw_templates(raw) {
+            return Err(tera_error(&e, &shown).into());
+        }
+        Ok(Templates { tera, shown })
+    }
+
+    pub fn shown(&self, name: &str) -> String {
+        self.shown.get(name).cloned().unwrap_or_else(|| name.to_string())
+    }
+}
+
+fn collect_templates(
+    dir: &Path,
+    base: &Path,
+    repo: &Repository,
+    out: &mut BTreeMap<String, (String, String)>,
+    diags: &mut Diagnostics,
+) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(Result::ok).collect::<Vec<_>>(),
+        Err(e) => {
+            diags.push(Diagnostic::in_file(
+                &repo.display(dir),
+                format!("cannot read folder: {}", crate::yaml::io_reason(&e)),
+            ));
+            return;
+        }
+    };
+    for entry in entries {
+        let path = entry.path();
+        let shown = repo.display(&path);
+        if path.is_dir() {
+            collect_templates(&path, base, repo, out, diags);
+            continue;
+        }
+        let Ok(rel) = path.strip_prefix(base) else {
+            continue;
+        };
+        let name = rel.to_string_lossy().replace('\\', "/");
+        if name.starts_with('.') {
+            continue;
+        }
+        let text = std::fs::read(&path)
+            .map_err(|e| Diagnostic::in_file(&shown, format!("cannot read template: {}", crate::yaml::io_reason(&e))))
+            .and_then(|b| crate::yaml::decode_utf8(b, &shown));
+        match text {
+            Ok(t) => {
+                out.insert(name, (shown.to_string_lossy().into_owned(), t));
+            }
+            Err(d) => diags.push(d),
+        }
+    }
+}
+
+/// A Tera error as a diagnostic pointing into the template file.
+fn tera_error(e: &tera::Error, shown: &BTreeMap<String, String>) -> Diagnostic {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(te) = err.downcast_ref::<tera::Error>()
+            && let ErrorKind::SyntaxError(r) | ErrorKind::RenderingError(r) = te.kind()
+        {
+            let file = shown.get(r.filename()).cloned().unwrap_or_else(|| r.filename().to_string());
+            let span = r.span();
+            return Diagnostic::at(
+                Location::new(file, span.start_line as u32, span.start_col as u32 + 1),
+                format!("template: {}", r.message()),
+            );
+        }
+        cur = err.source();
+    }
+    Diagnostic::error(None, format!("template: {e}"))
+}
+
+#[derive(Serialize)]
+struct Line {
+    indent: String,
+    /// open, close, empty or text
+    kind: &'static str,
+    name: String,
+    attrs: Vec<AttrOut>,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct AttrOut {
+    name: String,
+    value: String,
+}
+
+fn flatten(el: &Element, depth: usize, lines: &mut Vec<Line>, secrets: &mut Vec<usize>) {
+    let attrs = el
+        .attrs
+        .iter()
+        .map(|a| {
+            if let AttrValue::Secret(i) = a.value {
+                secrets.push(i);
+            }
+            AttrOut { name: a.name.clone(), value: a.value.placeholder() }
+        })
+        .collect();
+    let indent = "  ".repeat(depth);
+    let (kind, text) = match (&el.text, el.children.is_empty()) {
+        (Some(t), _) => ("text", t.placeholder()),
+        (None, true) => ("empty", String::new()),
+        (None, false) => ("open", String::new()),
+    };
+    lines.push(Line { indent: indent.clone(), kind, name: el.name.clone(), attrs, text });
+    if kind == "open" {
+        for c in &el.children {
+            flatten(c, depth + 1, lines, secrets);
+        }
+        lines.push(Line { indent, kind: "close", name: el.name.clone(), attrs: vec![], text: String::new() });
+    }
+}
+
+impl Templates {
+    pub fn render_container(
+        &self,
+        env: &Environment,
+        inst: &Instance,
+        c: &Container,
+    ) -> Result<RenderedFile, Diagnostic> {
+        let mut lines = Vec::new();
+        let mut secrets = Vec::new();
+        for child in &c.serverconf.children {
+            flatten(child, 1, &mut lines, &mut secrets);
+        }
+        let mut ctx = Context::new();
+        ctx.insert("environment", &env.name);
+        ctx.insert("instance", &inst.name);
+        ctx.insert("container", &c.name);
+        ctx.insert("host", &c.host.clone().unwrap_or_default());
+        ctx.insert("build", &env.build);
+        ctx.insert("root", "serverconf");
+        ctx.insert("lines", &lines);
+        let content = self.tera.render(MAIN_TEMPLATE, &ctx).map_err(|e| tera_error(&e, &self.shown))?;
+        let file_name = format!("config-{}.xml", inst.name);
+        check_output(&content).map_err(|e| {
+            Diagnostic::in_file(
+                Path::new(&self.shown(MAIN_TEMPLATE)),
+                format!("rendered malformed XML for {}/{file_name} ({e})", c.name),
+            )
+            .with_help("fix the template; the output must be one well-formed <serverconf> document")
+        })?;
+        secrets.sort_unstable();
+        secrets.dedup();
+        Ok(RenderedFile { instance: inst.name.clone(), container: c.name.clone(), file_name, content, secrets })
+    }
+
+    /// Every container of every instance (optionally filtered), rendered in parallel, in a stable order.
+    pub fn render_environment(
+        &self,
+        env: &Environment,
+        instance: Option<&str>,
+        container: Option<&str>,
+    ) -> (Vec<RenderedFile>, Diagnostics) {
+        let jobs: Vec<(&Instance, &Container)> = env
+            .instances
+            .iter()
+            .filter(|i| instance.is_none_or(|n| i.name == n))
+            .flat_map(|i| i.containers.iter().map(move |c| (i, c)))
+            .filter(|(_, c)| container.is_none_or(|n| c.name == n))
+            .collect();
+        let results: Vec<_> = jobs.par_iter().map(|(i, c)| self.render_container(env, i, c)).collect();
+        let mut files = Vec::new();
+        let mut diags = Diagnostics::new();
+        for r in results {
+            match r {
+                Ok(f) => files.push(f),
+                Err(d) => diags.push(d),
+            }
+        }
+        (files, diags)
+    }
+}
+
+/// The rendered output must be one well-formed document with a `serverconf` root.
+fn check_output(content: &str) -> Result<(), String> {
+    let masked = mask(content);
+    let root = xml::parse(&masked).map_err(|e| format!("output {e}"))?;
+    if !root.name.eq_ignore_ascii_case("serverconf") {
+        return Err(format!("the root element is <{}>, expected <serverconf>", root.name));
+    }
+    Ok(())
+}
+
+/// The content with every secret shown as `(sensitive)`.
+pub fn mask(content: &str) -> String {
+    substitute(content, |_| MASK.to_string())
+}
+
+/// Replaces every placeholder with `f(index)`; `f` returns text already escaped for XML.
+pub fn substitute(content: &str, mut f: impl FnMut(usize) -> String) -> String {
+    let mut out = String::with_capacity(content.len());
+    let mut rest = content;
+    while let Some(start) = rest.find(SECRET_MARK) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + SECRET_MARK.len()..];
+        match after.find("@@").and_then(|end| after[..end].parse::<usize>().ok().map(|i| (i, end))) {
+            Some((i, end)) => {
+                out.push_str(&f(i));
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(SECRET_MARK);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}

@@ -1,0 +1,105 @@
+//! The config repository on disk: which files make up each environment (DESIGN §2).
+
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::yaml::io_reason;
+
+#[derive(Debug, Clone)]
+pub struct Repository {
+    pub root: PathBuf,
+}
+
+impl Repository {
+    pub fn open(dir: &Path) -> Result<Repository, Diagnostic> {
+        let envs = dir.join("environments");
+        if !envs.is_dir() {
+            return Err(Diagnostic::in_file(dir, "not an nlconf repository: there is no `environments/` folder here")
+                .with_help("run nlconf in the repository, or name it with -C DIR"));
+        }
+        Ok(Repository { root: dir.to_path_buf() })
+    }
+
+    pub fn environments_dir(&self) -> PathBuf {
+        self.root.join("environments")
+    }
+
+    pub fn templates_dir(&self) -> PathBuf {
+        self.root.join("templates")
+    }
+
+    pub fn env_dir(&self, env: &str) -> PathBuf {
+        self.environments_dir().join(env)
+    }
+
+    pub fn recipients_path(&self, env: &str) -> PathBuf {
+        self.env_dir(env).join("recipients")
+    }
+
+    /// A path as shown to the user: relative to the repository.
+    pub fn display(&self, path: &Path) -> PathBuf {
+        crate::yaml::display_path(&self.root, path)
+    }
+
+    /// The environments: every folder under `environments/`, in name order.
+    pub fn environments(&self) -> Result<Vec<String>, Diagnostic> {
+        let dir = self.environments_dir();
+        let mut names = Vec::new();
+        for entry in read_dir(&dir, &self.display(&dir))? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && entry.path().is_dir() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// The YAML files of one environment, lowest layer first: `environments/defaults.yaml`, then
+    /// `environments/<env>/*.yaml` in name order.
+    pub fn environment_files(&self, env: &str) -> Result<Vec<PathBuf>, Diagnostic> {
+        let dir = self.env_dir(env);
+        if !dir.is_dir() {
+            let known = self.environments().unwrap_or_default();
+            let mut d = Diagnostic::in_file(
+                &self.display(&self.environments_dir()),
+                format!("no environment `{env}` (no folder environments/{env}/)"),
+            );
+            d = match did_you_mean(env, known.iter().map(String::as_str)) {
+                Some(s) => d.with_help(format!("did you mean `{s}`?")),
+                None if known.is_empty() => d.with_help("there are no environments yet"),
+                None => d.with_help(format!("environments are: {}", known.join(", "))),
+            };
+            return Err(d);
+        }
+        let mut files = Vec::new();
+        let defaults = self.environments_dir().join("defaults.yaml");
+        if defaults.exists() || defaults.is_symlink() {
+            files.push(defaults);
+        }
+        let mut own = Vec::new();
+        for entry in read_dir(&dir, &self.display(&dir))? {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml")) {
+                own.push(path);
+            }
+        }
+        if own.is_empty() {
+            return Err(Diagnostic::in_file(
+                &self.display(&dir),
+                "the environment folder has no YAML file; expected environment.yaml",
+            ));
+        }
+        own.sort();
+        files.extend(own);
+        Ok(files)
+    }
+}
+
+fn read_dir(dir: &Path, display: &Path) -> Result<Vec<std::fs::DirEntry>, Diagnostic> {
+    let rd = std::fs::read_dir(dir)
+        .map_err(|e| Diagnostic::in_file(display, format!("cannot read folder: {}", io_reason(&e))))?;
+    rd.collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Diagnostic::in_file(display, format!("cannot read folder: {}", io_reason(&e))))
+}

@@ -1,0 +1,68 @@
+//! Terminal output: diagnostics on stderr, results on stdout, color when wanted.
+
+use std::io::{IsTerminal, Write};
+
+use crate::cli::ColorArg;
+use crate::diag::{Diagnostic, Diagnostics, Severity};
+
+pub struct Ui {
+    pub color: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+}
+
+impl Ui {
+    pub fn new(color: ColorArg, quiet: bool, verbose: bool) -> Ui {
+        let color = match color {
+            ColorArg::Always => true,
+            ColorArg::Never => false,
+            ColorArg::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
+            }
+        };
+        Ui { color, quiet, verbose }
+    }
+
+    pub fn paint(&self, code: &str, text: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    /// Prints diagnostics sorted by file and line, warnings only unless quiet.
+    pub fn report(&self, diags: Diagnostics) {
+        let mut err = std::io::stderr().lock();
+        for d in diags.sorted() {
+            if d.severity == Severity::Warning && self.quiet {
+                continue;
+            }
+            let _ = writeln!(err, "{}", self.format(&d));
+        }
+    }
+
+    fn format(&self, d: &Diagnostic) -> String {
+        let (label, code) = match d.severity {
+            Severity::Error => ("error", "1;31"),
+            Severity::Warning => ("warning", "1;33"),
+        };
+        let mut s = match &d.location {
+            Some(loc) => format!("{}: {}: {}", self.paint("1", &loc.to_string()), self.paint(code, label), d.message),
+            None => format!("{}: {}", self.paint(code, label), d.message),
+        };
+        if let Some(help) = &d.help {
+            s.push_str(&format!("\n  {}: {help}", self.paint("1;36", "help")));
+        }
+        s
+    }
+
+    /// A line of results on stdout.
+    pub fn out(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+
+    /// A progress or summary line on stderr, hidden by -q.
+    pub fn note(&self, line: &str) {
+        if !self.quiet {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+    }
+}

@@ -1,0 +1,201 @@
+//! XML: escaping for attribute values, and parsing `config-<instance>.xml` into a small tree with
+//! positions (used to check rendered output and to read deployed files).
+
+use quick_xml::XmlVersion;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::reader::Reader;
+
+/// Escapes text for a double- or single-quoted XML attribute (and element text) so that an XML
+/// parser gives back exactly the original: `& < > " '`, and tab, newline and carriage return as
+/// character references (a literal newline in an attribute would be read back as a space).
+pub fn escape_into(s: &str, out: &mut String) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\n' => out.push_str("&#10;"),
+            '\t' => out.push_str("&#9;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+}
+
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    escape_into(s, &mut out);
+    out
+}
+
+/// The escape function Tera uses for `.xml` templates.
+pub fn tera_escape(s: &str, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    w.write_all(escape(s).as_bytes())
+}
+
+/// A parsed element with the 1-based line and column of its start tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlElement {
+    pub name: String,
+    pub attrs: Vec<(String, String)>,
+    pub children: Vec<XmlElement>,
+    pub text: String,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl XmlElement {
+    pub fn attr(&self, name: &str) -> Option<&str> {
+        self.attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+
+    pub fn child(&self, name: &str) -> Option<&XmlElement> {
+        self.children.iter().find(|c| c.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XmlError {
+    pub line: u32,
+    pub col: u32,
+    pub message: String,
+}
+
+impl std::fmt::Display for XmlError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}, column {}: {}", self.line, self.col, self.message)
+    }
+}
+
+fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let offset = offset.min(text.len());
+    let mut start = offset;
+    while !text.is_char_boundary(start) {
+        start -= 1;
+    }
+    let before = &text[..start];
+    let line = before.matches('\n').count() as u32 + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+    (line, col)
+}
+
+/// Parses a whole document into its root element. Comments, processing instructions and the
+/// prologue are skipped; any well-formedness error is reported with line and column.
+pub fn parse(text: &str) -> Result<XmlElement, XmlError> {
+    let mut reader = Reader::from_str(text);
+    reader.config_mut().check_end_names = true;
+    reader.config_mut().check_comments = true;
+    let mut stack: Vec<XmlElement> = Vec::new();
+    let mut root: Option<XmlElement> = None;
+    let err = |offset: u64, message: String| {
+        let (line, col) = line_col(text, offset as usize);
+        XmlError { line, col, message }
+    };
+    loop {
+        let start = reader.buffer_position();
+        let event = reader.read_event().map_err(|e| err(reader.error_position(), e.to_string()))?;
+        match event {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                if root.is_some() && stack.is_empty() {
+                    return Err(err(start, "a second root element; a document has exactly one".into()));
+                }
+                let el = element(e, text, start).map_err(|m| err(start, m))?;
+                if matches!(event, Event::Empty(_)) {
+                    close(&mut stack, &mut root, el);
+                } else {
+                    stack.push(el);
+                }
+            }
+            Event::End(_) => match stack.pop() {
+                Some(el) => close(&mut stack, &mut root, el),
+                None => return Err(err(start, "closing tag without an opening tag".into())),
+            },
+            Event::Text(t) => {
+                let decoded = t.xml10_content();
+                match stack.last_mut() {
+                    Some(el) => el.text.push_str(&decoded),
+                    None if decoded.trim().is_empty() => {}
+                    None => return Err(err(start, "text outside the root element".into())),
+                }
+            }
+            Event::GeneralRef(r) => {
+                let name = r.xml10_content();
+                let resolved = resolve_ref(&name).ok_or_else(|| err(start, format!("unknown entity `&{name};`")))?;
+                match stack.last_mut() {
+                    Some(el) => el.text.push_str(&resolved),
+                    None => return Err(err(start, "text outside the root element".into())),
+                }
+            }
+            Event::CData(c) => {
+                if let Some(el) = stack.last_mut() {
+                    el.text.push_str(&c.xml10_content());
+                }
+            }
+            Event::Eof => break,
+            Event::DocType(_) => {
+                return Err(err(start, "a DOCTYPE is not expected in an ACC configuration file".into()));
+            }
+            _ => {}
+        }
+    }
+    if let Some(open) = stack.last() {
+        return Err(XmlError {
+            line: open.line,
+            col: open.col,
+            message: format!("element <{}> is never closed", open.name),
+        });
+    }
+    root.ok_or_else(|| err(text.len() as u64, "no root element (the file is empty)".into()))
+}
+
+fn resolve_ref(name: &str) -> Option<String> {
+    if let Some(num) = name.strip_prefix('#') {
+        let code = match num.strip_prefix('x') {
+            Some(hex) => u32::from_str_radix(hex, 16).ok()?,
+            None => num.parse().ok()?,
+        };
+        return char::from_u32(code).map(String::from);
+    }
+    quick_xml::escape::resolve_predefined_entity(name).map(str::to_string)
+}
+
+fn close(stack: &mut [XmlElement], root: &mut Option<XmlElement>, el: XmlElement) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(el),
+        None => *root = Some(el),
+    }
+}
+
+fn element(e: &BytesStart<'_>, text: &str, offset: u64) -> Result<XmlElement, String> {
+    let name = e.name().as_ref().to_string();
+    let mut attrs = Vec::new();
+    for a in e.attributes().with_checks(true) {
+        let a = a.map_err(|e| e.to_string())?;
+        let key = a.key.as_ref().to_string();
+        let value = a.normalized_value(XmlVersion::Implicit1_0).map_err(|e| e.to_string())?.into_owned();
+        attrs.push((key, value));
+    }
+    let (line, col) = line_col(text, offset as usize);
+    Ok(XmlElement { name, attrs, children: Vec::new(), text: String::new(), line, col })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_values_parse_back_exactly() {
+        let value = "a&b<c>d\"e'f\ng\th\r$(XTK_INSTALL_DIR)";
+        let doc = format!("<?xml version='1.0'?>\n<serverconf a=\"{}\"/>", escape(value));
+        let root = parse(&doc).unwrap();
+        assert_eq!(root.attr("a"), Some(value));
+    }
+
+    #[test]
+    fn malformed_xml_reports_line_and_column() {
+        let err = parse("<serverconf>\n  <mta autoStart=\"true\">\n</serverconf>\n").unwrap_err();
+        assert_eq!(err.line, 3, "{err}");
+    }
+}

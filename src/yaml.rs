@@ -1,0 +1,415 @@
+//! YAML source files as a tree of positioned nodes.
+//!
+//! We build our own tree from saphyr-parser's events instead of deserialising with serde, because
+//! nlconf needs the position of every key and value (provenance, `explain`, precise errors), must
+//! refuse duplicate keys, must bound alias expansion and nesting, and must see the `!age` and
+//! `!empty` tags.
+
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag as YamlTag};
+
+use crate::diag::{Diagnostic, Location};
+
+/// Largest YAML file nlconf reads: configuration, not data.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+/// Deepest nesting accepted; real configurations stay below 15.
+pub const MAX_DEPTH: usize = 64;
+/// Most nodes that aliases may copy in one file (a guard against "billion laughs").
+pub const MAX_ALIAS_NODES: usize = 100_000;
+
+/// 1-based line and column (in characters) of a node in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash)]
+pub struct Pos {
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Pos {
+    fn from_marker(m: &saphyr_parser::Marker) -> Pos {
+        Pos { line: m.line() as u32, col: m.col() as u32 + 1 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tag {
+    None,
+    /// `!age`: an age-encrypted secret.
+    Age,
+    /// `!empty ""`: an attribute deliberately written empty.
+    Empty,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Plain,
+    Quoted,
+    Block,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Null,
+    Scalar(String, Style),
+    Map(Vec<Entry>),
+    Seq(Vec<Node>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_pos: Pos,
+    pub value: Node,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub kind: Kind,
+    pub tag: Tag,
+    pub pos: Pos,
+    pub end: Pos,
+}
+
+impl Node {
+    pub fn new(kind: Kind, pos: Pos) -> Node {
+        Node { kind, tag: Tag::None, pos, end: pos }
+    }
+
+    pub fn empty_map(pos: Pos) -> Node {
+        Node::new(Kind::Map(Vec::new()), pos)
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|e| &e.value)
+    }
+
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        match &self.kind {
+            Kind::Map(entries) => entries.iter().find(|e| e.key == key),
+            _ => None,
+        }
+    }
+
+    pub fn entries(&self) -> &[Entry] {
+        match &self.kind {
+            Kind::Map(entries) => entries,
+            _ => &[],
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Scalar(s, _) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn is_null(&self) -> bool {
+        matches!(self.kind, Kind::Null)
+    }
+
+    pub fn kind_name(&self) -> &'static str {
+        match (&self.kind, self.tag) {
+            (_, Tag::Age) => "an !age secret",
+            (Kind::Null, _) => "null",
+            (Kind::Scalar(..), _) => "a scalar",
+            (Kind::Map(_), _) => "a map",
+            (Kind::Seq(_), _) => "a list",
+        }
+    }
+
+    fn count(&self) -> usize {
+        1 + match &self.kind {
+            Kind::Map(entries) => entries.iter().map(|e| e.value.count()).sum(),
+            Kind::Seq(items) => items.iter().map(Node::count).sum(),
+            _ => 0,
+        }
+    }
+}
+
+/// One YAML file, read and parsed. The text is kept for byte-preserving edits.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path as shown to the user (relative to the repository).
+    pub display: PathBuf,
+    pub text: String,
+    pub root: Node,
+}
+
+/// Reads and parses one YAML file. Non-fatal problems (duplicate keys) are returned beside the tree;
+/// a fatal problem returns no tree.
+pub fn read_file(path: &Path, display: &Path) -> Result<(SourceFile, Vec<Diagnostic>), Diagnostic> {
+    let meta =
+        std::fs::metadata(path).map_err(|e| Diagnostic::in_file(display, format!("cannot read: {}", io_reason(&e))))?;
+    if meta.is_dir() {
+        return Err(Diagnostic::in_file(display, "is a directory, expected a YAML file"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Diagnostic::at(
+            Location::new(display, 1, 1),
+            format!(
+                "file is {:.1} MB; nlconf reads YAML files up to {} MB",
+                meta.len() as f64 / 1_048_576.0,
+                MAX_FILE_BYTES / 1_048_576
+            ),
+        )
+        .with_help("split the configuration into several files in the environment folder"));
+    }
+    let bytes =
+        std::fs::read(path).map_err(|e| Diagnostic::in_file(display, format!("cannot read: {}", io_reason(&e))))?;
+    let text = decode_utf8(bytes, display)?;
+    let (root, diags) = parse(&text, display)?;
+    Ok((SourceFile { display: display.to_path_buf(), text, root }, diags))
+}
+
+pub fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    // "Permission denied (os error 13)" reads better without the errno.
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+/// UTF-8 or an error pointing at the first bad byte.
+pub fn decode_utf8(bytes: Vec<u8>, display: &Path) -> Result<String, Diagnostic> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]);
+        let line = prefix.matches('\n').count() as u32 + 1;
+        let col = prefix.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
+        let byte = e.as_bytes()[valid];
+        Diagnostic::at(
+            Location::new(display, line, col),
+            format!("invalid UTF-8 (byte 0x{byte:02x}); YAML files must be UTF-8 text"),
+        )
+    })
+}
+
+enum Frame {
+    Map { start: Pos, entries: Vec<Entry>, pending_key: Option<(String, Pos)>, anchor: usize, tag: Tag },
+    Seq { start: Pos, items: Vec<Node>, anchor: usize, tag: Tag },
+}
+
+/// Parses YAML text into a node tree. An empty document is an empty map.
+pub fn parse(text: &str, display: &Path) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+    let at = |pos: Pos| Location::new(display, pos.line, pos.col);
+    let mut diags = Vec::new();
+    let mut parser = Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut anchors: Vec<Option<Node>> = Vec::new();
+    let mut alias_nodes = 0usize;
+    let mut root: Option<Node> = None;
+    let mut documents = 0;
+
+    while let Some(ev) = parser.next_event() {
+        let (event, span): (Event, Span) = ev.map_err(|e| {
+            let pos = Pos::from_marker(e.marker());
+            Diagnostic::at(at(pos), format!("invalid YAML: {}", e.info()))
+        })?;
+        let pos = Pos::from_marker(&span.start);
+        let end = Pos::from_marker(&span.end);
+        let completed: Option<(Node, usize)> = match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
+            Event::DocumentStart(_) => {
+                documents += 1;
+                if documents > 1 {
+                    return Err(Diagnostic::at(
+                        at(pos),
+                        "a second YAML document (`---`); an nlconf file holds one document",
+                    ));
+                }
+                None
+            }
+            Event::Alias(id) => {
+                let node = anchors
+                    .get(id)
+                    .and_then(Option::as_ref)
+                    .ok_or_else(|| Diagnostic::at(at(pos), "alias refers to an anchor that is not complete yet"))?;
+                alias_nodes += node.count();
+                if alias_nodes > MAX_ALIAS_NODES {
+                    return Err(Diagnostic::at(
+                        at(pos),
+                        format!("aliases expand to more than {MAX_ALIAS_NODES} nodes; refusing (an alias bomb?)"),
+                    ));
+                }
+                let mut copy = node.clone();
+                copy.pos = pos;
+                Some((copy, 0))
+            }
+            Event::Scalar(value, style, anchor, tag) => {
+                let tag = convert_tag(tag, pos, display)?;
+                let kind = scalar_kind(value, style, tag);
+                Some((Node { kind, tag, pos, end }, anchor))
+            }
+            Event::SequenceStart(anchor, tag) => {
+                let tag = convert_tag(tag, pos, display)?;
+                push_frame(&mut stack, Frame::Seq { start: pos, items: Vec::new(), anchor, tag }, pos, display)?;
+                None
+            }
+            Event::MappingStart(anchor, tag) => {
+                let tag = convert_tag(tag, pos, display)?;
+                let frame = Frame::Map { start: pos, entries: Vec::new(), pending_key: None, anchor, tag };
+                push_frame(&mut stack, frame, pos, display)?;
+                None
+            }
+            Event::SequenceEnd => match stack.pop() {
+                Some(Frame::Seq { start, items, anchor, tag }) => {
+                    Some((Node { kind: Kind::Seq(items), tag, pos: start, end }, anchor))
+                }
+                _ => return Err(Diagnostic::at(at(pos), "invalid YAML: unbalanced sequence")),
+            },
+            Event::MappingEnd => match stack.pop() {
+                Some(Frame::Map { start, entries, anchor, tag, .. }) => {
+                    Some((Node { kind: Kind::Map(entries), tag, pos: start, end }, anchor))
+                }
+                _ => return Err(Diagnostic::at(at(pos), "invalid YAML: unbalanced mapping")),
+            },
+        };
+
+        let Some((node, anchor)) = completed else {
+            continue;
+        };
+        if anchor > 0 {
+            if anchors.len() <= anchor {
+                anchors.resize(anchor + 1, None);
+            }
+            anchors[anchor] = Some(node.clone());
+        }
+        match stack.last_mut() {
+            None => root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, pending_key, .. }) => match pending_key.take() {
+                None => {
+                    let key = match &node.kind {
+                        Kind::Scalar(s, _) => s.clone(),
+                        Kind::Null => String::new(),
+                        _ => {
+                            return Err(Diagnostic::at(
+                                at(node.pos),
+                                format!("a mapping key must be a plain name, found {}", node.kind_name()),
+                            ));
+                        }
+                    };
+                    if let Some(first) = entries.iter().find(|e| e.key == key) {
+                        diags.push(Diagnostic::at(at(node.pos), format!("duplicate key `{key}`")).with_help(format!(
+                            "first defined at line {}, column {}",
+                            first.key_pos.line, first.key_pos.col
+                        )));
+                    }
+                    *pending_key = Some((key, node.pos));
+                }
+                Some((key, key_pos)) => {
+                    // A duplicate key keeps its first value; the error above fails the run anyway.
+                    if !entries.iter().any(|e| e.key == key) {
+                        entries.push(Entry { key, key_pos, value: node });
+                    }
+                }
+            },
+        }
+    }
+    let root = match root {
+        None => Node::empty_map(Pos { line: 1, col: 1 }),
+        Some(n) if n.is_null() => Node::empty_map(n.pos),
+        Some(n) => n,
+    };
+    Ok((root, diags))
+}
+
+fn push_frame(stack: &mut Vec<Frame>, frame: Frame, pos: Pos, display: &Path) -> Result<(), Diagnostic> {
+    if stack.len() >= MAX_DEPTH {
+        return Err(Diagnostic::at(
+            Location::new(display, pos.line, pos.col),
+            format!("nesting deeper than {MAX_DEPTH} levels; refusing"),
+        ));
+    }
+    stack.push(frame);
+    Ok(())
+}
+
+fn convert_tag(tag: Option<Cow<'_, YamlTag>>, pos: Pos, display: &Path) -> Result<Tag, Diagnostic> {
+    let Some(tag) = tag else { return Ok(Tag::None) };
+    if tag.is_yaml_core_schema() && tag.suffix == "str" {
+        return Ok(Tag::None);
+    }
+    match (tag.handle.as_str(), tag.suffix.as_str()) {
+        ("!", "age") => Ok(Tag::Age),
+        ("!", "empty") => Ok(Tag::Empty),
+        _ => Err(Diagnostic::at(
+            Location::new(display, pos.line, pos.col),
+            format!("unknown YAML tag `{tag}`; nlconf knows `!age` (a secret) and `!empty` (an empty value)"),
+        )),
+    }
+}
+
+fn scalar_kind(value: Cow<'_, str>, style: ScalarStyle, tag: Tag) -> Kind {
+    match style {
+        ScalarStyle::Plain => {
+            if tag == Tag::None && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL") {
+                Kind::Null
+            } else {
+                Kind::Scalar(value.into_owned(), Style::Plain)
+            }
+        }
+        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Kind::Scalar(value.into_owned(), Style::Quoted),
+        _ => Kind::Scalar(value.into_owned(), Style::Block),
+    }
+}
+
+/// A path to show for a file under the repository root.
+pub fn display_path(root: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(text: &str) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+        parse(text, Path::new("t.yaml"))
+    }
+
+    #[test]
+    fn positions_and_tags() {
+        let (root, diags) = p("a:\n  b: 1\n  c: !empty \"\"\n  d: ~\n").unwrap();
+        assert!(diags.is_empty());
+        let a = root.get("a").unwrap();
+        let b = a.entry("b").unwrap();
+        assert_eq!(b.key_pos, Pos { line: 2, col: 3 });
+        assert_eq!(b.value.pos, Pos { line: 2, col: 6 });
+        assert_eq!(a.get("c").unwrap().tag, Tag::Empty);
+        assert!(a.get("d").unwrap().is_null());
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported_at_the_second() {
+        let (_, diags) = p("a: 1\nb: 2\na: 3\n").unwrap();
+        assert_eq!(diags.len(), 1);
+        assert_eq!(
+            diags[0].to_string(),
+            "t.yaml:3:1: error: duplicate key `a`\n  help: first defined at line 1, column 1"
+        );
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        let mut prev = 'a';
+        for c in 'b'..='j' {
+            text.push_str(&format!(
+                "{c}: &{c} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+            prev = c;
+        }
+        let err = p(&text).unwrap_err();
+        assert!(err.message.contains("alias bomb"), "{err}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let text = "[".repeat(200) + &"]".repeat(200);
+        let err = p(&text).unwrap_err();
+        assert!(err.message.contains("nesting deeper"), "{err}");
+    }
+}
