@@ -16,3 +16,4 @@ pub mod schema;
 pub mod ui;
 pub mod xml;
 pub mod yaml;
+pub mod yamledit;

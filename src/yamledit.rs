@@ -1,0 +1,333 @@
+//! Byte-preserving edits of a YAML file: set one scalar to an `!age` block, keeping every other byte
+//! (comments, order, quoting, blank lines) as it was. Used by `secret set` and `secret rekey`.
+
+use saphyr_parser::{Event, Parser, ScalarStyle};
+
+/// A YAMLPATH (DESIGN §4): dotted keys from the file's root; a key holding a dot is quoted:
+/// `instances."a.b".x`.
+pub fn parse_path(path: &str) -> Result<Vec<String>, String> {
+    let mut keys = Vec::new();
+    let mut chars = path.chars().peekable();
+    loop {
+        let mut key = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return Err(format!("`{path}`: unterminated quote")),
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some(c) => key.push(c),
+                        None => return Err(format!("`{path}`: dangling backslash")),
+                    },
+                    Some(c) => key.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == '.' {
+                    break;
+                }
+                if matches!(c, '"' | '[' | ']') {
+                    return Err(format!("`{path}`: unexpected `{c}` (quote a key that holds it: \"...\")"));
+                }
+                key.push(c);
+                chars.next();
+            }
+        }
+        if key.is_empty() {
+            return Err(format!(
+                "`{path}`: empty key (expected keys separated by dots, e.g. instances.mkt_prod.ims.clientSecret)"
+            ));
+        }
+        keys.push(key);
+        match chars.next() {
+            None => return Ok(keys),
+            Some('.') => continue,
+            Some(c) => return Err(format!("`{path}`: unexpected `{c}` after a quoted key")),
+        }
+    }
+}
+
+enum Frame {
+    Map { path: Vec<String>, pending: Option<String>, flow: bool, key_col: Option<usize> },
+    Seq,
+}
+
+struct Found {
+    start: usize,
+    end: usize,
+    block: bool,
+    key_col: usize,
+}
+
+/// Where a missing key can be added: the deepest existing block map on the path.
+struct InsertPoint {
+    depth: usize,
+    /// Byte offset of the line after the map's last value.
+    at: usize,
+    indent: usize,
+}
+
+/// Sets the scalar at `path` to `!age |` followed by `content` (lines without indentation),
+/// creating missing keys. Returns the new text; every byte outside the edited value is kept.
+pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<String, String> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let byte_at = |ci: usize| chars.get(ci).map_or(text.len(), |(b, _)| *b);
+    let mut parser = Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut found: Option<Found> = None;
+    let mut insert: Option<InsertPoint> = None;
+    let mut root_seen = false;
+    // End of the last value seen, and whether it was a block scalar (whose span runs on to the next token).
+    let mut last_end: (usize, bool) = (0, false);
+    while let Some(ev) = parser.next_event() {
+        let (event, span) = ev.map_err(|e| format!("invalid YAML at line {}: {}", e.marker().line(), e.info()))?;
+        let start = span.start.index();
+        let end = span.end.index();
+        let col = span.start.col();
+        // Is this event a value (not a key) and what is its path?
+        let mut value_path: Option<Vec<String>> = None;
+        let mut key_col = 0;
+        let is_node_start =
+            matches!(event, Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..) | Event::Alias(_));
+        if is_node_start {
+            match stack.last_mut() {
+                None => {
+                    root_seen = true;
+                    value_path = Some(Vec::new());
+                }
+                Some(Frame::Seq) => {}
+                Some(Frame::Map { path: p, pending, key_col: kc, .. }) => match pending.take() {
+                    Some(k) => {
+                        let mut vp = p.clone();
+                        vp.push(k);
+                        key_col = kc.unwrap_or(0);
+                        value_path = Some(vp);
+                    }
+                    None => {
+                        if let Event::Scalar(k, ..) = &event {
+                            *pending = Some(k.to_string());
+                            if kc.is_none() {
+                                *kc = Some(col);
+                            }
+                            continue;
+                        }
+                        return Err(format!("unsupported complex key at line {}", span.start.line()));
+                    }
+                },
+            }
+        }
+        match event {
+            Event::Scalar(value, style, _, _) => {
+                let empty_plain = value.is_empty() && style == ScalarStyle::Plain;
+                last_end = (end, matches!(style, ScalarStyle::Literal | ScalarStyle::Folded));
+                if value_path.as_deref() == Some(path) {
+                    found = Some(Found {
+                        start,
+                        end,
+                        block: matches!(style, ScalarStyle::Literal | ScalarStyle::Folded),
+                        key_col,
+                    });
+                } else if let Some(vp) = &value_path
+                    && path.starts_with(vp)
+                    && !vp.is_empty()
+                {
+                    if empty_plain {
+                        // `ims:` with no value: the missing keys go on the lines below it.
+                        let b = byte_at(end);
+                        let at = text[b..].find('\n').map_or(text.len(), |i| b + i + 1);
+                        insert = Some(InsertPoint { depth: vp.len(), at, indent: key_col + 2 });
+                        continue;
+                    }
+                    return Err(format!("`{}` is a scalar, so it cannot hold `{}`", vp.join("."), path[vp.len()]));
+                }
+            }
+            Event::MappingStart(..) => {
+                let p = value_path.unwrap_or_default();
+                let flow = end > start;
+                stack.push(Frame::Map { path: p, pending: None, flow, key_col: None });
+            }
+            Event::SequenceStart(..) => stack.push(Frame::Seq),
+            Event::SequenceEnd => {
+                stack.pop();
+                if end > start {
+                    last_end = (end, false);
+                }
+            }
+            Event::MappingEnd => {
+                let frame = stack.pop();
+                let value_end = last_end;
+                if end > start {
+                    last_end = (end, false);
+                }
+                if let Some(Frame::Map { path: p, flow, key_col, .. }) = frame
+                    && path.starts_with(&p)
+                    && p.len() < path.len()
+                    && insert.as_ref().is_none_or(|i| i.depth < p.len())
+                {
+                    if flow {
+                        return Err(format!(
+                            "`{}` is a flow map (`{{...}}`); write it as a block map to add `{}`",
+                            if p.is_empty() { "the file".to_string() } else { p.join(".") },
+                            path[p.len()]
+                        ));
+                    }
+                    let at = match value_end {
+                        (e, true) => trim_blank_lines_back(text, 0, line_start(text, byte_at(e))),
+                        (e, false) => {
+                            let b = byte_at(e);
+                            text[b..].find('\n').map_or(text.len(), |i| b + i + 1)
+                        }
+                    };
+                    insert = Some(InsertPoint { depth: p.len(), at, indent: key_col.unwrap_or(p.len() * 2) });
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::with_capacity(text.len() + content.len() + 64);
+    if let Some(f) = found {
+        let indent = " ".repeat(f.key_col + 2);
+        let start_b = byte_at(f.start);
+        let (header_end, body_end) = if f.block {
+            // Keep a comment on the `|` line; replace the body up to its last non-blank line.
+            let nl = text[start_b..].find('\n').map_or(text.len(), |i| start_b + i);
+            let body_end = line_start(text, byte_at(f.end));
+            (nl, trim_blank_lines_back(text, nl, body_end))
+        } else {
+            let end_b = byte_at(f.end);
+            let nl = text[end_b..].find('\n').map_or(text.len(), |i| end_b + i);
+            (end_b, nl)
+        };
+        let header_rest = &text[if f.block { start_b } else { header_end }..header_end];
+        let comment = match header_rest.find('#') {
+            Some(i) => &header_rest[header_rest[..i].trim_end().len()..],
+            None => "",
+        };
+        out.push_str(&text[..start_b]);
+        out.push_str("!age |");
+        out.push_str(if f.block { comment } else { &text[header_end..body_end] });
+        out.push('\n');
+        push_indented(&mut out, content, &indent);
+        let rest = &text[body_end..];
+        out.push_str(if f.block { rest } else { rest.strip_prefix('\n').unwrap_or(rest) });
+        return Ok(out);
+    }
+    let (depth, at, indent) = match insert {
+        Some(i) => (i.depth, i.at, i.indent),
+        None if !root_seen || text.trim().is_empty() => (0, text.len(), 0),
+        None => return Err("the file's top level is not a map".to_string()),
+    };
+    out.push_str(&text[..at]);
+    if !out.is_empty() && !out.ends_with('\n') {
+        out.push('\n');
+    }
+    for (i, key) in path[depth..].iter().enumerate() {
+        out.push_str(&" ".repeat(indent + 2 * i));
+        out.push_str(&yaml_key(key));
+        if depth + i + 1 == path.len() {
+            out.push_str(": !age |\n");
+            push_indented(&mut out, content, &" ".repeat(indent + 2 * (i + 1)));
+        } else {
+            out.push_str(":\n");
+        }
+    }
+    out.push_str(&text[at..]);
+    Ok(out)
+}
+
+fn push_indented(out: &mut String, content: &str, indent: &str) {
+    for line in content.lines() {
+        out.push_str(indent);
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+fn line_start(text: &str, byte: usize) -> usize {
+    text[..byte].rfind('\n').map_or(0, |i| i + 1)
+}
+
+/// Moves `at` (a line start) back over blank lines, but not before `floor`.
+fn trim_blank_lines_back(text: &str, floor: usize, mut at: usize) -> usize {
+    while at > floor {
+        let prev = line_start(text, at - 1);
+        if prev < floor || !text[prev..at].trim().is_empty() {
+            break;
+        }
+        at = prev;
+    }
+    at
+}
+
+fn yaml_key(key: &str) -> String {
+    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-')) {
+        key.to_string()
+    } else {
+        format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARMOR: &str = "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
+
+    fn set(text: &str, path: &str) -> String {
+        set_age_block(text, &parse_path(path).unwrap(), ARMOR).unwrap()
+    }
+
+    #[test]
+    fn replaces_a_block_scalar_keeping_everything_else() {
+        let text = "# top\na:\n  s: !age |  # rotated yearly\n    -----BEGIN-----\n    old\n    -----END-----\n\n  t: plain  # c\n";
+        let out = set(text, "a.s");
+        assert_eq!(
+            out,
+            "# top\na:\n  s: !age |  # rotated yearly\n    -----BEGIN AGE ENCRYPTED FILE-----\n    YWdl\n    -----END AGE ENCRYPTED FILE-----\n\n  t: plain  # c\n"
+        );
+    }
+
+    #[test]
+    fn replaces_a_plain_scalar_keeping_its_comment() {
+        let out = set("a:\n  t: plain  # c\n  u: 1\n", "a.t");
+        assert_eq!(
+            out,
+            "a:\n  t: !age |  # c\n    -----BEGIN AGE ENCRYPTED FILE-----\n    YWdl\n    -----END AGE ENCRYPTED FILE-----\n  u: 1\n"
+        );
+    }
+
+    #[test]
+    fn creates_missing_keys_at_the_end_of_the_deepest_map() {
+        let text = "instances:\n  mkt:\n    ims:\n      auth: oauth\n\n# trailer\nother: 1\n";
+        let out = set(text, "instances.mkt.ims.clientSecret");
+        assert_eq!(
+            out,
+            "instances:\n  mkt:\n    ims:\n      auth: oauth\n      clientSecret: !age |\n        -----BEGIN AGE ENCRYPTED FILE-----\n        YWdl\n        -----END AGE ENCRYPTED FILE-----\n\n# trailer\nother: 1\n"
+        );
+        let out = set("a: 1\n", "b.\"x.y\".c");
+        assert!(out.starts_with("a: 1\nb:\n  \"x.y\":\n    c: !age |\n      -----BEGIN"), "{out}");
+    }
+
+    #[test]
+    fn fills_an_empty_map_value() {
+        let out = set("a:\n  ims:\n  b: 1\n", "a.ims.clientSecret");
+        assert_eq!(
+            out,
+            "a:\n  ims:\n    clientSecret: !age |\n      -----BEGIN AGE ENCRYPTED FILE-----\n      YWdl\n      -----END AGE ENCRYPTED FILE-----\n  b: 1\n"
+        );
+    }
+
+    #[test]
+    fn refuses_flow_maps_and_scalars_on_the_way() {
+        assert!(set_age_block("a: {b: 1}\n", &parse_path("a.c").unwrap(), ARMOR).unwrap_err().contains("flow map"));
+        assert!(set_age_block("a: 1\n", &parse_path("a.c").unwrap(), ARMOR).unwrap_err().contains("is a scalar"));
+    }
+
+    #[test]
+    fn paths_quote_keys_with_dots() {
+        assert_eq!(parse_path("instances.\"a.b\".x").unwrap(), vec!["instances", "a.b", "x"]);
+        assert!(parse_path("a..b").is_err());
+    }
+}
