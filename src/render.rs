@@ -11,7 +11,7 @@ use serde::Serialize;
 use tera::{Context, ErrorKind, Tera};
 
 use crate::diag::{Diagnostic, Diagnostics, Location};
-use crate::env::serverconf::SECRET_MARK;
+use crate::env::serverconf::MARK;
 use crate::env::{AttrValue, Container, Element, Environment, Instance};
 use crate::repo::Repository;
 use crate::xml;
@@ -44,6 +44,31 @@ pub struct RenderedFile {
     pub content: String,
     /// Indexes (into `Environment::secrets`) of the secrets the content holds.
     pub secrets: Vec<usize>,
+    /// Values kept from the deployed file (`@@nlconf:kept:N@@`): nlserver's encrypted attributes.
+    pub kept: Vec<String>,
+}
+
+/// What a placeholder in rendered content stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placeholder {
+    Secret(usize),
+    Kept(usize),
+}
+
+impl Placeholder {
+    pub fn text(self) -> String {
+        match self {
+            Placeholder::Secret(i) => format!("{MARK}secret:{i}@@"),
+            Placeholder::Kept(i) => format!("{MARK}kept:{i}@@"),
+        }
+    }
+
+    fn parse(s: &str) -> Option<Placeholder> {
+        if let Some(n) = s.strip_prefix("secret:") {
+            return n.parse().ok().map(Placeholder::Secret);
+        }
+        s.strip_prefix("kept:").and_then(|n| n.parse().ok()).map(Placeholder::Kept)
+    }
 }
 
 impl RenderedFile {
@@ -162,27 +187,42 @@ struct AttrOut {
     value: String,
 }
 
-fn flatten(el: &Element, depth: usize, lines: &mut Vec<Line>, secrets: &mut Vec<usize>) {
-    let attrs = el
-        .attrs
-        .iter()
-        .map(|a| {
-            if let AttrValue::Secret(i) = a.value {
-                secrets.push(i);
+/// Placeholders for the values templates must not see.
+#[derive(Default)]
+struct Sensitive {
+    secrets: Vec<usize>,
+    kept: Vec<String>,
+}
+
+impl Sensitive {
+    fn placeholder(&mut self, v: &AttrValue) -> String {
+        match v {
+            AttrValue::Text(s) => s.clone(),
+            AttrValue::Secret(i) => {
+                self.secrets.push(*i);
+                Placeholder::Secret(*i).text()
             }
-            AttrOut { name: a.name.clone(), value: a.value.placeholder() }
-        })
-        .collect();
+            AttrValue::Kept(s) => {
+                self.kept.push(s.clone());
+                Placeholder::Kept(self.kept.len() - 1).text()
+            }
+        }
+    }
+}
+
+fn flatten(el: &Element, depth: usize, lines: &mut Vec<Line>, sensitive: &mut Sensitive) {
+    let attrs =
+        el.attrs.iter().map(|a| AttrOut { name: a.name.clone(), value: sensitive.placeholder(&a.value) }).collect();
     let indent = "  ".repeat(depth);
     let (kind, text) = match (&el.text, el.children.is_empty()) {
-        (Some(t), _) => ("text", t.placeholder()),
+        (Some(t), _) => ("text", sensitive.placeholder(t)),
         (None, true) => ("empty", String::new()),
         (None, false) => ("open", String::new()),
     };
     lines.push(Line { indent: indent.clone(), kind, name: el.name.clone(), attrs, text });
     if kind == "open" {
         for c in &el.children {
-            flatten(c, depth + 1, lines, secrets);
+            flatten(c, depth + 1, lines, sensitive);
         }
         lines.push(Line { indent, kind: "close", name: el.name.clone(), attrs: vec![], text: String::new() });
     }
@@ -196,9 +236,9 @@ impl Templates {
         c: &Container,
     ) -> Result<RenderedFile, Diagnostic> {
         let mut lines = Vec::new();
-        let mut secrets = Vec::new();
+        let mut sensitive = Sensitive::default();
         for child in &c.serverconf.children {
-            flatten(child, 1, &mut lines, &mut secrets);
+            flatten(child, 1, &mut lines, &mut sensitive);
         }
         let mut ctx = Context::new();
         ctx.insert("environment", &env.name);
@@ -217,9 +257,10 @@ impl Templates {
             )
             .with_help("fix the template; the output must be one well-formed <serverconf> document")
         })?;
+        let Sensitive { mut secrets, kept } = sensitive;
         secrets.sort_unstable();
         secrets.dedup();
-        Ok(RenderedFile { instance: inst.name.clone(), container: c.name.clone(), file_name, content, secrets })
+        Ok(RenderedFile { instance: inst.name.clone(), container: c.name.clone(), file_name, content, secrets, kept })
     }
 
     /// Every container of every instance (optionally filtered), rendered in parallel, in a stable order.
@@ -264,20 +305,20 @@ pub fn mask(content: &str) -> String {
     substitute(content, |_| MASK.to_string())
 }
 
-/// Replaces every placeholder with `f(index)`; `f` returns text already escaped for XML.
-pub fn substitute(content: &str, mut f: impl FnMut(usize) -> String) -> String {
+/// Replaces every placeholder with `f(placeholder)`; `f` returns text already escaped for XML.
+pub fn substitute(content: &str, mut f: impl FnMut(Placeholder) -> String) -> String {
     let mut out = String::with_capacity(content.len());
     let mut rest = content;
-    while let Some(start) = rest.find(SECRET_MARK) {
+    while let Some(start) = rest.find(MARK) {
         out.push_str(&rest[..start]);
-        let after = &rest[start + SECRET_MARK.len()..];
-        match after.find("@@").and_then(|end| after[..end].parse::<usize>().ok().map(|i| (i, end))) {
-            Some((i, end)) => {
-                out.push_str(&f(i));
+        let after = &rest[start + MARK.len()..];
+        match after.find("@@").and_then(|end| Placeholder::parse(&after[..end]).map(|p| (p, end))) {
+            Some((p, end)) => {
+                out.push_str(&f(p));
                 rest = &after[end + 2..];
             }
             None => {
-                out.push_str(SECRET_MARK);
+                out.push_str(MARK);
                 rest = after;
             }
         }

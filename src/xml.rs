@@ -40,6 +40,8 @@ pub fn tera_escape(s: &str, w: &mut dyn std::io::Write) -> std::io::Result<()> {
 pub struct XmlElement {
     pub name: String,
     pub attrs: Vec<(String, String)>,
+    /// Byte range in the document of each attribute's raw (escaped) value, parallel to `attrs`.
+    pub value_ranges: Vec<std::ops::Range<usize>>,
     pub children: Vec<XmlElement>,
     pub text: String,
     pub line: u32,
@@ -171,14 +173,19 @@ fn close(stack: &mut [XmlElement], root: &mut Option<XmlElement>, el: XmlElement
 fn element(e: &BytesStart<'_>, text: &str, offset: u64) -> Result<XmlElement, String> {
     let name = e.name().as_ref().to_string();
     let mut attrs = Vec::new();
+    let mut value_ranges = Vec::new();
     for a in e.attributes().with_checks(true) {
         let a = a.map_err(|e| e.to_string())?;
         let key = a.key.as_ref().to_string();
+        // The reader borrows from `text`, so a borrowed value's address gives its position.
+        let raw: &str = a.value.as_ref();
+        let at = (raw.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+        value_ranges.push(if at <= text.len() && at + raw.len() <= text.len() { at..at + raw.len() } else { 0..0 });
         let value = a.normalized_value(XmlVersion::Implicit1_0).map_err(|e| e.to_string())?.into_owned();
         attrs.push((key, value));
     }
     let (line, col) = line_col(text, offset as usize);
-    Ok(XmlElement { name, attrs, children: Vec::new(), text: String::new(), line, col })
+    Ok(XmlElement { name, attrs, value_ranges, children: Vec::new(), text: String::new(), line, col })
 }
 
 #[cfg(test)]
@@ -191,6 +198,7 @@ mod tests {
         let doc = format!("<?xml version='1.0'?>\n<serverconf a=\"{}\"/>", escape(value));
         let root = parse(&doc).unwrap();
         assert_eq!(root.attr("a"), Some(value));
+        assert_eq!(&doc[root.value_ranges[0].clone()], escape(value));
     }
 
     #[test]

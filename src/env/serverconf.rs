@@ -7,24 +7,18 @@ use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::schema::{AttrDef, AttrType, ElementDef, Schema, nlserver_owned};
 use crate::yaml::Tag;
 
-/// Marks a secret inside rendered text; replaced by a mask or, at the last step, the plaintext.
-pub const SECRET_MARK: &str = "@@nlconf:secret:";
+/// Starts every placeholder in rendered text: `@@nlconf:secret:N@@` (a secret of the environment)
+/// or `@@nlconf:kept:N@@` (a value kept from the deployed file). A placeholder is replaced by a mask
+/// for display and, at the very last step, by the real value.
+pub const MARK: &str = "@@nlconf:";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttrValue {
     Text(String),
     /// Index into `Environment::secrets`.
     Secret(usize),
-}
-
-impl AttrValue {
-    /// The value as the template sees it: secrets as placeholders, never plaintext.
-    pub fn placeholder(&self) -> String {
-        match self {
-            AttrValue::Text(s) => s.clone(),
-            AttrValue::Secret(i) => format!("{SECRET_MARK}{i}@@"),
-        }
-    }
+    /// A value nlserver wrote, carried over from the deployed file.
+    Kept(String),
 }
 
 #[derive(Debug, Clone)]
@@ -365,9 +359,8 @@ impl Checker<'_> {
             );
             return None;
         }
-        if text.contains(SECRET_MARK) {
-            self.diags
-                .error(at, format!("{what}: contains `{SECRET_MARK}`, which nlconf reserves for secret placeholders"));
+        if text.contains(MARK) {
+            self.diags.error(at, format!("{what}: contains `{MARK}`, which nlconf reserves for secret placeholders"));
             return None;
         }
         Some(AttrValue::Text(text.clone()))
