@@ -5,14 +5,18 @@
 //! placeholders). `app` runs a command and maps its outcome to an exit code.
 
 pub mod app;
+pub mod carry;
 pub mod cli;
 pub mod commands;
+pub mod deployed;
 pub mod diag;
 pub mod env;
 pub mod fsutil;
 pub mod render;
 pub mod repo;
 pub mod schema;
+pub mod secrets;
+pub mod target;
 pub mod ui;
 pub mod xml;
 pub mod yaml;
