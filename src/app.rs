@@ -62,6 +62,45 @@ impl Ctx {
         }
     }
 
+    /// The identities at hand; an error when there is none, since the caller needs one.
+    pub fn identities(&mut self, why: &str) -> Option<crate::secrets::Identities> {
+        match crate::secrets::store::find_identities(&self.identities) {
+            Ok(Some(ids)) => Some(ids),
+            Ok(None) => {
+                self.diags.push(
+                    Diagnostic::error(None, format!("{why} needs an identity to decrypt secrets, and none was found"))
+                        .with_help(crate::secrets::store::NO_IDENTITY_HELP),
+                );
+                None
+            }
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
+    /// The environments named, or all of them.
+    pub fn env_names(&mut self, repo: &Repository, names: &[String]) -> Option<Vec<String>> {
+        if !names.is_empty() {
+            return Some(names.to_vec());
+        }
+        match repo.environments() {
+            Ok(n) if !n.is_empty() => Some(n),
+            Ok(_) => {
+                self.diags.push(Diagnostic::in_file(
+                    &repo.display(&repo.environments_dir()),
+                    "no environments: create environments/<env>/environment.yaml",
+                ));
+                None
+            }
+            Err(d) => {
+                self.diags.push(d);
+                None
+            }
+        }
+    }
+
     /// Every command touching a JWT instance warns once.
     fn warn_jwt(&mut self, env: &Environment) {
         if self.jwt_warned || !env.uses_jwt() {
@@ -108,6 +147,11 @@ where
         Command::Explain { env, instance, container, path } => {
             commands::explain::run(&mut ctx, &env, &instance, container.as_deref(), path.as_deref())
         }
+        Command::SecretSet { env, path, from_file } => {
+            commands::secret::set(&mut ctx, &env, &path, from_file.as_deref())
+        }
+        Command::SecretRekey { envs, dry_run } => commands::secret::rekey(&mut ctx, &envs, dry_run),
+        Command::SecretCheck { envs } => commands::secret::check(&mut ctx, &envs),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut cli::command(), "nlconf", &mut std::io::stdout());
             Status::Ok

@@ -55,6 +55,9 @@ enum CommandArgs {
     Render(RenderArgs),
     /// Show each final value and where it came from
     Explain(ExplainArgs),
+    /// Manage age-encrypted secrets
+    #[command(subcommand)]
+    Secret(SecretArgs),
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -63,6 +66,36 @@ enum CommandArgs {
     /// Print the man page (roff) to standard output
     #[command(hide = true)]
     Man,
+}
+
+#[derive(Subcommand, Debug)]
+enum SecretArgs {
+    /// Encrypt a value (read from stdin, or --from-file) into the YAML at YAMLPATH
+    Set {
+        #[arg(short = 'e', long = "env", value_name = "ENV")]
+        env: String,
+        /// Dotted path from the environment's root, e.g. instances.mkt_prod.ims.clientSecret
+        #[arg(value_name = "YAMLPATH")]
+        path: String,
+        /// Read the value from this file (its exact bytes) instead of stdin
+        #[arg(long, value_name = "F")]
+        from_file: Option<PathBuf>,
+    },
+    /// Re-encrypt secrets whose recipients changed, and bind unbound ones
+    Rekey {
+        /// Only this environment (default: all)
+        #[arg(short = 'e', long = "env", value_name = "ENV")]
+        env: Vec<String>,
+        /// Say what would change, change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check that every secret decrypts, is bound to its place and encrypted to the current recipients
+    Check {
+        /// Only this environment (default: all)
+        #[arg(short = 'e', long = "env", value_name = "ENV")]
+        env: Vec<String>,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -111,6 +144,9 @@ pub enum Command {
     Validate { envs: Vec<String> },
     Render { env: String, out: Option<PathBuf>, instance: Option<String>, container: Option<String>, reveal: bool },
     Explain { env: String, instance: String, container: Option<String>, path: Option<String> },
+    SecretSet { env: String, path: String, from_file: Option<PathBuf> },
+    SecretRekey { envs: Vec<String>, dry_run: bool },
+    SecretCheck { envs: Vec<String> },
     Completions { shell: clap_complete::Shell },
     Man,
 }
@@ -142,6 +178,9 @@ where
         CommandArgs::Explain(a) => {
             Command::Explain { env: a.env, instance: a.instance, container: a.container, path: a.path }
         }
+        CommandArgs::Secret(SecretArgs::Set { env, path, from_file }) => Command::SecretSet { env, path, from_file },
+        CommandArgs::Secret(SecretArgs::Rekey { env, dry_run }) => Command::SecretRekey { envs: env, dry_run },
+        CommandArgs::Secret(SecretArgs::Check { env }) => Command::SecretCheck { envs: env },
         CommandArgs::Completions { shell } => Command::Completions { shell },
         CommandArgs::Man => Command::Man,
     };

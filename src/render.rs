@@ -10,11 +10,12 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tera::{Context, ErrorKind, Tera};
 
+use crate::carry;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::env::serverconf::MARK;
 use crate::env::{AttrValue, Container, Element, Environment, Instance};
 use crate::repo::Repository;
-use crate::xml;
+use crate::xml::{self, XmlElement};
 
 /// The built-in templates, compiled into the binary. `templates/<name>` in a repository overrides one.
 pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
@@ -229,24 +230,39 @@ fn flatten(el: &Element, depth: usize, lines: &mut Vec<Line>, sensitive: &mut Se
 }
 
 impl Templates {
+    /// Renders one container's file. With the deployed file, nlserver's attributes are carried over
+    /// and the root element keeps the deployed file's spelling (`serverconf` or `serverConf`).
     pub fn render_container(
         &self,
         env: &Environment,
         inst: &Instance,
         c: &Container,
+        deployed: Option<&XmlElement>,
     ) -> Result<RenderedFile, Diagnostic> {
         let mut lines = Vec::new();
         let mut sensitive = Sensitive::default();
-        for child in &c.serverconf.children {
+        let carried;
+        let tree = match deployed {
+            Some(d) => {
+                let mut t = c.serverconf.clone();
+                carry::carry_over(&mut t, d, &c.origin);
+                carried = t;
+                &carried
+            }
+            None => &c.serverconf,
+        };
+        for child in &tree.children {
             flatten(child, 1, &mut lines, &mut sensitive);
         }
+        let root =
+            deployed.map(|d| d.name.as_str()).filter(|n| n.eq_ignore_ascii_case("serverconf")).unwrap_or("serverconf");
         let mut ctx = Context::new();
         ctx.insert("environment", &env.name);
         ctx.insert("instance", &inst.name);
         ctx.insert("container", &c.name);
         ctx.insert("host", &c.host.clone().unwrap_or_default());
         ctx.insert("build", &env.build);
-        ctx.insert("root", "serverconf");
+        ctx.insert("root", root);
         ctx.insert("lines", &lines);
         let content = self.tera.render(MAIN_TEMPLATE, &ctx).map_err(|e| tera_error(&e, &self.shown))?;
         let file_name = format!("config-{}.xml", inst.name);
@@ -277,7 +293,7 @@ impl Templates {
             .flat_map(|i| i.containers.iter().map(move |c| (i, c)))
             .filter(|(_, c)| container.is_none_or(|n| c.name == n))
             .collect();
-        let results: Vec<_> = jobs.par_iter().map(|(i, c)| self.render_container(env, i, c)).collect();
+        let results: Vec<_> = jobs.par_iter().map(|(i, c)| self.render_container(env, i, c, None)).collect();
         let mut files = Vec::new();
         let mut diags = Diagnostics::new();
         for r in results {

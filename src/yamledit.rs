@@ -50,7 +50,13 @@ pub fn parse_path(path: &str) -> Result<Vec<String>, String> {
 }
 
 enum Frame {
-    Map { path: Vec<String>, pending: Option<String>, flow: bool, key_col: Option<usize> },
+    /// `path` is `None` inside a list: nothing there is addressable by a YAMLPATH.
+    Map {
+        path: Option<Vec<String>>,
+        pending: Option<String>,
+        flow: bool,
+        key_col: Option<usize>,
+    },
     Seq,
 }
 
@@ -100,10 +106,11 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
                 Some(Frame::Seq) => {}
                 Some(Frame::Map { path: p, pending, key_col: kc, .. }) => match pending.take() {
                     Some(k) => {
-                        let mut vp = p.clone();
-                        vp.push(k);
+                        value_path = p.clone().map(|mut vp| {
+                            vp.push(k);
+                            vp
+                        });
                         key_col = kc.unwrap_or(0);
-                        value_path = Some(vp);
                     }
                     None => {
                         if let Event::Scalar(k, ..) = &event {
@@ -144,9 +151,8 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
                 }
             }
             Event::MappingStart(..) => {
-                let p = value_path.unwrap_or_default();
                 let flow = end > start;
-                stack.push(Frame::Map { path: p, pending: None, flow, key_col: None });
+                stack.push(Frame::Map { path: value_path, pending: None, flow, key_col: None });
             }
             Event::SequenceStart(..) => stack.push(Frame::Seq),
             Event::SequenceEnd => {
@@ -161,7 +167,8 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
                 if end > start {
                     last_end = (end, false);
                 }
-                if let Some(Frame::Map { path: p, flow, key_col, .. }) = frame
+                if let Some(Frame::Map { path: Some(p), flow, key_col, .. }) = frame
+                    && found.is_none()
                     && path.starts_with(&p)
                     && p.len() < path.len()
                     && insert.as_ref().is_none_or(|i| i.depth < p.len())
@@ -323,6 +330,13 @@ mod tests {
     fn refuses_flow_maps_and_scalars_on_the_way() {
         assert!(set_age_block("a: {b: 1}\n", &parse_path("a.c").unwrap(), ARMOR).unwrap_err().contains("flow map"));
         assert!(set_age_block("a: 1\n", &parse_path("a.c").unwrap(), ARMOR).unwrap_err().contains("is a scalar"));
+    }
+
+    #[test]
+    fn maps_inside_lists_are_not_on_the_path() {
+        let text = "a:\n  urls:\n    - { x: 1 }\n  s: old\n";
+        assert!(set(text, "a.s").contains("  s: !age |\n"));
+        assert!(set(text, "a.t").contains("  t: !age |\n"));
     }
 
     #[test]

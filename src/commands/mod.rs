@@ -2,4 +2,5 @@
 
 pub mod explain;
 pub mod render;
+pub mod secret;
 pub mod validate;

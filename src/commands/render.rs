@@ -4,7 +4,12 @@ use std::path::Path;
 
 use crate::app::{Ctx, Status};
 use crate::diag::Diagnostic;
-use crate::render::{RenderedFile, mask};
+use std::io::Write;
+
+use zeroize::Zeroizing;
+
+use crate::render::{MASK, Placeholder, RenderedFile, mask, substitute};
+use crate::xml;
 
 pub fn run(
     ctx: &mut Ctx,
@@ -48,13 +53,6 @@ pub fn run(
             }
         }
     }
-    if reveal {
-        ctx.diags.push(
-            Diagnostic::error(None, "--reveal needs the secrets support, which this build does not have yet")
-                .with_help("render without --reveal: secrets are shown as (sensitive)"),
-        );
-        return Status::Failed;
-    }
     let (files, diags) = templates.render_environment(&env, instance, container);
     ctx.diags.extend(diags);
     if ctx.diags.has_errors() {
@@ -64,10 +62,36 @@ pub fn run(
         ctx.diags.push(Diagnostic::error(None, format!("no container of `{env_name}` matches")));
         return Status::Failed;
     }
+    // With --reveal, decrypt the secrets the files hold (each once) and put them in at the very end.
+    let values = if reveal {
+        let Some(ids) = ctx.identities("render --reveal") else { return Status::Failed };
+        let mut which: Vec<usize> = files.iter().flat_map(|f| f.secrets.iter().copied()).collect();
+        which.sort_unstable();
+        which.dedup();
+        match crate::secrets::store::decrypt_slots(&env.secrets, &which, &ids) {
+            Ok(v) => Some(v),
+            Err(d) => {
+                ctx.diags.extend(d);
+                return Status::Failed;
+            }
+        }
+    } else {
+        None
+    };
+    let output = |f: &RenderedFile| -> Zeroizing<String> {
+        Zeroizing::new(match &values {
+            None => mask(&f.content),
+            Some(v) => substitute(&f.content, |p| match p {
+                Placeholder::Secret(i) => v.get(&i).map(|s| xml::escape(s.expose())).unwrap_or_else(|| MASK.into()),
+                Placeholder::Kept(k) => f.kept.get(k).map(|s| xml::escape(s)).unwrap_or_default(),
+            }),
+        })
+    };
     match out {
-        Some(dir) => write_all(ctx, dir, &files),
+        Some(dir) => write_all(ctx, dir, &files, &output, reveal),
         None if instance.is_some() && container.is_some() => {
-            print!("{}", mask(&files[0].content));
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(output(&files[0]).as_bytes());
             Status::Ok
         }
         None => {
@@ -83,13 +107,21 @@ pub fn run(
     }
 }
 
-fn write_all(ctx: &mut Ctx, dir: &Path, files: &[RenderedFile]) -> Status {
+fn write_all(
+    ctx: &mut Ctx,
+    dir: &Path,
+    files: &[RenderedFile],
+    output: &dyn Fn(&RenderedFile) -> Zeroizing<String>,
+    reveal: bool,
+) -> Status {
     for f in files {
         let path = dir.join(&f.container).join(&f.file_name);
+        // Files holding secrets are readable by their owner only.
+        let mode = if reveal { 0o600 } else { 0o644 };
         let result = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| crate::fsutil::write_atomic(&path, mask(&f.content).as_bytes()));
+            .and_then(|()| crate::fsutil::write_atomic_mode(&path, output(f).as_bytes(), mode));
         if let Err(e) = result {
             ctx.diags.push(Diagnostic::in_file(&path, format!("cannot write: {}", crate::yaml::io_reason(&e))));
             return Status::Failed;

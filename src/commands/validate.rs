@@ -6,24 +6,7 @@ pub fn run(ctx: &mut Ctx, envs: &[String]) -> Status {
     let Some(repo) = ctx.repo() else {
         return Status::Failed;
     };
-    let names = if envs.is_empty() {
-        match repo.environments() {
-            Ok(n) if !n.is_empty() => n,
-            Ok(_) => {
-                ctx.diags.push(crate::diag::Diagnostic::in_file(
-                    &repo.display(&repo.environments_dir()),
-                    "no environments: create environments/<env>/environment.yaml",
-                ));
-                return Status::Failed;
-            }
-            Err(d) => {
-                ctx.diags.push(d);
-                return Status::Failed;
-            }
-        }
-    } else {
-        envs.to_vec()
-    };
+    let Some(names) = ctx.env_names(&repo, envs) else { return Status::Failed };
     let templates = ctx.templates(&repo);
     let mut failed = templates.is_none();
     for name in &names {

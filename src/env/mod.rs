@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean};
 use crate::repo::Repository;
+use crate::secrets::{BindingStatus, Ciphertext, RecipientSet};
 use crate::yaml::{self, Pos, SourceFile, Tag};
 
 pub use ims::{Auth, Ims};
@@ -27,6 +28,8 @@ pub struct Environment {
     pub nlserver: String,
     pub instances: Vec<Instance>,
     pub secrets: Vec<SecretSlot>,
+    /// Who may decrypt the secrets (`environments/<env>/recipients`); absent when there are none.
+    pub recipients: Option<RecipientSet>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +75,8 @@ pub struct SecretSlot {
     pub origin: Origin,
     /// The scalar's text: an optional binding header and one armored age file.
     pub text: String,
+    /// The parsed ciphertext (after validation).
+    pub ciphertext: Option<Ciphertext>,
 }
 
 impl Environment {
@@ -99,14 +104,23 @@ const TARGET_KEYS: &[&str] = &["kind", "user", "port", "conf_dir", "options"];
 const DEFAULT_NLSERVER: &str = "/usr/local/neolane/nl6/bin/nlserver";
 const DEFAULT_CONF_DIR: &str = "/usr/local/neolane/nl6/conf";
 
-/// Loads, merges and validates one environment. Returns the model when there is no error, and all
-/// findings (warnings included) either way.
-pub fn load(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics) {
+/// An environment's YAML files, read and parsed, with the `!age` values they hold.
+pub struct Sources {
+    pub files: Vec<SourceFile>,
+    pub paths: Vec<std::path::PathBuf>,
+    /// Whether each file is the shared `environments/defaults.yaml`.
+    pub shared: Vec<bool>,
+    pub secrets: Vec<SecretSlot>,
+}
+
+/// Reads and parses the environment's files and finds its secrets, without validating anything else.
+pub fn read_sources(repo: &Repository, name: &str) -> (Option<Sources>, Diagnostics) {
     let mut diags = Diagnostics::new();
     let paths = match repo.environment_files(name) {
         Ok(p) => p,
         Err(d) => return (None, d.into()),
     };
+    let shared_defaults = repo.environments_dir().join("defaults.yaml");
     let mut files = Vec::new();
     for path in &paths {
         match yaml::read_file(path, &repo.display(path)) {
@@ -120,29 +134,115 @@ pub fn load(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics)
     if diags.has_errors() {
         return (None, diags);
     }
-    let shared_defaults = repo.environments_dir().join("defaults.yaml");
+    let shared: Vec<bool> = paths.iter().map(|p| *p == shared_defaults).collect();
     let mut secrets = Vec::new();
+    for (file, is_shared) in files.iter().zip(&shared) {
+        let fname: Arc<str> = Arc::from(file.display.to_string_lossy().as_ref());
+        collect_secrets(&file.root, &fname, &mut String::new(), &mut secrets, &mut diags, *is_shared);
+    }
+    (Some(Sources { files, paths, shared, secrets }), diags)
+}
+
+/// Loads an environment's `recipients` file; `None` (with an error) when it is missing or malformed.
+pub fn load_recipients(repo: &Repository, name: &str) -> Result<RecipientSet, Diagnostics> {
+    let path = repo.recipients_path(name);
+    let shown = repo.display(&path);
+    let text = match std::fs::read(&path) {
+        Ok(b) => yaml::decode_utf8(b, &shown).map_err(Diagnostics::from)?,
+        Err(e) => {
+            let d = Diagnostic::in_file(&shown, format!("cannot read the recipients file: {}", yaml::io_reason(&e)))
+                .with_help("it lists who may decrypt this environment's secrets, one age1... or ssh-ed25519 key per line (age -R format)");
+            return Err(d.into());
+        }
+    };
+    RecipientSet::parse(&text).map_err(|errors| {
+        errors
+            .into_iter()
+            .map(|e| Diagnostic::at(Location::new(&shown, e.line as u32, e.column as u32), e.message))
+            .collect()
+    })
+}
+
+/// Where a line of a secret's text is in its file (the text starts on the line after `!age |`).
+pub fn secret_line(slot: &SecretSlot, line_in_text: usize) -> Location {
+    Location::new(slot.origin.file.as_ref(), slot.origin.pos.line + line_in_text as u32, slot.origin.pos.col)
+}
+
+/// Parses each secret's ciphertext and checks where it is bound (DESIGN §4).
+fn check_secrets(env: &str, secrets: &mut [SecretSlot], recipients: Option<&RecipientSet>, diags: &mut Diagnostics) {
+    for slot in secrets.iter_mut() {
+        match Ciphertext::parse(&slot.text) {
+            Err(e) => diags.push(
+                Diagnostic::at(secret_line(slot, e.line), format!("{}: {}", slot.yaml_path, e.message)).with_help(
+                    format!("restore it from git, or set it again: nlconf secret set -e {env} {}", slot.yaml_path),
+                ),
+            ),
+            Ok(ct) => {
+                let at = slot.origin.location();
+                match ct.check_binding(env, &slot.yaml_path) {
+                    BindingStatus::Moved { from_env, from_path } => diags.push(
+                        Diagnostic::at(
+                            at,
+                            format!(
+                                "{}: this ciphertext was encrypted for environment `{from_env}` at `{from_path}`, not for `{env}` at `{}`",
+                                slot.yaml_path, slot.yaml_path
+                            ),
+                        )
+                        .with_help(format!("a secret copied from another place is refused; set this one: nlconf secret set -e {env} {}", slot.yaml_path)),
+                    ),
+                    BindingStatus::Unbound => diags.push(
+                        Diagnostic::warning(Some(at), format!("{}: unbound secret (encrypted without nlconf's header)", slot.yaml_path))
+                            .with_help(format!("bind it to its place: nlconf secret rekey -e {env}")),
+                    ),
+                    BindingStatus::Bound => {
+                        if let (Some(b), Some(r)) = (&ct.binding, recipients)
+                            && b.recipients_digest != r.digest()
+                        {
+                            diags.push(
+                                Diagnostic::warning(Some(at), format!("{}: encrypted to another recipient set than environments/{env}/recipients", slot.yaml_path))
+                                    .with_help(format!("re-encrypt to the current recipients: nlconf secret rekey -e {env}")),
+                            );
+                        }
+                    }
+                }
+                slot.ciphertext = Some(ct);
+            }
+        }
+    }
+}
+
+/// Loads, merges and validates one environment. Returns the model when there is no error, and all
+/// findings (warnings included) either way.
+pub fn load(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics) {
+    let (sources, mut diags) = read_sources(repo, name);
+    let Some(Sources { files, mut secrets, .. }) = sources else { return (None, diags) };
+    let recipients = match load_recipients(repo, name) {
+        Ok(r) => Some(r),
+        Err(d) if !secrets.is_empty() => {
+            diags.extend(d);
+            None
+        }
+        Err(_) => None,
+    };
+    check_secrets(name, &mut secrets, recipients.as_ref(), &mut diags);
     let mut merged: Option<Value> = None;
-    for (file, path) in files.iter().zip(&paths) {
-        let name: Arc<str> = Arc::from(file.display.to_string_lossy().as_ref());
-        if !file.root.is_null() && !matches!(file.root.kind, yaml::Kind::Map(_)) {
+    for file in &files {
+        let fname: Arc<str> = Arc::from(file.display.to_string_lossy().as_ref());
+        if !matches!(file.root.kind, yaml::Kind::Map(_)) {
             diags.error(
-                Location::new(name.as_ref(), file.root.pos.line, file.root.pos.col),
+                Location::new(fname.as_ref(), file.root.pos.line, file.root.pos.col),
                 format!("expected a map of settings at the top of the file, found {}", file.root.kind_name()),
             );
             continue;
         }
-        collect_secrets(&file.root, &name, &mut String::new(), &mut secrets, &mut diags, *path == shared_defaults);
-        let v = Value::from_node(&file.root, &name);
+        let v = Value::from_node(&file.root, &fname);
         merged = Some(match merged {
             None => v,
             Some(lower) => lower.merge(v),
         });
     }
-    let Some(tree) = merged else {
-        return (None, diags);
-    };
-    let env = build(name, files, tree, secrets, &mut diags);
+    let Some(tree) = merged else { return (None, diags) };
+    let env = build(name, files, tree, secrets, recipients, &mut diags);
     if diags.has_errors() { (None, diags) } else { (env, diags) }
 }
 
@@ -169,6 +269,7 @@ fn collect_secrets(
                     yaml_path: path.clone(),
                     origin: Origin { file: file.clone(), pos: node.pos },
                     text: text.clone(),
+                    ciphertext: None,
                 });
             }
             yaml::Kind::Scalar(..) | yaml::Kind::Null => diags.push(
@@ -273,6 +374,7 @@ fn build(
     files: Vec<SourceFile>,
     tree: Value,
     secrets: Vec<SecretSlot>,
+    recipients: Option<RecipientSet>,
     diags: &mut Diagnostics,
 ) -> Option<Environment> {
     check_keys(diags, &tree, "the environment", TOP_KEYS);
@@ -325,7 +427,7 @@ fn build(
     let (Some(build), Some(target)) = (build, target) else {
         return None;
     };
-    Some(Environment { name: name.to_string(), files, build, target, nlserver, instances, secrets })
+    Some(Environment { name: name.to_string(), files, build, target, nlserver, instances, secrets, recipients })
 }
 
 fn load_target(diags: &mut Diagnostics, v: Option<&Value>) -> Option<Target> {

@@ -52,11 +52,7 @@ pub struct Binding {
 impl Binding {
     /// The binding of a value encrypted now, for `env` and `path`, to `recipients`.
     pub fn new(env: &str, path: &str, recipients: &RecipientSet) -> Binding {
-        Binding {
-            env: env.to_owned(),
-            path: path.to_owned(),
-            recipients_digest: recipients.digest(),
-        }
+        Binding { env: env.to_owned(), path: path.to_owned(), recipients_digest: recipients.digest() }
     }
 
     /// The header line, without a line ending.
@@ -78,9 +74,7 @@ impl Binding {
             return Err("the binding's YAML path is empty".to_owned());
         }
         if !is_digest(&self.recipients_digest) {
-            return Err(
-                "the binding's recipient digest is not 16 lower-case hex characters".to_owned(),
-            );
+            return Err("the binding's recipient digest is not 16 lower-case hex characters".to_owned());
         }
         Ok(())
     }
@@ -147,10 +141,7 @@ impl Ciphertext {
         match &self.binding {
             None => BindingStatus::Unbound,
             Some(b) if b.env == env && b.path == path => BindingStatus::Bound,
-            Some(b) => BindingStatus::Moved {
-                from_env: b.env.clone(),
-                from_path: b.path.clone(),
-            },
+            Some(b) => BindingStatus::Moved { from_env: b.env.clone(), from_path: b.path.clone() },
         }
     }
 
@@ -163,11 +154,7 @@ impl Ciphertext {
 
 /// Parses a stored secret into its binding, canonical armor and binary age file.
 fn parse_text(text: &str) -> Result<(Option<Binding>, String, Vec<u8>), CipherError> {
-    let lines: Vec<Line<'_>> = text
-        .split('\n')
-        .enumerate()
-        .map(|(i, raw)| Line::new(i + 1, raw))
-        .collect();
+    let lines: Vec<Line<'_>> = text.split('\n').enumerate().map(|(i, raw)| Line::new(i + 1, raw)).collect();
     let mut rest = lines.iter().filter(|l| !l.text.is_empty()).peekable();
 
     let Some(first) = rest.peek().copied() else {
@@ -193,9 +180,7 @@ fn parse_text(text: &str) -> Result<(Option<Binding>, String, Vec<u8>), CipherEr
         None => {
             return Err(CipherError {
                 line: first.number + 1,
-                message: format!(
-                    "expected `{BEGIN}` after the binding header, found the end of the text"
-                ),
+                message: format!("expected `{BEGIN}` after the binding header, found the end of the text"),
             });
         }
     };
@@ -207,14 +192,9 @@ fn parse_text(text: &str) -> Result<(Option<Binding>, String, Vec<u8>), CipherEr
         let message = if extra.text == BEGIN {
             "a second age armor block: a secret holds exactly one ciphertext".to_owned()
         } else {
-            format!(
-                "unexpected text after `{END}`: a secret holds one ciphertext and nothing after it"
-            )
+            format!("unexpected text after `{END}`: a secret holds one ciphertext and nothing after it")
         };
-        return Err(CipherError {
-            line: extra.number,
-            message,
-        });
+        return Err(CipherError { line: extra.number, message });
     }
 
     let mut armor = String::with_capacity((armor_lines.len() + 2) * (COLUMNS + 1));
@@ -233,10 +213,7 @@ fn parse_text(text: &str) -> Result<(Option<Binding>, String, Vec<u8>), CipherEr
     armor.push('\n');
 
     if let Err(why) = AgeHeader::scan(&bytes) {
-        return Err(CipherError {
-            line: begin.number + 1,
-            message: why.to_owned(),
-        });
+        return Err(CipherError { line: begin.number + 1, message: why.to_owned() });
     }
     Ok((binding, armor, bytes))
 }
@@ -254,11 +231,7 @@ impl<'a> Line<'a> {
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
         let trimmed = raw.trim_start();
         let column = raw[..raw.len() - trimmed.len()].chars().count() + 1;
-        Line {
-            number,
-            column,
-            text: trimmed.trim_end(),
-        }
+        Line { number, column, text: trimmed.trim_end() }
     }
 }
 
@@ -278,18 +251,12 @@ fn not_armor(line: &Line<'_>, after_header: bool) -> CipherError {
              secret set`"
         )
     };
-    CipherError {
-        line: line.number,
-        message,
-    }
+    CipherError { line: line.number, message }
 }
 
 /// Checks the base64 lines after BEGIN (`body` starts right after it) and returns them
 /// with the number of the END line.
-fn armor_body<'t, 'l>(
-    body: &'l [Line<'t>],
-    begin_number: usize,
-) -> Result<(Vec<&'l Line<'t>>, usize), CipherError> {
+fn armor_body<'t, 'l>(body: &'l [Line<'t>], begin_number: usize) -> Result<(Vec<&'l Line<'t>>, usize), CipherError> {
     let mut out = Vec::new();
     let mut short_seen = false;
     for (i, line) in body.iter().enumerate() {
@@ -297,8 +264,7 @@ fn armor_body<'t, 'l>(
             if out.is_empty() {
                 return Err(CipherError {
                     line: line.number,
-                    message: "the armor is empty: the age file is missing between BEGIN and END"
-                        .to_owned(),
+                    message: "the armor is empty: the age file is missing between BEGIN and END".to_owned(),
                 });
             }
             return Ok((out, line.number));
@@ -339,9 +305,7 @@ fn armor_body<'t, 'l>(
         if n > COLUMNS {
             return Err(CipherError {
                 line: line.number,
-                message: format!(
-                    "armor lines are 64 characters wide (as `age -a` writes them); this one has {n}"
-                ),
+                message: format!("armor lines are 64 characters wide (as `age -a` writes them); this one has {n}"),
             });
         }
         if let Err(err) = BASE64_STANDARD.decode(line.text) {
@@ -362,10 +326,7 @@ fn armor_body<'t, 'l>(
 fn base64_error(line: &Line<'_>, err: &base64::DecodeError) -> CipherError {
     let message = match err {
         base64::DecodeError::InvalidByte(at, _) | base64::DecodeError::InvalidLastSymbol(at, _) => {
-            format!(
-                "invalid base64 in the armor at column {}: the ciphertext was damaged",
-                line.column + at
-            )
+            format!("invalid base64 in the armor at column {}: the ciphertext was damaged", line.column + at)
         }
         base64::DecodeError::InvalidLength(_) | base64::DecodeError::InvalidPadding => {
             "the last armor line must be padded with `=` to a multiple of 4 characters: the \
@@ -373,17 +334,11 @@ fn base64_error(line: &Line<'_>, err: &base64::DecodeError) -> CipherError {
                 .to_owned()
         }
     };
-    CipherError {
-        line: line.number,
-        message,
-    }
+    CipherError { line: line.number, message }
 }
 
 fn parse_header(line: &Line<'_>) -> Result<Binding, CipherError> {
-    let err = |message: String| CipherError {
-        line: line.number,
-        message: format!("binding header: {message}"),
-    };
+    let err = |message: String| CipherError { line: line.number, message: format!("binding header: {message}") };
     let mut fields = line.text.split_ascii_whitespace();
     let tag = fields.next().unwrap_or_default();
     if tag != HEADER_TAG {
@@ -420,11 +375,7 @@ fn parse_header(line: &Line<'_>) -> Result<Binding, CipherError> {
     };
     let env = percent_decode(env).map_err(|m| err(format!("env: {m}")))?;
     let path = percent_decode(path).map_err(|m| err(format!("path: {m}")))?;
-    let binding = Binding {
-        env,
-        path,
-        recipients_digest: digest.to_owned(),
-    };
+    let binding = Binding { env, path, recipients_digest: digest.to_owned() };
     binding.validate().map_err(err)?;
     Ok(binding)
 }
@@ -468,8 +419,7 @@ fn percent_decode(value: &str) -> Result<String, String> {
             i += 1;
         }
     }
-    let decoded =
-        String::from_utf8(out).map_err(|_| "percent-encoded bytes are not UTF-8".to_owned())?;
+    let decoded = String::from_utf8(out).map_err(|_| "percent-encoded bytes are not UTF-8".to_owned())?;
     if decoded.is_empty() {
         return Err("empty value".to_owned());
     }
@@ -504,10 +454,8 @@ impl AgeHeader {
         match next_line() {
             Some(b"age-encryption.org/v1") => {}
             Some(line) if line.starts_with(b"age-encryption.org/") => {
-                return Err(
-                    "the age file uses a newer format version than this nlconf reads: \
-                            upgrade nlconf",
-                );
+                return Err("the age file uses a newer format version than this nlconf reads: \
+                            upgrade nlconf");
             }
             _ => {
                 return Err("the armor does not hold an age file (it must start with \
@@ -522,15 +470,14 @@ impl AgeHeader {
                 break;
             }
             if let Some(stanza) = line.strip_prefix(b"-> ") {
-                let stanza =
-                    std::str::from_utf8(stanza).map_err(|_| "the age header is damaged")?;
+                let stanza = std::str::from_utf8(stanza).map_err(|_| "the age header is damaged")?;
                 let mut args = stanza.split(' ');
                 let tag = args.next().unwrap_or_default();
                 match tag {
                     "X25519" => header.x25519 += 1,
-                    "ssh-ed25519" | "ssh-rsa" => header
-                        .ssh
-                        .push((tag.to_owned(), args.next().unwrap_or_default().to_owned())),
+                    "ssh-ed25519" | "ssh-rsa" => {
+                        header.ssh.push((tag.to_owned(), args.next().unwrap_or_default().to_owned()))
+                    }
                     "scrypt" => header.scrypt += 1,
                     t if t.ends_with("-grease") => {}
                     t => header.other.push(t.chars().take(40).collect()),
@@ -562,9 +509,7 @@ impl AgeHeader {
             );
         }
         for tag in &self.other {
-            parts.push(format!(
-                "a `{tag}` recipient, which nlconf does not support"
-            ));
+            parts.push(format!("a `{tag}` recipient, which nlconf does not support"));
         }
         let mut text = if parts.is_empty() {
             "it lists no recipient".to_owned()
@@ -593,11 +538,7 @@ mod tests {
     }
 
     fn bound(env: &str, path: &str) -> Binding {
-        Binding {
-            env: env.to_owned(),
-            path: path.to_owned(),
-            recipients_digest: DIGEST.to_owned(),
-        }
+        Binding { env: env.to_owned(), path: path.to_owned(), recipients_digest: DIGEST.to_owned() }
     }
 
     fn err(text: &str) -> CipherError {
@@ -607,14 +548,9 @@ mod tests {
     #[test]
     fn parses_header_and_armor_and_writes_them_back() {
         let a = armor();
-        let text = format!(
-            "nlconf:v1 env=prod path=instances.mkt_prod.ims.clientSecret recipients={DIGEST}\n{a}"
-        );
+        let text = format!("nlconf:v1 env=prod path=instances.mkt_prod.ims.clientSecret recipients={DIGEST}\n{a}");
         let ct = Ciphertext::parse(&text).unwrap();
-        assert_eq!(
-            ct.binding,
-            Some(bound("prod", "instances.mkt_prod.ims.clientSecret"))
-        );
+        assert_eq!(ct.binding, Some(bound("prod", "instances.mkt_prod.ims.clientSecret")));
         assert_eq!(ct.armor, a);
         assert_eq!(ct.to_text(), text);
         assert!(ct.to_text().ends_with("-----END AGE ENCRYPTED FILE-----\n"));
@@ -626,13 +562,8 @@ mod tests {
     #[test]
     fn tolerates_whitespace_indentation_and_crlf() {
         let a = armor();
-        let indented: String = a
-            .lines()
-            .map(|l| format!("    {l}\r\n"))
-            .collect::<String>();
-        let text = format!(
-            "\n\r\n  nlconf:v1 env=dev path=a.b recipients={DIGEST}  \r\n\n{indented}\n\n   \n"
-        );
+        let indented: String = a.lines().map(|l| format!("    {l}\r\n")).collect::<String>();
+        let text = format!("\n\r\n  nlconf:v1 env=dev path=a.b recipients={DIGEST}  \r\n\n{indented}\n\n   \n");
         let ct = Ciphertext::parse(&text).unwrap();
         assert_eq!(ct.armor, a);
         assert_eq!(ct.binding, Some(bound("dev", "a.b")));
@@ -643,14 +574,8 @@ mod tests {
 
     #[test]
     fn binding_status() {
-        let ct = Ciphertext {
-            binding: Some(bound("prod", "instances.mkt.ims.clientSecret")),
-            armor: armor(),
-        };
-        assert_eq!(
-            ct.check_binding("prod", "instances.mkt.ims.clientSecret"),
-            BindingStatus::Bound
-        );
+        let ct = Ciphertext { binding: Some(bound("prod", "instances.mkt.ims.clientSecret")), armor: armor() };
+        assert_eq!(ct.check_binding("prod", "instances.mkt.ims.clientSecret"), BindingStatus::Bound);
         assert_eq!(
             ct.check_binding("stage", "instances.mkt.ims.clientSecret"),
             BindingStatus::Moved {
@@ -665,10 +590,7 @@ mod tests {
                 from_path: "instances.mkt.ims.clientSecret".to_owned()
             }
         );
-        let unbound = Ciphertext {
-            binding: None,
-            armor: armor(),
-        };
+        let unbound = Ciphertext { binding: None, armor: armor() };
         assert_eq!(unbound.check_binding("prod", "x"), BindingStatus::Unbound);
     }
 
@@ -686,10 +608,7 @@ mod tests {
             let line = b.header_line();
             assert!(!line.contains('\n') && !line.contains('\t') && !line.contains('\r'));
             assert_eq!(line.matches(' ').count(), 3, "{line}");
-            let ct = Ciphertext {
-                binding: Some(b.clone()),
-                armor: armor(),
-            };
+            let ct = Ciphertext { binding: Some(b.clone()), armor: armor() };
             let back = Ciphertext::parse(&ct.to_text()).unwrap();
             assert_eq!(back.binding, Some(b));
         }
@@ -716,18 +635,12 @@ mod tests {
                 format!("nlconf:v1 env=a path=b owner=x recipients={DIGEST}\n{a}"),
                 "binding header: unknown field `owner`: expected `nlconf:v1 env=<env> path=<yamlpath> recipients=<digest>`",
             ),
-            (
-                format!("nlconf:v1 env=a env=b path=b recipients={DIGEST}\n{a}"),
-                "binding header: `env=` appears twice",
-            ),
+            (format!("nlconf:v1 env=a env=b path=b recipients={DIGEST}\n{a}"), "binding header: `env=` appears twice"),
             (
                 format!("nlconf:v1 env=a%2 path=b recipients={DIGEST}\n{a}"),
                 "binding header: env: `%` must be followed by two hex digits",
             ),
-            (
-                format!("nlconf:v1 env= path=b recipients={DIGEST}\n{a}"),
-                "binding header: env: empty value",
-            ),
+            (format!("nlconf:v1 env= path=b recipients={DIGEST}\n{a}"), "binding header: env: empty value"),
             (
                 format!("nlconf:v1 env=a path=%FF recipients={DIGEST}\n{a}"),
                 "binding header: path: percent-encoded bytes are not UTF-8",
@@ -738,29 +651,16 @@ mod tests {
             ),
         ];
         for (text, message) in cases {
-            assert_eq!(
-                err(&text),
-                CipherError {
-                    line: 1,
-                    message: message.to_owned()
-                },
-                "{text}"
-            );
+            assert_eq!(err(&text), CipherError { line: 1, message: message.to_owned() }, "{text}");
         }
         let e = err(&format!(
             "\n\nnlconf:v1 env=a path=b recipients={DIGEST}\nnlconf:v1 env=a path=b recipients={DIGEST}\n{a}"
         ));
         assert_eq!(e.line, 4);
-        assert_eq!(
-            e.message,
-            "a second binding header line: expected the armor to start here"
-        );
+        assert_eq!(e.message, "a second binding header line: expected the armor to start here");
         let e = err(&format!("nlconf:v1 env=a path=b recipients={DIGEST}\n\n"));
         assert_eq!(e.line, 2);
-        assert!(
-            e.message
-                .contains("after the binding header, found the end of the text")
-        );
+        assert!(e.message.contains("after the binding header, found the end of the text"));
     }
 
     #[test]
@@ -777,39 +677,27 @@ mod tests {
         // A plaintext pasted instead of a ciphertext: refused, and not echoed.
         let e = err("\nhunter2-my-password\n");
         assert_eq!(e.line, 2);
-        assert!(
-            e.message
-                .starts_with("expected `-----BEGIN AGE ENCRYPTED FILE-----`")
-        );
+        assert!(e.message.starts_with("expected `-----BEGIN AGE ENCRYPTED FILE-----`"));
         assert!(!e.message.contains("hunter2"));
 
         // Two blocks.
         let e = err(&format!("{a}\n{a}"));
         assert_eq!(
             (e.line, e.message.as_str()),
-            (
-                n + 2,
-                "a second age armor block: a secret holds exactly one ciphertext"
-            )
+            (n + 2, "a second age armor block: a secret holds exactly one ciphertext")
         );
 
         // Text after END.
         let e = err(&format!("{a}trailing words\n"));
         assert_eq!(e.line, n + 1);
-        assert!(
-            e.message
-                .starts_with("unexpected text after `-----END AGE ENCRYPTED FILE-----`")
-        );
+        assert!(e.message.starts_with("unexpected text after `-----END AGE ENCRYPTED FILE-----`"));
 
         // Missing END (truncated armor): reported where END was expected.
         let truncated = lines[..n - 1].join("\n");
         let e = err(&truncated);
         assert_eq!(
             (e.line, e.message.as_str()),
-            (
-                n,
-                "missing `-----END AGE ENCRYPTED FILE-----`: the ciphertext is truncated (copy the whole block)"
-            )
+            (n, "missing `-----END AGE ENCRYPTED FILE-----`: the ciphertext is truncated (copy the whole block)")
         );
         let e = err(&lines[..3].join("\n"));
         assert_eq!(e.line, 4);
@@ -818,10 +706,7 @@ mod tests {
         // A second BEGIN before END.
         let e = err(&format!("{}\n{a}", lines[..3].join("\n")));
         assert_eq!(e.line, 4);
-        assert!(
-            e.message
-                .starts_with("a second `-----BEGIN AGE ENCRYPTED FILE-----` before")
-        );
+        assert!(e.message.starts_with("a second `-----BEGIN AGE ENCRYPTED FILE-----` before"));
 
         // A middle line removed: the short last line is no longer last... or an inner line
         // became short.
@@ -830,12 +715,7 @@ mod tests {
         short[2] = cut;
         let e = err(&short.join("\n"));
         assert_eq!(e.line, 4);
-        assert!(
-            e.message
-                .starts_with("only the last line of the armor may be shorter"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.starts_with("only the last line of the armor may be shorter"), "{}", e.message);
 
         // A line too long.
         let long = format!("{}AAAA", lines[1]);
@@ -844,10 +724,7 @@ mod tests {
         let e = err(&wide.join("\n"));
         assert_eq!(
             (e.line, e.message.as_str()),
-            (
-                2,
-                "armor lines are 64 characters wide (as `age -a` writes them); this one has 68"
-            )
+            (2, "armor lines are 64 characters wide (as `age -a` writes them); this one has 68")
         );
 
         // Base64 garbage at a known column.
@@ -858,10 +735,7 @@ mod tests {
         let e = err(&text);
         assert_eq!(
             (e.line, e.message.as_str()),
-            (
-                2,
-                "invalid base64 in the armor at column 13: the ciphertext was damaged"
-            )
+            (2, "invalid base64 in the armor at column 13: the ciphertext was damaged")
         );
 
         // Missing padding on the last line.
@@ -871,62 +745,32 @@ mod tests {
         pad[n - 2] = &unpadded;
         let e = err(&pad.join("\n"));
         assert_eq!(e.line, n - 1);
-        assert!(
-            e.message.starts_with("the last armor line must be padded"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.starts_with("the last armor line must be padded"), "{}", e.message);
 
         // Blank line inside.
-        let e = err(&format!(
-            "{}\n\n{}",
-            lines[..2].join("\n"),
-            lines[2..].join("\n")
-        ));
-        assert_eq!(
-            (e.line, e.message.as_str()),
-            (
-                3,
-                "blank line inside the armor: the block must be contiguous"
-            )
-        );
+        let e = err(&format!("{}\n\n{}", lines[..2].join("\n"), lines[2..].join("\n")));
+        assert_eq!((e.line, e.message.as_str()), (3, "blank line inside the armor: the block must be contiguous"));
 
         // Empty armor.
         let e = err("-----BEGIN AGE ENCRYPTED FILE-----\n-----END AGE ENCRYPTED FILE-----\n");
         assert_eq!(
             (e.line, e.message.as_str()),
-            (
-                2,
-                "the armor is empty: the age file is missing between BEGIN and END"
-            )
+            (2, "the armor is empty: the age file is missing between BEGIN and END")
         );
     }
 
     #[test]
     fn armor_must_hold_an_age_file() {
         // Valid base64 that is not an age file.
-        let text = format!(
-            "{BEGIN}\n{}\n{END}\n",
-            BASE64_STANDARD.encode(b"hello, this is not age at all")
-        );
+        let text = format!("{BEGIN}\n{}\n{END}\n", BASE64_STANDARD.encode(b"hello, this is not age at all"));
         let e = err(&text);
         assert_eq!(e.line, 2);
-        assert!(
-            e.message.starts_with("the armor does not hold an age file"),
-            "{}",
-            e.message
-        );
+        assert!(e.message.starts_with("the armor does not hold an age file"), "{}", e.message);
 
         // An age header cut before its MAC line.
         let cut = BASE64_STANDARD.encode(b"age-encryption.org/v1\n-> X25519 abc\nxyz\n");
         let e = err(&format!("{BEGIN}\n{cut}\n{END}\n"));
-        assert_eq!(
-            (e.line, e.message.as_str()),
-            (
-                2,
-                "the age header is incomplete: the ciphertext is truncated"
-            )
-        );
+        assert_eq!((e.line, e.message.as_str()), (2, "the age header is incomplete: the ciphertext is truncated"));
 
         // A newer version.
         let v2 = BASE64_STANDARD.encode(b"age-encryption.org/v2\n--- abc\n");

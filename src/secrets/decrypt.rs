@@ -59,9 +59,7 @@ const MIN_PAYLOAD: usize = 16 + 16;
 /// Decrypts one secret. The binding is not checked here: see
 /// [`Ciphertext::check_binding`].
 pub fn decrypt(ct: &Ciphertext, ids: &Identities) -> Result<SecretValue, DecryptError> {
-    let bytes = ct
-        .age_file()
-        .map_err(|e| DecryptError::Corrupted(format!("the armor is invalid ({e})")))?;
+    let bytes = ct.age_file().map_err(|e| DecryptError::Corrupted(format!("the armor is invalid ({e})")))?;
     let header = AgeHeader::scan(&bytes).map_err(|why| DecryptError::Corrupted(why.to_owned()))?;
     let payload = bytes.len().saturating_sub(header.payload_offset);
     if payload < MIN_PAYLOAD {
@@ -70,23 +68,21 @@ pub fn decrypt(ct: &Ciphertext, ids: &Identities) -> Result<SecretValue, Decrypt
 
     let decryptor = age::Decryptor::new_buffered(&bytes[..]).map_err(from_age)?;
     let mut reader = decryptor.decrypt(ids.as_age()).map_err(|e| match e {
-        age::DecryptError::NoMatchingKeys => DecryptError::NoMatchingIdentity {
-            stanzas: header.describe(ct.binding.as_ref()),
-        },
+        age::DecryptError::NoMatchingKeys => {
+            DecryptError::NoMatchingIdentity { stanzas: header.describe(ct.binding.as_ref()) }
+        }
         other => from_age(other),
     })?;
 
     // The plaintext is shorter than the payload, so this buffer never reallocates (which
     // would leave an unwiped copy behind).
     let mut plaintext = Zeroizing::new(Vec::with_capacity(payload));
-    reader
-        .read_to_end(&mut plaintext)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => DecryptError::Truncated,
-            _ => DecryptError::Corrupted(
-                "the payload failed authentication: the ciphertext was modified or cut".to_owned(),
-            ),
-        })?;
+    reader.read_to_end(&mut plaintext).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => DecryptError::Truncated,
+        _ => {
+            DecryptError::Corrupted("the payload failed authentication: the ciphertext was modified or cut".to_owned())
+        }
+    })?;
     SecretValue::from_bytes(std::mem::take(&mut *plaintext)).map_err(|_| DecryptError::NotUtf8)
 }
 
@@ -94,16 +90,13 @@ fn from_age(e: age::DecryptError) -> DecryptError {
     use age::DecryptError as E;
     match e {
         E::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => DecryptError::Truncated,
-        E::InvalidMac => DecryptError::Corrupted(
-            "the age header's MAC does not match: the header was modified".to_owned(),
-        ),
-        E::DecryptionFailed | E::KeyDecryptionFailed => DecryptError::Corrupted(
-            "the recipient stanza for this identity does not decrypt: the header was modified"
-                .to_owned(),
-        ),
-        E::InvalidHeader | E::UnknownFormat => {
-            DecryptError::Corrupted("the age header is invalid".to_owned())
+        E::InvalidMac => {
+            DecryptError::Corrupted("the age header's MAC does not match: the header was modified".to_owned())
         }
+        E::DecryptionFailed | E::KeyDecryptionFailed => DecryptError::Corrupted(
+            "the recipient stanza for this identity does not decrypt: the header was modified".to_owned(),
+        ),
+        E::InvalidHeader | E::UnknownFormat => DecryptError::Corrupted("the age header is invalid".to_owned()),
         // age's messages hold no plaintext (it has none at this stage).
         other => DecryptError::Corrupted(other.to_string()),
     }
@@ -125,35 +118,20 @@ impl DecryptCache {
     }
 
     /// Decrypts every ciphertext not seen yet, in parallel when there are many.
-    pub fn prefetch<'a>(
-        &mut self,
-        cts: impl IntoIterator<Item = &'a Ciphertext>,
-        ids: &Identities,
-    ) {
+    pub fn prefetch<'a>(&mut self, cts: impl IntoIterator<Item = &'a Ciphertext>, ids: &Identities) {
         let mut seen = HashSet::new();
-        let todo: Vec<&Ciphertext> = cts
-            .into_iter()
-            .filter(|ct| !self.done.contains_key(&ct.armor) && seen.insert(ct.armor.as_str()))
-            .collect();
-        let results: Vec<(String, Result<SecretValue, DecryptError>)> =
-            if todo.len() >= PARALLEL_FROM {
-                todo.par_iter()
-                    .map(|ct| (ct.armor.clone(), decrypt(ct, ids)))
-                    .collect()
-            } else {
-                todo.iter()
-                    .map(|ct| (ct.armor.clone(), decrypt(ct, ids)))
-                    .collect()
-            };
+        let todo: Vec<&Ciphertext> =
+            cts.into_iter().filter(|ct| !self.done.contains_key(&ct.armor) && seen.insert(ct.armor.as_str())).collect();
+        let results: Vec<(String, Result<SecretValue, DecryptError>)> = if todo.len() >= PARALLEL_FROM {
+            todo.par_iter().map(|ct| (ct.armor.clone(), decrypt(ct, ids))).collect()
+        } else {
+            todo.iter().map(|ct| (ct.armor.clone(), decrypt(ct, ids))).collect()
+        };
         self.done.extend(results);
     }
 
     /// The value of `ct`, decrypting it only the first time.
-    pub fn decrypt(
-        &mut self,
-        ct: &Ciphertext,
-        ids: &Identities,
-    ) -> Result<SecretValue, DecryptError> {
+    pub fn decrypt(&mut self, ct: &Ciphertext, ids: &Identities) -> Result<SecretValue, DecryptError> {
         if let Some(result) = self.done.get(&ct.armor) {
             return result.clone();
         }
@@ -174,9 +152,7 @@ impl DecryptCache {
 
 impl fmt::Debug for DecryptCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DecryptCache")
-            .field("ciphertexts", &self.done.len())
-            .finish()
+        f.debug_struct("DecryptCache").field("ciphertexts", &self.done.len()).finish()
     }
 }
 
@@ -187,8 +163,5 @@ pub fn decrypt_all(
 ) -> HashMap<String, Result<SecretValue, DecryptError>> {
     let mut cache = DecryptCache::new();
     cache.prefetch(items.iter().map(|(_, ct)| *ct), ids);
-    items
-        .iter()
-        .map(|(id, ct)| ((*id).to_owned(), cache.decrypt(ct, ids)))
-        .collect()
+    items.iter().map(|(id, ct)| ((*id).to_owned(), cache.decrypt(ct, ids))).collect()
 }

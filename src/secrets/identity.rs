@@ -64,29 +64,17 @@ pub fn identity_search_order(
     home: Option<&Path>,
 ) -> Vec<IdentitySource> {
     if !cli.is_empty() {
-        return cli
-            .iter()
-            .map(|path| IdentitySource {
-                path: path.clone(),
-                origin: IdentityOrigin::Flag,
-            })
-            .collect();
+        return cli.iter().map(|path| IdentitySource { path: path.clone(), origin: IdentityOrigin::Flag }).collect();
     }
     for origin in [IdentityOrigin::NlconfEnv, IdentityOrigin::SopsEnv] {
         if let Some(path) = getenv(origin.as_str()).filter(|p| !p.is_empty()) {
-            return vec![IdentitySource {
-                path: PathBuf::from(path),
-                origin,
-            }];
+            return vec![IdentitySource { path: PathBuf::from(path), origin }];
         }
     }
     if let Some(home) = home {
         let path = home.join(".config").join("nlconf").join("identity.txt");
         if path.is_file() {
-            return vec![IdentitySource {
-                path,
-                origin: IdentityOrigin::HomeDefault,
-            }];
+            return vec![IdentitySource { path, origin: IdentityOrigin::HomeDefault }];
         }
     }
     Vec::new()
@@ -133,15 +121,12 @@ impl fmt::Display for IdentityError {
         }
         f.write_str(": ")?;
         match &self.kind {
-            IdentityErrorKind::NotFound(origin) => write!(
-                f,
-                "no such identity file (named by {origin}): {}",
-                origin.fix()
-            ),
-            IdentityErrorKind::Unreadable(why) => write!(
-                f,
-                "cannot read the identity file ({why}): check the path and its permissions"
-            ),
+            IdentityErrorKind::NotFound(origin) => {
+                write!(f, "no such identity file (named by {origin}): {}", origin.fix())
+            }
+            IdentityErrorKind::Unreadable(why) => {
+                write!(f, "cannot read the identity file ({why}): check the path and its permissions")
+            }
             IdentityErrorKind::Passphrase => f.write_str(
                 "the SSH key is protected by a passphrase; nlconf cannot prompt here: decrypt a \
                  copy (ssh-keygen -p) or use an age identity",
@@ -199,13 +184,8 @@ impl Identities {
     /// Loads every file, each an age identity file or an OpenSSH private key
     /// (`ssh-ed25519`, `ssh-rsa`). Stops at the first file that cannot be used.
     pub fn load(files: &[PathBuf]) -> Result<Identities, IdentityError> {
-        let sources: Vec<IdentitySource> = files
-            .iter()
-            .map(|path| IdentitySource {
-                path: path.clone(),
-                origin: IdentityOrigin::Flag,
-            })
-            .collect();
+        let sources: Vec<IdentitySource> =
+            files.iter().map(|path| IdentitySource { path: path.clone(), origin: IdentityOrigin::Flag }).collect();
         Identities::load_sources(&sources)
     }
 
@@ -214,11 +194,7 @@ impl Identities {
         let mut ids = Identities::none();
         for source in sources {
             let path = &source.path;
-            let err = |line: Option<usize>, kind: IdentityErrorKind| IdentityError {
-                path: path.clone(),
-                line,
-                kind,
-            };
+            let err = |line: Option<usize>, kind: IdentityErrorKind| IdentityError { path: path.clone(), line, kind };
             let bytes = match std::fs::read(path) {
                 Ok(bytes) => Zeroizing::new(bytes),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -264,10 +240,7 @@ impl Identities {
 
 impl fmt::Debug for Identities {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Identities")
-            .field("keys", &self.keys.len())
-            .field("files", &self.files)
-            .finish()
+        f.debug_struct("Identities").field("keys", &self.keys.len()).field("files", &self.files).finish()
     }
 }
 
@@ -280,15 +253,9 @@ fn load_ssh(text: &str, path: &Path) -> Result<AgeIdentity, IdentityErrorKind> {
         Ok(Identity::Unencrypted(key)) => Ok(Box::new(Identity::Unencrypted(key))),
         Ok(Identity::Encrypted(_)) => Err(IdentityErrorKind::Passphrase),
         Ok(Identity::Unsupported(UnsupportedKey::EncryptedPem))
-        | Ok(Identity::Unsupported(UnsupportedKey::EncryptedSsh(_))) => {
-            Err(IdentityErrorKind::Passphrase)
-        }
-        Ok(Identity::Unsupported(UnsupportedKey::Hardware(kind))) => {
-            Err(IdentityErrorKind::HardwareSshKey(kind))
-        }
-        Ok(Identity::Unsupported(UnsupportedKey::Type(kind))) => {
-            Err(IdentityErrorKind::UnsupportedSshKey(kind))
-        }
+        | Ok(Identity::Unsupported(UnsupportedKey::EncryptedSsh(_))) => Err(IdentityErrorKind::Passphrase),
+        Ok(Identity::Unsupported(UnsupportedKey::Hardware(kind))) => Err(IdentityErrorKind::HardwareSshKey(kind)),
+        Ok(Identity::Unsupported(UnsupportedKey::Type(kind))) => Err(IdentityErrorKind::UnsupportedSshKey(kind)),
         Err(_) => Err(IdentityErrorKind::UnsupportedPrivateKey),
     }
 }
@@ -308,10 +275,7 @@ fn load_age(text: &str) -> Result<Vec<AgeIdentity>, (Option<usize>, IdentityErro
         let lower = Zeroizing::new(line.trim().to_ascii_lowercase());
         let kind = if lower.starts_with("age-plugin-") {
             IdentityErrorKind::Plugin
-        } else if lower.starts_with("age1")
-            || lower.starts_with("ssh-")
-            || lower.starts_with("ecdsa-")
-        {
+        } else if lower.starts_with("age1") || lower.starts_with("ssh-") || lower.starts_with("ecdsa-") {
             IdentityErrorKind::PublicKey
         } else {
             IdentityErrorKind::NotAnIdentity
@@ -330,44 +294,29 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         move |k| map.get(k).cloned()
     }
 
     fn origins(sources: &[IdentitySource]) -> Vec<(String, &'static str)> {
-        sources
-            .iter()
-            .map(|s| (s.path.display().to_string(), s.origin.as_str()))
-            .collect()
+        sources.iter().map(|s| (s.path.display().to_string(), s.origin.as_str())).collect()
     }
 
     #[test]
     fn search_order_first_found_wins() {
         let home = tempfile::tempdir().unwrap();
         let default = home.path().join(".config/nlconf/identity.txt");
-        let all = env(&[
-            ("NLCONF_AGE_IDENTITY", "/keys/nlconf.txt"),
-            ("SOPS_AGE_KEY_FILE", "/keys/sops.txt"),
-        ]);
+        let all = env(&[("NLCONF_AGE_IDENTITY", "/keys/nlconf.txt"), ("SOPS_AGE_KEY_FILE", "/keys/sops.txt")]);
         let cli = vec![PathBuf::from("a.txt"), PathBuf::from("b.key")];
         assert_eq!(
             origins(&identity_search_order(&cli, &all, Some(home.path()))),
-            vec![
-                ("a.txt".to_owned(), "--identity"),
-                ("b.key".to_owned(), "--identity")
-            ]
+            vec![("a.txt".to_owned(), "--identity"), ("b.key".to_owned(), "--identity")]
         );
         assert_eq!(
             origins(&identity_search_order(&[], &all, Some(home.path()))),
             vec![("/keys/nlconf.txt".to_owned(), "NLCONF_AGE_IDENTITY")]
         );
-        let sops = env(&[
-            ("NLCONF_AGE_IDENTITY", ""),
-            ("SOPS_AGE_KEY_FILE", "/keys/sops.txt"),
-        ]);
+        let sops = env(&[("NLCONF_AGE_IDENTITY", ""), ("SOPS_AGE_KEY_FILE", "/keys/sops.txt")]);
         assert_eq!(
             origins(&identity_search_order(&[], &sops, Some(home.path()))),
             vec![("/keys/sops.txt".to_owned(), "SOPS_AGE_KEY_FILE")]
@@ -380,10 +329,7 @@ mod tests {
         std::fs::write(&default, "# empty\n").unwrap();
         assert_eq!(
             identity_search_order(&[], &none, Some(home.path())),
-            vec![IdentitySource {
-                path: default,
-                origin: IdentityOrigin::HomeDefault
-            }]
+            vec![IdentitySource { path: default, origin: IdentityOrigin::HomeDefault }]
         );
     }
 
@@ -391,16 +337,9 @@ mod tests {
     fn a_named_source_that_does_not_exist_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let missing = dir.path().join("nope.txt");
-        let sources = identity_search_order(
-            &[],
-            &env(&[("NLCONF_AGE_IDENTITY", missing.to_str().unwrap())]),
-            None,
-        );
+        let sources = identity_search_order(&[], &env(&[("NLCONF_AGE_IDENTITY", missing.to_str().unwrap())]), None);
         let e = Identities::load_sources(&sources).unwrap_err();
-        assert_eq!(
-            e.kind,
-            IdentityErrorKind::NotFound(IdentityOrigin::NlconfEnv)
-        );
+        assert_eq!(e.kind, IdentityErrorKind::NotFound(IdentityOrigin::NlconfEnv));
         assert_eq!(
             e.to_string(),
             format!(
@@ -410,10 +349,7 @@ mod tests {
             )
         );
         let e = Identities::load(std::slice::from_ref(&missing)).unwrap_err();
-        assert!(
-            e.to_string()
-                .ends_with("(named by --identity): fix the --identity argument")
-        );
+        assert!(e.to_string().ends_with("(named by --identity): fix the --identity argument"));
     }
 
     #[test]
@@ -432,10 +368,7 @@ mod tests {
         let ids = Identities::load(std::slice::from_ref(&path)).unwrap();
         assert_eq!(ids.len(), 2);
         assert_eq!(ids.files(), &[path]);
-        assert_eq!(
-            format!("{ids:?}"),
-            format!("Identities {{ keys: 2, files: [{:?}] }}", ids.files()[0])
-        );
+        assert_eq!(format!("{ids:?}"), format!("Identities {{ keys: 2, files: [{:?}] }}", ids.files()[0]));
     }
 
     fn load_text(text: &[u8]) -> IdentityError {
@@ -454,21 +387,12 @@ mod tests {
         let secret = age::secrecy::ExposeSecret::expose_secret(&secret.to_string()).to_owned();
 
         let e = load_text(format!("# ok\n{secret}\nnot a key at all\n").as_bytes());
-        assert_eq!(
-            (e.line, &e.kind),
-            (Some(3), &IdentityErrorKind::NotAnIdentity)
-        );
-        assert!(
-            e.to_string()
-                .contains(":3: not an age identity: expected AGE-SECRET-KEY-1...")
-        );
+        assert_eq!((e.line, &e.kind), (Some(3), &IdentityErrorKind::NotAnIdentity));
+        assert!(e.to_string().contains(":3: not an age identity: expected AGE-SECRET-KEY-1..."));
 
         // A truncated secret key: the error names the line and does not echo it.
         let e = load_text(format!("\n{}\n", &secret[..40]).as_bytes());
-        assert_eq!(
-            (e.line, &e.kind),
-            (Some(2), &IdentityErrorKind::NotAnIdentity)
-        );
+        assert_eq!((e.line, &e.kind), (Some(2), &IdentityErrorKind::NotAnIdentity));
         assert!(!e.to_string().contains(&secret[16..40]));
 
         let recipient = age::x25519::Identity::generate().to_public().to_string();
@@ -477,10 +401,7 @@ mod tests {
 
         let e = load_text(format!("{}\n", super::super::tests::SSH_ED25519_PUB).as_bytes());
         assert_eq!((e.line, &e.kind), (Some(1), &IdentityErrorKind::PublicKey));
-        assert!(
-            e.to_string()
-                .contains("this is a public key (a recipient), not an identity")
-        );
+        assert!(e.to_string().contains("this is a public key (a recipient), not an identity"));
 
         let e = load_text(b"AGE-PLUGIN-YUBIKEY-1QQQQQQQQQQQQQQQQQQQQQQ\n");
         assert_eq!((e.line, &e.kind), (Some(1), &IdentityErrorKind::Plugin));
@@ -495,12 +416,11 @@ mod tests {
         let e = load_text(&[0xff, 0xfe, 0x00, 0x01]);
         assert_eq!((e.line, &e.kind), (None, &IdentityErrorKind::NotAnIdentity));
 
-        let e = load_text(b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n");
+        let e =
+            load_text(b"-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n");
         assert_eq!(e.kind, IdentityErrorKind::UnsupportedPrivateKey);
 
-        let e = load_text(
-            b"-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n-----END OPENSSH PRIVATE KEY-----\n",
-        );
+        let e = load_text(b"-----BEGIN OPENSSH PRIVATE KEY-----\ngarbage\n-----END OPENSSH PRIVATE KEY-----\n");
         assert_eq!(e.kind, IdentityErrorKind::UnsupportedPrivateKey);
     }
 
@@ -510,14 +430,8 @@ mod tests {
         // A directory cannot be read as a file, whoever runs the test (root included).
         let e = Identities::load(&[dir.path().to_path_buf()]).unwrap_err();
         assert!(matches!(e.kind, IdentityErrorKind::Unreadable(_)));
-        assert!(e.to_string().starts_with(&format!(
-            "{}: cannot read the identity file (",
-            dir.path().display()
-        )));
-        assert!(
-            e.to_string()
-                .ends_with("): check the path and its permissions")
-        );
+        assert!(e.to_string().starts_with(&format!("{}: cannot read the identity file (", dir.path().display())));
+        assert!(e.to_string().ends_with("): check the path and its permissions"));
     }
 
     #[test]
@@ -544,10 +458,7 @@ mod tests {
             return;
         };
         let e = Identities::load(&[dir.path().join("id")]).unwrap_err();
-        assert_eq!(
-            e.kind,
-            IdentityErrorKind::UnsupportedSshKey("ecdsa-sha2-nistp256".to_owned())
-        );
+        assert_eq!(e.kind, IdentityErrorKind::UnsupportedSshKey("ecdsa-sha2-nistp256".to_owned()));
         assert!(
             e.to_string()
                 .ends_with(": SSH key type `ecdsa-sha2-nistp256` is not supported by age: use an ssh-ed25519 or ssh-rsa key, or an age identity (age-keygen)")

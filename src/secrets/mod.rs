@@ -16,6 +16,7 @@ mod decrypt;
 mod encrypt;
 mod identity;
 mod recipients;
+pub mod store;
 mod value;
 
 #[cfg(test)]
@@ -25,8 +26,7 @@ pub use armor::{Binding, BindingStatus, CipherError, Ciphertext};
 pub use decrypt::{DecryptCache, DecryptError, decrypt, decrypt_all};
 pub use encrypt::{EncryptError, encrypt};
 pub use identity::{
-    Identities, IdentityError, IdentityErrorKind, IdentityOrigin, IdentitySource,
-    identity_search_order,
+    Identities, IdentityError, IdentityErrorKind, IdentityOrigin, IdentitySource, identity_search_order,
 };
 pub use recipients::{LineError, RecipientEntry, RecipientKind, RecipientSet};
 pub use value::{FingerprintKey, NotUtf8, SecretValue};

@@ -117,19 +117,10 @@ impl RecipientSet {
             match parse_recipient(body) {
                 Ok((kind, parsed, canonical)) => {
                     if entries.iter().all(|e| e.canonical != canonical) {
-                        entries.push(RecipientEntry {
-                            line,
-                            kind,
-                            canonical,
-                            parsed,
-                        });
+                        entries.push(RecipientEntry { line, kind, canonical, parsed });
                     }
                 }
-                Err(message) => errors.push(LineError {
-                    line,
-                    column,
-                    message,
-                }),
+                Err(message) => errors.push(LineError { line, column, message }),
             }
         }
         if !errors.is_empty() {
@@ -189,8 +180,7 @@ impl RecipientSet {
     }
 }
 
-const EXPECTED: &str =
-    "expected an age recipient (age1...) or an OpenSSH public key (ssh-ed25519/ssh-rsa)";
+const EXPECTED: &str = "expected an age recipient (age1...) or an OpenSSH public key (ssh-ed25519/ssh-rsa)";
 
 /// Parses one non-comment line (already trimmed).
 fn parse_recipient(body: &str) -> Result<(RecipientKind, ParsedRecipient, String), String> {
@@ -199,18 +189,14 @@ fn parse_recipient(body: &str) -> Result<(RecipientKind, ParsedRecipient, String
 
     // A private key pasted here by mistake must not be echoed into a log.
     if lower.starts_with("age-secret-key-") || lower.starts_with("age-plugin-") {
-        return Err(
-            "this is an age identity (a private key), not a recipient: remove it from \
+        return Err("this is an age identity (a private key), not a recipient: remove it from \
              this file now and list its public key instead (`age-keygen -y`)"
-                .to_owned(),
-        );
+            .to_owned());
     }
     if body.starts_with("-----BEGIN") {
-        return Err(
-            "this looks like a private key, not a recipient: remove it from this file now and \
+        return Err("this looks like a private key, not a recipient: remove it from this file now and \
              list its public key instead (`ssh-keygen -y -f KEY`)"
-                .to_owned(),
-        );
+            .to_owned());
     }
 
     if lower.starts_with("age1") {
@@ -246,23 +232,19 @@ fn parse_recipient(body: &str) -> Result<(RecipientKind, ParsedRecipient, String
         return match age::ssh::Recipient::from_str(body) {
             Ok(r) => {
                 let canonical = r.to_string();
-                let kind = if first == "ssh-rsa" {
-                    RecipientKind::SshRsa
-                } else {
-                    RecipientKind::SshEd25519
-                };
+                let kind = if first == "ssh-rsa" { RecipientKind::SshRsa } else { RecipientKind::SshEd25519 };
                 Ok((kind, ParsedRecipient::Ssh(r), canonical))
             }
-            Err(age::ssh::ParseRecipientKeyError::RsaModulusTooSmall) => Err(
-                "this ssh-rsa key is shorter than 2048 bits, which age refuses: use a longer \
+            Err(age::ssh::ParseRecipientKeyError::RsaModulusTooSmall) => {
+                Err("this ssh-rsa key is shorter than 2048 bits, which age refuses: use a longer \
                  key or an ssh-ed25519 key"
-                    .to_owned(),
-            ),
-            Err(age::ssh::ParseRecipientKeyError::RsaModulusTooLarge) => Err(
-                "this ssh-rsa key is longer than age supports (16384 bits): use a shorter key \
+                    .to_owned())
+            }
+            Err(age::ssh::ParseRecipientKeyError::RsaModulusTooLarge) => {
+                Err("this ssh-rsa key is longer than age supports (16384 bits): use a shorter key \
                  or an ssh-ed25519 key"
-                    .to_owned(),
-            ),
+                    .to_owned())
+            }
             Err(_) => Err(format!(
                 "invalid {first} public key: expected `{first} <base64 key> [comment]` as in \
                  a .pub file or authorized_keys"
@@ -308,9 +290,8 @@ mod tests {
     #[test]
     fn parses_all_kinds_with_comments_and_blank_lines() {
         let a = x25519();
-        let text = format!(
-            "# ops team\n\n{a}\n  # indented comment\r\n{SSH_ED25519_PUB} alice@laptop\r\n{RSA_PUB} bob\n\n"
-        );
+        let text =
+            format!("# ops team\n\n{a}\n  # indented comment\r\n{SSH_ED25519_PUB} alice@laptop\r\n{RSA_PUB} bob\n\n");
         let set = RecipientSet::parse(&text).unwrap();
         assert_eq!(set.len(), 3);
         let lines: Vec<usize> = set.entries().iter().map(|e| e.line()).collect();
@@ -330,9 +311,7 @@ mod tests {
     fn digest_ignores_order_comments_case_and_duplicates() {
         let a = x25519();
         let b = x25519();
-        let one = RecipientSet::parse(&format!("{a}\n{SSH_ED25519_PUB} alice@laptop\n{b}\n"))
-            .unwrap()
-            .digest();
+        let one = RecipientSet::parse(&format!("{a}\n{SSH_ED25519_PUB} alice@laptop\n{b}\n")).unwrap().digest();
         let two = RecipientSet::parse(&format!(
             "# reordered\n{b}\n\n{SSH_ED25519_PUB} alice@other-host\n{}\n{a}\n",
             a.to_uppercase()
@@ -342,9 +321,7 @@ mod tests {
         assert_eq!(one, two);
         assert_eq!(one.len(), 16);
         assert!(one.chars().all(|c| c.is_ascii_hexdigit()));
-        let three = RecipientSet::parse(&format!("{a}\n{SSH_ED25519_PUB}\n"))
-            .unwrap()
-            .digest();
+        let three = RecipientSet::parse(&format!("{a}\n{SSH_ED25519_PUB}\n")).unwrap().digest();
         assert_ne!(one, three);
         let dup = RecipientSet::parse(&format!("{a}\n{a}\n")).unwrap();
         assert_eq!(dup.len(), 1);
@@ -365,17 +342,9 @@ mod tests {
             "expected an age recipient (age1...) or an OpenSSH public key (ssh-ed25519/ssh-rsa), \
              found `agee1xyz`"
         );
+        assert!(errors[1].message.starts_with("`age1qqqq` is not a valid age recipient ("), "{}", errors[1].message);
         assert!(
-            errors[1]
-                .message
-                .starts_with("`age1qqqq` is not a valid age recipient ("),
-            "{}",
-            errors[1].message
-        );
-        assert!(
-            errors[2]
-                .message
-                .starts_with("plugin recipients are not supported (`age1yubikey...`"),
+            errors[2].message.starts_with("plugin recipients are not supported (`age1yubikey...`"),
             "{}",
             errors[2].message
         );
@@ -402,8 +371,7 @@ mod tests {
                 vec![LineError {
                     line: 1,
                     column: 1,
-                    message: "no recipients: add at least one age1... or ssh-ed25519 key"
-                        .to_owned()
+                    message: "no recipients: add at least one age1... or ssh-ed25519 key".to_owned()
                 }]
             );
         }
@@ -413,18 +381,11 @@ mod tests {
     fn a_pasted_private_key_is_refused_without_echoing_it() {
         let secret = age::x25519::Identity::generate();
         let secret = age::secrecy::ExposeSecret::expose_secret(&secret.to_string()).to_owned();
-        let text = format!(
-            "{}\n{secret}\n-----BEGIN OPENSSH PRIVATE KEY-----\n",
-            x25519()
-        );
+        let text = format!("{}\n{secret}\n-----BEGIN OPENSSH PRIVATE KEY-----\n", x25519());
         let errors = RecipientSet::parse(&text).unwrap_err();
         assert_eq!(errors.len(), 2);
         assert_eq!(errors[0].line, 2);
-        assert!(
-            errors[0]
-                .message
-                .starts_with("this is an age identity (a private key)")
-        );
+        assert!(errors[0].message.starts_with("this is an age identity (a private key)"));
         assert!(!errors[0].message.contains(&secret[15..]));
         assert_eq!(errors[1].line, 3);
         assert!(errors[1].message.contains("private key"));
@@ -435,13 +396,7 @@ mod tests {
         // A 1024-bit key (age requires 2048 bits or more).
         let errors = RecipientSet::parse(super::super::tests::RSA_1024_PUB).unwrap_err();
         assert_eq!(errors[0].line, 1);
-        assert!(
-            errors[0]
-                .message
-                .starts_with("this ssh-rsa key is shorter than 2048 bits"),
-            "{}",
-            errors[0].message
-        );
+        assert!(errors[0].message.starts_with("this ssh-rsa key is shorter than 2048 bits"), "{}", errors[0].message);
     }
 
     #[test]

@@ -26,8 +26,7 @@ TBmm16u2Rj3klgWZOIDgi8d4vXKI5N3YBhxr3jsQ+kz1c+iZ4z/tTtz306+4K46X\n\
 fn tricky_values() -> Vec<String> {
     vec![
         "s3cr3t".to_owned(),
-        "p@ss \"quoted\" 'single' $HOME ${X} $(whoami) `id`; rm -rf / & <tag attr=\"v\"> &amp;"
-            .to_owned(),
+        "p@ss \"quoted\" 'single' $HOME ${X} $(whoami) `id`; rm -rf / & <tag attr=\"v\"> &amp;".to_owned(),
         "line one\nline two\r\nline three\n".to_owned(),
         "  leading and trailing spaces  ".to_owned(),
         "clé, 秘密, emoji 🔑".to_owned(),
@@ -42,9 +41,7 @@ pub(super) fn armored_for_test() -> String {
     let id = age::x25519::Identity::generate();
     let set = RecipientSet::parse(&id.to_public().to_string()).unwrap();
     let value = SecretValue::new("a value of some thirty bytes!!".to_owned());
-    encrypt(&value, &set, Binding::new("dev", "a.b", &set))
-        .unwrap()
-        .armor
+    encrypt(&value, &set, Binding::new("dev", "a.b", &set)).unwrap().armor
 }
 
 /// True when `program` runs; otherwise prints why the calling test is skipped.
@@ -64,16 +61,7 @@ pub(super) fn ssh_keygen(kind: &str, passphrase: &str) -> Option<tempfile::TempD
     }
     let dir = tempfile::tempdir().unwrap();
     let status = Command::new("ssh-keygen")
-        .args([
-            "-q",
-            "-t",
-            kind,
-            "-N",
-            passphrase,
-            "-C",
-            "ops@example.com",
-            "-f",
-        ])
+        .args(["-q", "-t", kind, "-N", passphrase, "-C", "ops@example.com", "-f"])
         .arg(dir.path().join("id"))
         .status()
         .unwrap();
@@ -135,10 +123,7 @@ fn round_trip_x25519_with_tricky_values() {
             set.digest()
         )));
         assert!(text.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
-        assert!(
-            text.lines()
-                .all(|l| l.len() <= 64 || l.starts_with("nlconf:v1"))
-        );
+        assert!(text.lines().all(|l| l.len() <= 64 || l.starts_with("nlconf:v1")));
         let back = Ciphertext::parse(&text).unwrap();
         assert_eq!(back, ct);
         assert_eq!(decrypt(&back, &ids).unwrap().expose(), value);
@@ -155,11 +140,7 @@ fn round_trip_ssh_ed25519_and_rsa() {
             return;
         };
         let set = RecipientSet::parse(&read(&dir.path().join("id.pub"))).unwrap();
-        let expected = if kind == "rsa" {
-            RecipientKind::SshRsa
-        } else {
-            RecipientKind::SshEd25519
-        };
+        let expected = if kind == "rsa" { RecipientKind::SshRsa } else { RecipientKind::SshEd25519 };
         assert_eq!(set.entries()[0].kind(), expected);
         let ids = Identities::load(&[dir.path().join("id")]).unwrap();
         for value in ["s3cr3t \"$x\" & <y>;\n", PEM] {
@@ -183,17 +164,9 @@ fn each_recipient_of_a_mixed_set_can_decrypt() {
     let dir = tempfile::tempdir().unwrap();
     let (alice, alice_pub) = age_key(dir.path(), "alice.txt");
     let (bob, bob_pub) = age_key(dir.path(), "bob.txt");
-    let text = format!(
-        "# prod readers\n{alice_pub}\n{}\n# bob\n{bob_pub}\n",
-        read(&ssh.path().join("id.pub")).trim()
-    );
+    let text = format!("# prod readers\n{alice_pub}\n{}\n# bob\n{bob_pub}\n", read(&ssh.path().join("id.pub")).trim());
     let set = RecipientSet::parse(&text).unwrap();
-    let ct = encrypt(
-        &SecretValue::new("shared".to_owned()),
-        &set,
-        Binding::new("prod", "x", &set),
-    )
-    .unwrap();
+    let ct = encrypt(&SecretValue::new("shared".to_owned()), &set, Binding::new("prod", "x", &set)).unwrap();
     for key in [alice, bob, ssh.path().join("id")] {
         let ids = Identities::load(&[key]).unwrap();
         assert_eq!(decrypt(&ct, &ids).unwrap().expose(), "shared");
@@ -208,11 +181,7 @@ fn no_matching_identity_says_whom_the_file_is_for() {
     let dir = tempfile::tempdir().unwrap();
     let (_, alice_pub) = age_key(dir.path(), "alice.txt");
     let (mallory, _) = age_key(dir.path(), "mallory.txt");
-    let set = RecipientSet::parse(&format!(
-        "{alice_pub}\n{}",
-        read(&ssh.path().join("id.pub"))
-    ))
-    .unwrap();
+    let set = RecipientSet::parse(&format!("{alice_pub}\n{}", read(&ssh.path().join("id.pub")))).unwrap();
     let tag = set.entries()[1].ssh_tag().unwrap();
     let value = "do-not-leak-7f3a";
     let ct = encrypt(
@@ -229,12 +198,7 @@ fn no_matching_identity_says_whom_the_file_is_for() {
          instances.mkt.ims.clientSecret)",
         set.digest()
     );
-    assert_eq!(
-        err,
-        DecryptError::NoMatchingIdentity {
-            stanzas: expected.clone()
-        }
-    );
+    assert_eq!(err, DecryptError::NoMatchingIdentity { stanzas: expected.clone() });
     assert_eq!(
         err.to_string(),
         format!(
@@ -243,27 +207,18 @@ fn no_matching_identity_says_whom_the_file_is_for() {
         )
     );
     // Without a header, and without any identity.
-    let unbound = Ciphertext {
-        binding: None,
-        armor: ct.armor.clone(),
-    };
+    let unbound = Ciphertext { binding: None, armor: ct.armor.clone() };
     let err = decrypt(&unbound, &Identities::none()).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains(&format!("key with tag {tag}; pass"))
-    );
+    assert!(err.to_string().contains(&format!("key with tag {tag}; pass")));
 }
 
 #[test]
 fn passphrase_files_are_explained() {
     let mut recipient = age::scrypt::Recipient::new("pw".to_owned().into());
     recipient.set_work_factor(2);
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-            .unwrap();
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
     let mut out = Vec::new();
-    let armor =
-        age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor).unwrap();
+    let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor).unwrap();
     let mut w = encryptor.wrap_output(armor).unwrap();
     w.write_all(b"v").unwrap();
     w.finish().unwrap().finish().unwrap();
@@ -286,20 +241,12 @@ fn fixture(value: &str) -> (Ciphertext, Identities, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let (key, recipient) = age_key(dir.path(), "key.txt");
     let set = RecipientSet::parse(&recipient).unwrap();
-    let ct = encrypt(
-        &SecretValue::new(value.to_owned()),
-        &set,
-        Binding::new("prod", "p", &set),
-    )
-    .unwrap();
+    let ct = encrypt(&SecretValue::new(value.to_owned()), &set, Binding::new("prod", "p", &set)).unwrap();
     (ct, Identities::load(&[key]).unwrap(), dir)
 }
 
 fn with_bytes(ct: &Ciphertext, bytes: &[u8]) -> Ciphertext {
-    Ciphertext {
-        binding: ct.binding.clone(),
-        armor: rearmor(bytes),
-    }
+    Ciphertext { binding: ct.binding.clone(), armor: rearmor(bytes) }
 }
 
 #[test]
@@ -307,9 +254,7 @@ fn modified_and_truncated_ciphertexts() {
     let value = "corrupt-me-plaintext-91b2";
     let (ct, ids, _dir) = fixture(value);
     let bytes = age_bytes(&ct);
-    let header_end = super::armor::AgeHeader::scan(&bytes)
-        .unwrap()
-        .payload_offset;
+    let header_end = super::armor::AgeHeader::scan(&bytes).unwrap().payload_offset;
 
     // A flipped payload byte: the chunk fails authentication.
     let mut flipped = bytes.clone();
@@ -318,9 +263,7 @@ fn modified_and_truncated_ciphertexts() {
     let err = decrypt(&with_bytes(&ct, &flipped), &ids).unwrap_err();
     assert_eq!(
         err,
-        DecryptError::Corrupted(
-            "the payload failed authentication: the ciphertext was modified or cut".to_owned()
-        )
+        DecryptError::Corrupted("the payload failed authentication: the ciphertext was modified or cut".to_owned())
     );
     assert_eq!(
         err.to_string(),
@@ -331,18 +274,9 @@ fn modified_and_truncated_ciphertexts() {
 
     // A modified MAC.
     let mut mac = bytes.clone();
-    mac[header_end - 5] = if mac[header_end - 5] == b'A' {
-        b'B'
-    } else {
-        b'A'
-    };
+    mac[header_end - 5] = if mac[header_end - 5] == b'A' { b'B' } else { b'A' };
     let err = decrypt(&with_bytes(&ct, &mac), &ids).unwrap_err();
-    assert_eq!(
-        err,
-        DecryptError::Corrupted(
-            "the age header's MAC does not match: the header was modified".to_owned()
-        )
-    );
+    assert_eq!(err, DecryptError::Corrupted("the age header's MAC does not match: the header was modified".to_owned()));
 
     // A modified X25519 stanza body: X25519 stanzas are anonymous, so age cannot tell a
     // damaged stanza from one meant for someone else.
@@ -352,10 +286,7 @@ fn modified_and_truncated_ciphertexts() {
     let mut stanza = bytes.clone();
     stanza[pos] = if stanza[pos] == b'A' { b'B' } else { b'A' };
     let err = decrypt(&with_bytes(&ct, &stanza), &ids).unwrap_err();
-    assert!(
-        matches!(err, DecryptError::NoMatchingIdentity { .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, DecryptError::NoMatchingIdentity { .. }), "{err:?}");
 
     // A payload cut to less than one chunk.
     let err = decrypt(&with_bytes(&ct, &bytes[..header_end + 20]), &ids).unwrap_err();
@@ -371,22 +302,15 @@ fn modified_and_truncated_ciphertexts() {
     // A multi-chunk file cut at a chunk boundary: age reports the missing last chunk.
     let (big, big_ids, _big_dir) = fixture(&"y".repeat(70_000));
     let big_bytes = age_bytes(&big);
-    let big_header = super::armor::AgeHeader::scan(&big_bytes)
-        .unwrap()
-        .payload_offset;
+    let big_header = super::armor::AgeHeader::scan(&big_bytes).unwrap().payload_offset;
     let one_chunk = big_header + 16 + 64 * 1024 + 16;
     let err = decrypt(&with_bytes(&big, &big_bytes[..one_chunk]), &big_ids).unwrap_err();
     assert_eq!(err, DecryptError::Truncated);
 
     // An armor field set by hand to something invalid.
-    let bad = Ciphertext {
-        binding: None,
-        armor: "not armor".to_owned(),
-    };
+    let bad = Ciphertext { binding: None, armor: "not armor".to_owned() };
     let err = decrypt(&bad, &ids).unwrap_err();
-    assert!(
-        matches!(&err, DecryptError::Corrupted(m) if m.starts_with("the armor is invalid (line 1: expected"))
-    );
+    assert!(matches!(&err, DecryptError::Corrupted(m) if m.starts_with("the armor is invalid (line 1: expected")));
 
     for e in [flipped, mac, stanza] {
         let shown = format!("{:?}", decrypt(&with_bytes(&ct, &e), &ids));
@@ -398,23 +322,16 @@ fn modified_and_truncated_ciphertexts() {
 fn non_utf8_plaintext_is_refused() {
     let id = age::x25519::Identity::generate();
     let recipient = id.to_public();
-    let encryptor =
-        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
-            .unwrap();
+    let encryptor = age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient)).unwrap();
     let mut out = Vec::new();
-    let armor =
-        age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor).unwrap();
+    let armor = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor).unwrap();
     let mut w = encryptor.wrap_output(armor).unwrap();
     w.write_all(&[0x73, 0x33, 0xff, 0xfe]).unwrap();
     w.finish().unwrap().finish().unwrap();
     let ct = Ciphertext::parse(std::str::from_utf8(&out).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("k.txt");
-    std::fs::write(
-        &path,
-        age::secrecy::ExposeSecret::expose_secret(&id.to_string()),
-    )
-    .unwrap();
+    std::fs::write(&path, age::secrecy::ExposeSecret::expose_secret(&id.to_string())).unwrap();
     let err = decrypt(&ct, &Identities::load(&[path]).unwrap()).unwrap_err();
     assert_eq!(err, DecryptError::NotUtf8);
     assert_eq!(
@@ -426,33 +343,16 @@ fn non_utf8_plaintext_is_refused() {
 
 #[test]
 fn encrypt_refuses_a_binding_for_another_set() {
-    let a =
-        RecipientSet::parse(&age::x25519::Identity::generate().to_public().to_string()).unwrap();
-    let b =
-        RecipientSet::parse(&age::x25519::Identity::generate().to_public().to_string()).unwrap();
+    let a = RecipientSet::parse(&age::x25519::Identity::generate().to_public().to_string()).unwrap();
+    let b = RecipientSet::parse(&age::x25519::Identity::generate().to_public().to_string()).unwrap();
     let value = SecretValue::new("v".to_owned());
     let err = encrypt(&value, &a, Binding::new("prod", "x", &b)).unwrap_err();
-    assert_eq!(
-        err,
-        EncryptError::BindingMismatch {
-            binding: b.digest(),
-            recipients: a.digest()
-        }
-    );
-    assert!(
-        err.to_string()
-            .ends_with(": make the binding from the same recipients file")
-    );
+    assert_eq!(err, EncryptError::BindingMismatch { binding: b.digest(), recipients: a.digest() });
+    assert!(err.to_string().ends_with(": make the binding from the same recipients file"));
     let err = encrypt(&value, &a, Binding::new("", "x", &a)).unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "cannot bind the secret to its place: the binding's environment is empty"
-    );
+    assert_eq!(err.to_string(), "cannot bind the secret to its place: the binding's environment is empty");
     let err = encrypt(&value, &a, Binding::new("prod", "", &a)).unwrap_err();
-    assert_eq!(
-        err,
-        EncryptError::InvalidBinding("the binding's YAML path is empty".to_owned())
-    );
+    assert_eq!(err, EncryptError::InvalidBinding("the binding's YAML path is empty".to_owned()));
 }
 
 #[test]
@@ -468,11 +368,7 @@ fn no_output_ever_shows_the_plaintext() {
     let last = flipped.len() - 1;
     flipped[last] ^= 0x55;
     let results = decrypt_all(
-        &[
-            ("ok", &ct),
-            ("flipped", &with_bytes(&ct, &flipped)),
-            ("cut", &with_bytes(&ct, &bytes[..bytes.len() - 40])),
-        ],
+        &[("ok", &ct), ("flipped", &with_bytes(&ct, &flipped)), ("cut", &with_bytes(&ct, &bytes[..bytes.len() - 40]))],
         &ids,
     );
     shown.push(format!("{results:?}"));
@@ -492,16 +388,13 @@ fn no_output_ever_shows_the_plaintext() {
     shown.push(format!("{cache:?}"));
 
     // A plaintext pasted where a ciphertext belongs.
-    let pasted = Ciphertext::parse(&format!(
-        "nlconf:v1 env=a path=b recipients=0123456789abcdef\n{value}\n"
-    ))
-    .unwrap_err();
+    let pasted =
+        Ciphertext::parse(&format!("nlconf:v1 env=a path=b recipients=0123456789abcdef\n{value}\n")).unwrap_err();
     shown.push(pasted.to_string());
     shown.push(format!("{pasted:?}"));
-    let pasted = Ciphertext::parse(&format!(
-        "-----BEGIN AGE ENCRYPTED FILE-----\n{value}\n-----END AGE ENCRYPTED FILE-----\n"
-    ))
-    .unwrap_err();
+    let pasted =
+        Ciphertext::parse(&format!("-----BEGIN AGE ENCRYPTED FILE-----\n{value}\n-----END AGE ENCRYPTED FILE-----\n"))
+            .unwrap_err();
     shown.push(pasted.to_string());
     // Or where a key belongs.
     let dir = tempfile::tempdir().unwrap();
@@ -510,14 +403,8 @@ fn no_output_ever_shows_the_plaintext() {
     let e = Identities::load(&[key]).unwrap_err();
     shown.push(e.to_string());
     shown.push(format!("{e:?}"));
-    let e = SecretValue::from_bytes(
-        format!("{value}\u{0}")
-            .into_bytes()
-            .into_iter()
-            .chain([0xff])
-            .collect(),
-    )
-    .unwrap_err();
+    let e =
+        SecretValue::from_bytes(format!("{value}\u{0}").into_bytes().into_iter().chain([0xff]).collect()).unwrap_err();
     shown.push(e.to_string());
 
     for text in &shown {
@@ -533,29 +420,13 @@ fn decrypt_all_decrypts_each_ciphertext_once() {
     let set_text = {
         // A second value to the same identity: reuse the identity file's recipient.
         let text = read(&ids.files()[0]);
-        text.lines()
-            .find_map(|l| l.strip_prefix("# public key: "))
-            .unwrap()
-            .to_owned()
+        text.lines().find_map(|l| l.strip_prefix("# public key: ")).unwrap().to_owned()
     };
     let set = RecipientSet::parse(&set_text).unwrap();
-    let b = encrypt(
-        &SecretValue::new("beta".to_owned()),
-        &set,
-        Binding::new("prod", "q", &set),
-    )
-    .unwrap();
+    let b = encrypt(&SecretValue::new("beta".to_owned()), &set, Binding::new("prod", "q", &set)).unwrap();
     // The same armor under another binding is the same ciphertext.
-    let a_moved = Ciphertext {
-        binding: Some(Binding::new("stage", "z", &set)),
-        armor: a.armor.clone(),
-    };
-    let items = [
-        ("instances.a.x", &a),
-        ("instances.b.x", &b),
-        ("instances.c.x", &a),
-        ("instances.d.x", &a_moved),
-    ];
+    let a_moved = Ciphertext { binding: Some(Binding::new("stage", "z", &set)), armor: a.armor.clone() };
+    let items = [("instances.a.x", &a), ("instances.b.x", &b), ("instances.c.x", &a), ("instances.d.x", &a_moved)];
     let all = decrypt_all(&items, &ids);
     assert_eq!(all.len(), 4);
     assert_eq!(all["instances.a.x"].as_ref().unwrap().expose(), "alpha");
@@ -572,32 +443,18 @@ fn decrypt_all_decrypts_each_ciphertext_once() {
     // Many distinct ciphertexts go through the parallel path, with errors kept per id.
     let many: Vec<Ciphertext> = (0..20)
         .map(|i| {
-            encrypt(
-                &SecretValue::new(format!("value-{i}")),
-                &set,
-                Binding::new("prod", &format!("k{i}"), &set),
-            )
-            .unwrap()
+            encrypt(&SecretValue::new(format!("value-{i}")), &set, Binding::new("prod", &format!("k{i}"), &set))
+                .unwrap()
         })
         .collect();
     let ids_text: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
-    let items: Vec<(&str, &Ciphertext)> = ids_text
-        .iter()
-        .map(String::as_str)
-        .zip(many.iter())
-        .collect();
+    let items: Vec<(&str, &Ciphertext)> = ids_text.iter().map(String::as_str).zip(many.iter()).collect();
     let all = decrypt_all(&items, &ids);
     for i in 0..20 {
-        assert_eq!(
-            all[&format!("k{i}")].as_ref().unwrap().expose(),
-            format!("value-{i}")
-        );
+        assert_eq!(all[&format!("k{i}")].as_ref().unwrap().expose(), format!("value-{i}"));
     }
     let none = decrypt_all(&items, &Identities::none());
-    assert!(
-        none.values()
-            .all(|r| matches!(r, Err(DecryptError::NoMatchingIdentity { .. })))
-    );
+    assert!(none.values().all(|r| matches!(r, Err(DecryptError::NoMatchingIdentity { .. }))));
 }
 
 #[test]
@@ -617,12 +474,7 @@ fn interop_age_cli_output_decrypts() {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(value.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success());
         let ct = Ciphertext::parse(std::str::from_utf8(&out.stdout).unwrap()).unwrap();
@@ -648,11 +500,7 @@ fn interop_encrypt_output_decrypts_with_age_cli() {
     let set = match &ssh {
         Some(ssh) => {
             keys.push(ssh.path().join("id"));
-            RecipientSet::parse(&format!(
-                "{recipient}\n{}",
-                read(&ssh.path().join("id.pub"))
-            ))
-            .unwrap()
+            RecipientSet::parse(&format!("{recipient}\n{}", read(&ssh.path().join("id.pub")))).unwrap()
         }
         None => set,
     };
@@ -666,18 +514,8 @@ fn interop_encrypt_output_decrypts_with_age_cli() {
         let file = dir.path().join("secret.age");
         std::fs::write(&file, &ct.armor).unwrap();
         for key in &keys {
-            let out = Command::new("age")
-                .arg("-d")
-                .arg("-i")
-                .arg(key)
-                .arg(&file)
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = Command::new("age").arg("-d").arg("-i").arg(key).arg(&file).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             assert_eq!(out.stdout, value.as_bytes(), "{}", key.display());
         }
     }
@@ -698,10 +536,7 @@ fn interop_ssh_keygen_rsa_recipients_file() {
     assert_eq!(set.entries()[0].kind(), RecipientKind::SshRsa);
     let out = Command::new("sh")
         .arg("-c")
-        .arg(format!(
-            "printf 'rsa value $X' | age -a -R '{}'",
-            pubkey.display()
-        ))
+        .arg(format!("printf 'rsa value $X' | age -a -R '{}'", pubkey.display()))
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -750,12 +585,7 @@ fn a_damaged_ssh_stanza_is_corruption() {
     };
     let set = RecipientSet::parse(&read(&ssh.path().join("id.pub"))).unwrap();
     let ids = Identities::load(&[ssh.path().join("id")]).unwrap();
-    let ct = encrypt(
-        &SecretValue::new("v".to_owned()),
-        &set,
-        Binding::new("prod", "p", &set),
-    )
-    .unwrap();
+    let ct = encrypt(&SecretValue::new("v".to_owned()), &set, Binding::new("prod", "p", &set)).unwrap();
     let mut bytes = age_bytes(&ct);
     let header = String::from_utf8_lossy(&bytes).into_owned();
     let body = header.lines().nth(2).unwrap();
@@ -765,8 +595,7 @@ fn a_damaged_ssh_stanza_is_corruption() {
     assert_eq!(
         err,
         DecryptError::Corrupted(
-            "the recipient stanza for this identity does not decrypt: the header was modified"
-                .to_owned()
+            "the recipient stanza for this identity does not decrypt: the header was modified".to_owned()
         )
     );
 }

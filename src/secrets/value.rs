@@ -86,9 +86,7 @@ impl FingerprintKey {
     /// without a fallible read of `/dev/urandom`.
     pub fn random() -> FingerprintKey {
         let identity = age::x25519::Identity::generate();
-        let encoded = age::secrecy::ExposeSecret::expose_secret(&identity.to_string())
-            .as_bytes()
-            .to_vec();
+        let encoded = age::secrecy::ExposeSecret::expose_secret(&identity.to_string()).as_bytes().to_vec();
         let encoded = Zeroizing::new(encoded);
         let mut hasher = Sha256::new();
         hasher.update(b"nlconf fingerprint key v1\0");
@@ -133,10 +131,7 @@ mod tests {
     #[test]
     fn from_bytes_accepts_utf8_and_refuses_the_rest() {
         let ok = SecretValue::from_bytes("clé secrète".as_bytes().to_vec());
-        assert_eq!(
-            ok.map(|v| v.expose().to_owned()),
-            Ok("clé secrète".to_owned())
-        );
+        assert_eq!(ok.map(|v| v.expose().to_owned()), Ok("clé secrète".to_owned()));
         let err = SecretValue::from_bytes(vec![b's', b'3', 0xff, 0xfe, b'x']).unwrap_err();
         assert_eq!(err, NotUtf8);
         let text = err.to_string();
@@ -153,10 +148,7 @@ mod tests {
         let c = SecretValue::new("s3cr3u".to_owned());
         let fa = a.fingerprint(&key);
         assert_eq!(fa.len(), 16);
-        assert!(
-            fa.chars()
-                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
+        assert!(fa.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_eq!(fa, b.fingerprint(&key));
         assert_ne!(fa, c.fingerprint(&key));
         assert_ne!(fa, a.fingerprint(&other));

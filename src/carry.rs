@@ -1,0 +1,109 @@
+//! Attributes owned by nlserver are carried over from the deployed file into the rendered one, so
+//! that applying a rendered file never erases credentials (DESIGN §5).
+//!
+//! Carried: every attribute in `schema::NLSERVER_OWNED` (the `shared/ims` credentials written by
+//! `nlserver config -setims*`, `pipelined/@authPrivateKey`, `web/redirection/@trackingPassword`) and
+//! every schema-sensitive attribute the YAML does not set (e.g. `dbcnx/@password` written by
+//! `-setdblogin`). Missing elements are created only on the way to an nlserver-owned attribute.
+
+use crate::env::{Attr, AttrValue, Element, Origin};
+use crate::schema::{ElementDef, Schema, nlserver_owned};
+use crate::xml::XmlElement;
+
+pub fn carry_over(rendered: &mut Element, deployed: &XmlElement, origin: &Origin) {
+    let schema = Schema::get();
+    walk(schema, schema.root(), rendered, deployed, origin);
+}
+
+fn carried(def: &ElementDef, name: &str) -> Option<bool> {
+    let sensitive = def.attr(name).is_some_and(|a| a.sensitive);
+    (nlserver_owned(&def.path, name).is_some() || sensitive).then_some(sensitive)
+}
+
+fn walk(
+    schema: &'static Schema,
+    def: &'static ElementDef,
+    rendered: &mut Element,
+    deployed: &XmlElement,
+    origin: &Origin,
+) {
+    let mut added = false;
+    for (name, value) in &deployed.attrs {
+        if rendered.attr(name).is_some() {
+            continue;
+        }
+        if let Some(sensitive) = carried(def, name) {
+            let value = if sensitive { AttrValue::Kept(value.clone()) } else { AttrValue::Text(value.clone()) };
+            rendered.attrs.push(Attr { name: name.clone(), value, origin: origin.clone(), sensitive });
+            added = true;
+        }
+    }
+    if added {
+        rendered.attrs.sort_by(|a, b| {
+            a.name.to_ascii_lowercase().cmp(&b.name.to_ascii_lowercase()).then_with(|| a.name.cmp(&b.name))
+        });
+    }
+    let mut created = false;
+    let mut seen: Vec<(&str, usize)> = Vec::new();
+    for dc in &deployed.children {
+        let Some(cdef) = schema.child(def, &dc.name) else { continue };
+        let nth = {
+            let entry = seen.iter_mut().find(|(n, _)| *n == dc.name);
+            match entry {
+                Some((_, k)) => {
+                    *k += 1;
+                    *k
+                }
+                None => {
+                    seen.push((&dc.name, 0));
+                    0
+                }
+            }
+        };
+        let position = match (&cdef.key, cdef.repeatable) {
+            (Some(key), true) => {
+                let kv = dc.attr(key);
+                rendered.children.iter().position(|c| {
+                    c.name == dc.name
+                        && c.attr(key).is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if Some(t.as_str()) == kv))
+                })
+            }
+            (None, true) => {
+                rendered.children.iter().enumerate().filter(|(_, c)| c.name == dc.name).nth(nth).map(|(i, _)| i)
+            }
+            _ => rendered.children.iter().position(|c| c.name == dc.name),
+        };
+        match position {
+            Some(i) => walk(schema, cdef, &mut rendered.children[i], dc, origin),
+            None if has_owned(schema, cdef, dc) => {
+                let mut el = Element {
+                    name: dc.name.clone(),
+                    path: cdef.path.clone(),
+                    attrs: vec![],
+                    children: vec![],
+                    text: None,
+                };
+                if let (Some(key), Some(v)) = (&cdef.key, cdef.key.as_ref().and_then(|k| dc.attr(k))) {
+                    el.attrs.push(Attr {
+                        name: key.clone(),
+                        value: AttrValue::Text(v.to_string()),
+                        origin: origin.clone(),
+                        sensitive: false,
+                    });
+                }
+                walk(schema, cdef, &mut el, dc, origin);
+                rendered.children.push(el);
+                created = true;
+            }
+            None => {}
+        }
+    }
+    if created {
+        rendered.children.sort_by_key(|c| schema.element(&c.path).map_or(usize::MAX, |d| schema.order_of(d)));
+    }
+}
+
+fn has_owned(schema: &'static Schema, def: &ElementDef, deployed: &XmlElement) -> bool {
+    deployed.attrs.iter().any(|(n, _)| nlserver_owned(&def.path, n).is_some())
+        || deployed.children.iter().any(|c| schema.child(def, &c.name).is_some_and(|cd| has_owned(schema, cd, c)))
+}

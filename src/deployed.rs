@@ -1,0 +1,110 @@
+//! What is deployed: the current `config-<instance>.xml` of each container, read once, parsed once.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::diag::{Diagnostic, Diagnostics, Location as DiagLocation};
+use crate::env::{Container, Environment, Instance};
+use crate::target::{self, Location};
+use crate::xml::{self, XmlElement};
+
+/// Where to read deployed files from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// The environment's target (DESIGN §7).
+    Target,
+    /// A local copy laid out as `render --out` writes: `DIR/<container>/config-<instance>.xml`.
+    Dir(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct DeployedFile {
+    pub instance: String,
+    pub container: String,
+    /// Where it was read, for messages.
+    pub shown: String,
+    /// `None` when the file does not exist (a new file).
+    pub content: Option<String>,
+    pub tree: Option<XmlElement>,
+}
+
+impl DeployedFile {
+    /// `sha256:<hex>` of the bytes, or `absent`.
+    pub fn digest(&self) -> String {
+        match &self.content {
+            Some(c) => format!("sha256:{}", hex(&Sha256::digest(c.as_bytes()))),
+            None => "absent".into(),
+        }
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Where a container's file is, for a source.
+pub fn location(repo_root: &Path, env: &Environment, source: &Source, inst: &Instance, c: &Container) -> Location {
+    match source {
+        Source::Target => target::locate(repo_root, env, &inst.name, c),
+        Source::Dir(dir) => Location::Local(dir.join(&c.name)),
+    }
+}
+
+/// Reads and parses the deployed file of every selected container, in parallel. An unreadable or
+/// malformed file is an error naming the container, the path and the line:column.
+pub fn read_all(
+    repo_root: &Path,
+    env: &Environment,
+    source: &Source,
+    jobs: &[(&Instance, &Container)],
+) -> (Vec<DeployedFile>, Diagnostics) {
+    let results: Vec<Result<DeployedFile, Diagnostic>> =
+        jobs.par_iter().map(|(inst, c)| read_one(&location(repo_root, env, source, inst, c), inst, c)).collect();
+    let mut files = Vec::new();
+    let mut diags = Diagnostics::new();
+    for r in results {
+        match r {
+            Ok(f) => files.push(f),
+            Err(d) => diags.push(d),
+        }
+    }
+    (files, diags)
+}
+
+fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFile, Diagnostic> {
+    let file = format!("config-{}.xml", inst.name);
+    let shown = loc.shown(&file);
+    let bytes = loc.read(&file).map_err(|e| {
+        Diagnostic::error(
+            Some(DiagLocation::file(&shown)),
+            format!("{}: cannot read the deployed file: {}", c.name, crate::yaml::io_reason(&e)),
+        )
+    })?;
+    let Some(bytes) = bytes else {
+        return Ok(DeployedFile {
+            instance: inst.name.clone(),
+            container: c.name.clone(),
+            shown,
+            content: None,
+            tree: None,
+        });
+    };
+    let content = crate::yaml::decode_utf8(bytes, Path::new(&shown))
+        .map_err(|d| Diagnostic { message: format!("{}: deployed file: {}", c.name, d.message), ..d })?;
+    let tree = xml::parse(&content).map_err(|e| {
+        Diagnostic::at(
+            DiagLocation::new(&shown, e.line, e.col),
+            format!("{}: the deployed file is not well-formed XML: {}", c.name, e.message),
+        )
+        .with_help("fix or remove the file on the server; nlconf will not guess what it meant")
+    })?;
+    Ok(DeployedFile {
+        instance: inst.name.clone(),
+        container: c.name.clone(),
+        shown,
+        content: Some(content),
+        tree: Some(tree),
+    })
+}
