@@ -144,6 +144,23 @@ where
         Command::Render { env, out, instance, container, reveal } => {
             commands::render::run(&mut ctx, &env, out.as_deref(), instance.as_deref(), container.as_deref(), reveal)
         }
+        Command::Diff(o) => {
+            let format = match o.format {
+                cli::FormatArg::Text => commands::diff::Format::Text,
+                cli::FormatArg::Json => commands::diff::Format::Json,
+                cli::FormatArg::Markdown => commands::diff::Format::Markdown,
+            };
+            let args = commands::diff::DiffArgs {
+                env: o.env,
+                deployed: o.deployed,
+                base: o.base,
+                format,
+                semantic: o.semantic,
+                context: o.context,
+                detailed_exitcode: o.detailed_exitcode,
+            };
+            commands::diff::run(&mut ctx, &args)
+        }
         Command::Explain { env, instance, container, path } => {
             commands::explain::run(&mut ctx, &env, &instance, container.as_deref(), path.as_deref())
         }

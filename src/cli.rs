@@ -53,6 +53,8 @@ enum CommandArgs {
     },
     /// Render config-<instance>.xml for the containers of an environment
     Render(RenderArgs),
+    /// Show what would change on each container, secrets masked
+    Diff(DiffCliArgs),
     /// Show each final value and where it came from
     Explain(ExplainArgs),
     /// Manage age-encrypted secrets
@@ -116,6 +118,36 @@ struct RenderArgs {
     reveal: bool,
 }
 
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatArg {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+struct DiffCliArgs {
+    #[arg(short = 'e', long = "env", value_name = "ENV")]
+    env: String,
+    /// Compare with a local copy laid out as `render --out` writes it, instead of the target
+    #[arg(long, value_name = "DIR", conflicts_with = "base")]
+    deployed: Option<PathBuf>,
+    /// Compare with the files rendered from another git revision (no target access, no key)
+    #[arg(long, value_name = "GITREV")]
+    base: Option<String>,
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+    /// Compare canonical XML: ignore attribute order, quoting and whitespace
+    #[arg(long)]
+    semantic: bool,
+    /// Lines of context around each change
+    #[arg(short = 'U', value_name = "N", default_value_t = 3)]
+    context: usize,
+    /// Exit 2 when there are changes, 0 when there are none, 1 on error
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
 #[derive(Args, Debug)]
 struct ExplainArgs {
     #[arg(short = 'e', long = "env", value_name = "ENV")]
@@ -144,11 +176,23 @@ pub enum Command {
     Validate { envs: Vec<String> },
     Render { env: String, out: Option<PathBuf>, instance: Option<String>, container: Option<String>, reveal: bool },
     Explain { env: String, instance: String, container: Option<String>, path: Option<String> },
+    Diff(DiffOptions),
     SecretSet { env: String, path: String, from_file: Option<PathBuf> },
     SecretRekey { envs: Vec<String>, dry_run: bool },
     SecretCheck { envs: Vec<String> },
     Completions { shell: clap_complete::Shell },
     Man,
+}
+
+#[derive(Debug, Clone)]
+pub struct DiffOptions {
+    pub env: String,
+    pub deployed: Option<PathBuf>,
+    pub base: Option<String>,
+    pub format: FormatArg,
+    pub semantic: bool,
+    pub context: usize,
+    pub detailed_exitcode: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -175,6 +219,15 @@ where
         CommandArgs::Render(a) => {
             Command::Render { env: a.env, out: a.out, instance: a.instance, container: a.container, reveal: a.reveal }
         }
+        CommandArgs::Diff(a) => Command::Diff(DiffOptions {
+            env: a.env,
+            deployed: a.deployed,
+            base: a.base,
+            format: a.format,
+            semantic: a.semantic,
+            context: a.context,
+            detailed_exitcode: a.detailed_exitcode,
+        }),
         CommandArgs::Explain(a) => {
             Command::Explain { env: a.env, instance: a.instance, container: a.container, path: a.path }
         }

@@ -47,6 +47,8 @@ pub struct RenderedFile {
     pub secrets: Vec<usize>,
     /// Values kept from the deployed file (`@@nlconf:kept:N@@`): nlserver's encrypted attributes.
     pub kept: Vec<String>,
+    /// The content parsed (placeholders are plain text to the parser), so nothing parses it again.
+    pub tree: XmlElement,
 }
 
 /// What a placeholder in rendered content stands for.
@@ -266,7 +268,7 @@ impl Templates {
         ctx.insert("lines", &lines);
         let content = self.tera.render(MAIN_TEMPLATE, &ctx).map_err(|e| tera_error(&e, &self.shown))?;
         let file_name = format!("config-{}.xml", inst.name);
-        check_output(&content).map_err(|e| {
+        let tree = check_output(&content).map_err(|e| {
             Diagnostic::in_file(
                 Path::new(&self.shown(MAIN_TEMPLATE)),
                 format!("rendered malformed XML for {}/{file_name} ({e})", c.name),
@@ -276,7 +278,15 @@ impl Templates {
         let Sensitive { mut secrets, kept } = sensitive;
         secrets.sort_unstable();
         secrets.dedup();
-        Ok(RenderedFile { instance: inst.name.clone(), container: c.name.clone(), file_name, content, secrets, kept })
+        Ok(RenderedFile {
+            instance: inst.name.clone(),
+            container: c.name.clone(),
+            file_name,
+            content,
+            secrets,
+            kept,
+            tree,
+        })
     }
 
     /// Every container of every instance (optionally filtered), rendered in parallel, in a stable order.
@@ -307,13 +317,12 @@ impl Templates {
 }
 
 /// The rendered output must be one well-formed document with a `serverconf` root.
-fn check_output(content: &str) -> Result<(), String> {
-    let masked = mask(content);
-    let root = xml::parse(&masked).map_err(|e| format!("output {e}"))?;
+fn check_output(content: &str) -> Result<XmlElement, String> {
+    let root = xml::parse(content).map_err(|e| format!("output {e}"))?;
     if !root.name.eq_ignore_ascii_case("serverconf") {
         return Err(format!("the root element is <{}>, expected <serverconf>", root.name));
     }
-    Ok(())
+    Ok(root)
 }
 
 /// The content with every secret shown as `(sensitive)`.
@@ -341,4 +350,9 @@ pub fn substitute(content: &str, mut f: impl FnMut(Placeholder) -> String) -> St
     }
     out.push_str(rest);
     out
+}
+
+/// The placeholder `s` consists of, if it is exactly one.
+pub fn substitute_one(s: &str) -> Option<Placeholder> {
+    s.strip_prefix(MARK)?.strip_suffix("@@").and_then(Placeholder::parse)
 }

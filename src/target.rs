@@ -78,6 +78,7 @@ pub fn locate(repo_root: &Path, env: &Environment, instance: &str, c: &Container
     let template = c.conf_dir.as_deref().unwrap_or(&env.target.conf_dir);
     let dir = template.replace("{container}", &c.name).replace("{instance}", instance);
     match env.target.kind {
+        TargetKind::Local if repo_root == Path::new(".") => Location::Local(PathBuf::from(dir)),
         TargetKind::Local => Location::Local(repo_root.join(dir)),
         TargetKind::Ssh => {
             let host = c.host.clone().unwrap_or_else(|| c.name.clone());

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod diff;
 pub mod explain;
 pub mod render;
 pub mod secret;

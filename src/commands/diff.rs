@@ -1,0 +1,261 @@
+//! `nlconf diff -e ENV [--deployed DIR | --base GITREV] [--format ...] [--semantic] [-U N]
+//! [--detailed-exitcode]`: what would change, masked, for review.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use rayon::prelude::*;
+
+use crate::app::{Ctx, Status};
+use crate::deployed::{self, DeployedFile, Source};
+use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::env::{Container, Environment, Instance};
+use crate::render::{Placeholder, RenderedFile, Templates};
+use crate::repo::Repository;
+use crate::review::format::{self, Review};
+use crate::review::mask::fingerprint;
+use crate::review::{self, FileReview, Input, Names, Options};
+use crate::secrets::{FingerprintKey, SecretValue};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+pub struct DiffArgs {
+    pub env: String,
+    pub deployed: Option<PathBuf>,
+    pub base: Option<String>,
+    pub format: Format,
+    pub semantic: bool,
+    pub context: usize,
+    pub detailed_exitcode: bool,
+}
+
+/// Everything `diff` and `plan` compute: the rendered files, the deployed ones, and the review.
+pub struct Computed {
+    pub env: Environment,
+    pub rendered: Vec<RenderedFile>,
+    pub deployed: Vec<DeployedFile>,
+    pub review: Review,
+}
+
+pub fn run(ctx: &mut Ctx, args: &DiffArgs) -> Status {
+    let Some(repo) = ctx.repo() else { return Status::Failed };
+    let opts = Options { semantic: args.semantic, context: args.context };
+    let review = match &args.base {
+        Some(rev) => against_base(ctx, &repo, &args.env, rev, &opts),
+        None => {
+            let source = args.deployed.clone().map_or(Source::Target, Source::Dir);
+            against_deployed(ctx, &repo, &args.env, &source, &opts).map(|c| c.review)
+        }
+    };
+    let Some(review) = review else { return Status::Failed };
+    print(ctx, &review, args.format);
+    if args.detailed_exitcode && review.has_changes() { Status::Changes } else { Status::Ok }
+}
+
+pub fn print(ctx: &Ctx, review: &Review, fmt: Format) {
+    use std::io::{IsTerminal, Write};
+    let text = match fmt {
+        Format::Text => {
+            let color = ctx.ui.color && std::io::stdout().is_terminal();
+            format::text(review, color)
+        }
+        Format::Json => format::json(review),
+        Format::Markdown => format::markdown(review, format::MARKDOWN_LIMIT),
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
+fn jobs(env: &Environment) -> Vec<(&Instance, &Container)> {
+    env.instances.iter().flat_map(|i| i.containers.iter().map(move |c| (i, c))).collect()
+}
+
+/// Renders every container against its deployed file and compares them.
+pub fn against_deployed(
+    ctx: &mut Ctx,
+    repo: &Repository,
+    env_name: &str,
+    source: &Source,
+    opts: &Options,
+) -> Option<Computed> {
+    let templates = ctx.templates(repo);
+    let env = ctx.load_env(repo, env_name)?;
+    let templates = templates?;
+    let pairs = jobs(&env);
+    let (deployed, diags) = deployed::read_all(&repo.root, &env, source, &pairs);
+    if diags.has_errors() {
+        ctx.diags.extend(diags);
+        return None;
+    }
+    let by_key: HashMap<(&str, &str), &DeployedFile> =
+        deployed.iter().map(|d| ((d.instance.as_str(), d.container.as_str()), d)).collect();
+    let results: Vec<Result<RenderedFile, Diagnostic>> = pairs
+        .par_iter()
+        .map(|(i, c)| {
+            let d = by_key.get(&(i.name.as_str(), c.name.as_str())).and_then(|d| d.tree.as_ref());
+            templates.render_container(&env, i, c, d)
+        })
+        .collect();
+    let mut rendered = Vec::new();
+    for r in results {
+        match r {
+            Ok(f) => rendered.push(f),
+            Err(d) => ctx.diags.push(d),
+        }
+    }
+    if ctx.diags.has_errors() {
+        return None;
+    }
+    // Secrets written into files are compared with the deployed plaintext when a key is at hand.
+    let mut wanted: Vec<usize> = rendered.iter().flat_map(|f| f.secrets.iter().copied()).collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let values: HashMap<usize, SecretValue> = if wanted.is_empty() {
+        HashMap::new()
+    } else {
+        match crate::secrets::store::find_identities(&ctx.identities) {
+            Ok(Some(ids)) => match crate::secrets::store::decrypt_slots(&env.secrets, &wanted, &ids) {
+                Ok(v) => v,
+                Err(d) => {
+                    ctx.diags.extend(d);
+                    return None;
+                }
+            },
+            Ok(None) => HashMap::new(),
+            Err(d) => {
+                ctx.diags.push(d);
+                return None;
+            }
+        }
+    };
+    let key = FingerprintKey::random();
+    let files: Vec<FileReview> = rendered
+        .par_iter()
+        .map(|f| {
+            let d = by_key.get(&(f.instance.as_str(), f.container.as_str())).copied();
+            let resolve_new = |p: Placeholder| match p {
+                Placeholder::Secret(i) => values.get(&i).map(|v| v.fingerprint(&key)),
+                Placeholder::Kept(k) => f.kept.get(k).map(|v| fingerprint(&key, v)),
+            };
+            let resolve_old = |_: Placeholder| None;
+            let new = Input { text: &f.content, tree: &f.tree, resolve: &resolve_new };
+            let old = d.and_then(|d| {
+                Some(Input { text: d.content.as_deref()?, tree: d.tree.as_ref()?, resolve: &resolve_old })
+            });
+            let names = Names {
+                instance: f.instance.clone(),
+                container: f.container.clone(),
+                path: f.rel_path(),
+                old_source: d.map(|d| d.shown.clone()).unwrap_or_default(),
+            };
+            review::compare(names, old, Some(new), opts, &key)
+        })
+        .collect();
+    let review =
+        Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, notes: Vec::new() };
+    Some(Computed { env, rendered, deployed, review })
+}
+
+/// The base revision's file and the current one, for one container.
+type OldNew<'a> = (Option<&'a RenderedFile>, Option<&'a RenderedFile>);
+
+/// Renders the repository here and at `rev`, and compares them: no target, no key needed.
+/// Secrets are compared by ciphertext.
+fn against_base(ctx: &mut Ctx, repo: &Repository, env_name: &str, rev: &str, opts: &Options) -> Option<Review> {
+    let templates = ctx.templates(repo);
+    let env = ctx.load_env(repo, env_name)?;
+    let templates = templates?;
+    let checkout = match crate::gitrev::checkout(&repo.root, rev) {
+        Ok(c) => c,
+        Err(d) => {
+            ctx.diags.push(d);
+            return None;
+        }
+    };
+    let base_repo = Repository { root: checkout.root.clone() };
+    // The environment may be new in this change: then every file is new.
+    let base = if base_repo.env_dir(env_name).is_dir() {
+        let (base_env, diags) = crate::env::load(&base_repo, env_name);
+        let base_templates = Templates::load(&base_repo);
+        let mut base_diags: Diagnostics = diags;
+        let base_templates = match base_templates {
+            Ok(t) => Some(t),
+            Err(d) => {
+                base_diags.extend(d);
+                None
+            }
+        };
+        // Findings in the base revision are the base's business; only its errors stop the review.
+        if base_diags.has_errors() {
+            for d in base_diags.sorted().into_iter().filter(|d| d.is_error()) {
+                let location = d.location.map(|l| Location { file: format!("{rev}:{}", l.file.display()).into(), ..l });
+                ctx.diags.push(Diagnostic { location, message: format!("in the base revision: {}", d.message), ..d });
+            }
+            return None;
+        }
+        match (base_env, base_templates) {
+            (Some(e), Some(t)) => {
+                let (files, d) = t.render_environment(&e, None, None);
+                if d.has_errors() {
+                    ctx.diags.extend(d);
+                    return None;
+                }
+                Some((e, files))
+            }
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let (current, diags) = templates.render_environment(&env, None, None);
+    if diags.has_errors() {
+        ctx.diags.extend(diags);
+        return None;
+    }
+    let key = FingerprintKey::random();
+    let mut pairs: BTreeMap<(String, String), OldNew> = BTreeMap::new();
+    if let Some((_, files)) = &base {
+        for f in files {
+            pairs.entry((f.instance.clone(), f.container.clone())).or_default().0 = Some(f);
+        }
+    }
+    for f in &current {
+        pairs.entry((f.instance.clone(), f.container.clone())).or_default().1 = Some(f);
+    }
+    let by_ciphertext = |e: &Environment, p: Placeholder| match p {
+        Placeholder::Secret(i) => {
+            e.secrets.get(i).and_then(|s| s.ciphertext.as_ref()).map(|ct| fingerprint(&key, &ct.armor))
+        }
+        Placeholder::Kept(_) => None,
+    };
+    let base_env = base.as_ref().map(|(e, _)| e);
+    let pairs: Vec<_> = pairs.into_iter().collect();
+    let files: Vec<FileReview> = pairs
+        .par_iter()
+        .map(|((instance, container), (old, new))| {
+            let resolve_old = |p: Placeholder| base_env.and_then(|e| by_ciphertext(e, p));
+            let resolve_new = |p: Placeholder| by_ciphertext(&env, p);
+            let old = old.map(|f| Input { text: &f.content, tree: &f.tree, resolve: &resolve_old });
+            let new = new.map(|f| Input { text: &f.content, tree: &f.tree, resolve: &resolve_new });
+            let names = Names {
+                instance: instance.clone(),
+                container: container.clone(),
+                path: format!("{container}/config-{instance}.xml"),
+                old_source: rev.to_string(),
+            };
+            review::compare(names, old, new, opts, &key)
+        })
+        .collect();
+    drop(checkout);
+    Some(Review {
+        environment: env.name.clone(),
+        against: "base".into(),
+        base: Some(rev.to_string()),
+        files,
+        notes: Vec::new(),
+    })
+}
