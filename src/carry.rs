@@ -4,7 +4,8 @@
 //! Carried: every attribute in `schema::NLSERVER_OWNED` (the `shared/ims` credentials written by
 //! `nlserver config -setims*`, `pipelined/@authPrivateKey`, `web/redirection/@trackingPassword`) and
 //! every schema-sensitive attribute the YAML does not set (e.g. `dbcnx/@password` written by
-//! `-setdblogin`). Missing elements are created only on the way to an nlserver-owned attribute.
+//! `-setdblogin`, kept together with its `encrypted` flag). Missing elements are created only on the
+//! way to an nlserver-owned attribute.
 
 use crate::env::{Attr, AttrValue, Element, Origin};
 use crate::schema::{ElementDef, Schema, nlserver_owned};
@@ -37,6 +38,19 @@ fn walk(
             rendered.attrs.push(Attr { name: name.clone(), value, origin: origin.clone(), sensitive });
             added = true;
         }
+    }
+    // An encrypted DB password only works with its flag: keep `encrypted` with a kept `password`.
+    if def.path == "shared/dataStore/dataSource/dbcnx"
+        && rendered.attrs.iter().any(|a| a.name == "password" && matches!(a.value, AttrValue::Kept(_)))
+        && rendered.attr("encrypted").is_none()
+        && let Some(flag) = deployed.attr("encrypted")
+    {
+        rendered.attrs.push(Attr {
+            name: "encrypted".into(),
+            value: AttrValue::Text(flag.to_string()),
+            origin: origin.clone(),
+            sensitive: false,
+        });
     }
     if added {
         rendered.attrs.sort_by(|a, b| {

@@ -53,7 +53,8 @@ pub fn checkout(repo_root: &Path, rev: &str) -> Result<Checkout, Diagnostic> {
         }
     }
     if !dirs.contains(&"environments") {
-        return Err(fail(format!("--base {rev}: the revision has no environments/ folder")));
+        // The repository did not exist yet at that revision: everything is new.
+        return Ok(checkout);
     }
     let toplevel = git(repo_root, &["rev-parse", "--show-toplevel"]).map_err(fail)?;
     let toplevel = PathBuf::from(String::from_utf8_lossy(&toplevel).trim());
