@@ -170,11 +170,12 @@ where
         Command::SecretRekey { envs, dry_run } => commands::secret::rekey(&mut ctx, &envs, dry_run),
         Command::SecretCheck { envs } => commands::secret::check(&mut ctx, &envs),
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut cli::command(), "nlconf", &mut std::io::stdout());
-            Status::Ok
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cli::command(), "nlconf", &mut script);
+            write_stdout(&script)
         }
-        Command::Man => match clap_mangen::Man::new(cli::command()).render(&mut std::io::stdout()) {
-            Ok(()) => Status::Ok,
+        Command::Man => match man_page() {
+            Ok(page) => write_stdout(&page),
             Err(e) => {
                 ctx.diags.push(Diagnostic::error(None, format!("cannot write the man page: {e}")));
                 Status::Failed
@@ -189,4 +190,20 @@ where
         Status::Changes => EXIT_CHANGES,
         _ => EXIT_OK,
     }
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
+fn write_stdout(bytes: &[u8]) -> Status {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        Ok(()) => Status::Ok,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Status::Ok,
+        Err(_) => Status::Failed,
+    }
+}
+
+fn man_page() -> std::io::Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cli::command()).render(&mut page)?;
+    Ok(page)
 }

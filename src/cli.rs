@@ -74,6 +74,7 @@ enum CommandArgs {
 enum SecretArgs {
     /// Encrypt a value (read from stdin, or --from-file) into the YAML at YAMLPATH
     Set {
+        /// The environment (a folder under environments/)
         #[arg(short = 'e', long = "env", value_name = "ENV")]
         env: String,
         /// Dotted path from the environment's root, e.g. instances.mkt_prod.ims.clientSecret
@@ -102,6 +103,7 @@ enum SecretArgs {
 
 #[derive(Args, Debug)]
 struct RenderArgs {
+    /// The environment (a folder under environments/)
     #[arg(short = 'e', long = "env", value_name = "ENV")]
     env: String,
     /// Write DIR/<container>/config-<instance>.xml
@@ -127,6 +129,7 @@ pub enum FormatArg {
 
 #[derive(Args, Debug)]
 struct DiffCliArgs {
+    /// The environment (a folder under environments/)
     #[arg(short = 'e', long = "env", value_name = "ENV")]
     env: String,
     /// Compare with a local copy laid out as `render --out` writes it, instead of the target
@@ -150,8 +153,10 @@ struct DiffCliArgs {
 
 #[derive(Args, Debug)]
 struct ExplainArgs {
+    /// The environment (a folder under environments/)
     #[arg(short = 'e', long = "env", value_name = "ENV")]
     env: String,
+    /// The instance (its name in `instances:`)
     #[arg(long, value_name = "I")]
     instance: String,
     /// A container (without it: the instance's own settings, and where containers differ)

@@ -66,3 +66,8 @@ impl Ui {
         }
     }
 }
+
+/// "1 file", "2 files".
+pub fn count(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}

@@ -111,11 +111,11 @@ impl Node {
 
     pub fn kind_name(&self) -> &'static str {
         match (&self.kind, self.tag) {
+            (Kind::Map(_), _) => "a map",
+            (Kind::Seq(_), _) => "a list",
             (_, Tag::Age) => "an !age secret",
             (Kind::Null, _) => "null",
             (Kind::Scalar(..), _) => "a scalar",
-            (Kind::Map(_), _) => "a map",
-            (Kind::Seq(_), _) => "a list",
         }
     }
 
@@ -205,7 +205,15 @@ pub fn parse(text: &str, display: &Path) -> Result<(Node, Vec<Diagnostic>), Diag
 
     while let Some(ev) = parser.next_event() {
         let (event, span): (Event, Span) = ev.map_err(|e| {
-            let pos = Pos::from_marker(e.marker());
+            let mut pos = Pos::from_marker(e.marker());
+            if e.info().contains("tab") {
+                // Point at the tab itself, not just past it.
+                if let Some(col) =
+                    text.lines().nth(pos.line as usize - 1).and_then(|l| l.chars().position(|c| c == '\t'))
+                {
+                    pos.col = col as u32 + 1;
+                }
+            }
             Diagnostic::at(at(pos), format!("invalid YAML: {}", e.info()))
         })?;
         let pos = Pos::from_marker(&span.start);

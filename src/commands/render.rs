@@ -99,8 +99,8 @@ pub fn run(
                 ctx.ui.out(&format!("{}  ({} bytes)", f.rel_path(), f.content.len()));
             }
             ctx.ui.note(&format!(
-                "{} files; write them with --out DIR, or print one with --instance and --container",
-                files.len()
+                "{}; write them with --out DIR, or print one with --instance and --container",
+                crate::ui::count(files.len(), "file")
             ));
             Status::Ok
         }

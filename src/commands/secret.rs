@@ -376,7 +376,11 @@ pub fn check(ctx: &mut Ctx, envs: &[String]) -> Status {
             None => {}
         }
         if ctx.diags.error_count() == before {
-            ctx.ui.note(&format!("{}: {name} ({} secrets)", ctx.ui.paint("32", "ok"), es.sources.secrets.len()));
+            ctx.ui.note(&format!(
+                "{}: {name} ({})",
+                ctx.ui.paint("32", "ok"),
+                crate::ui::count(es.sources.secrets.len(), "secret")
+            ));
         }
     }
     if ctx.diags.has_errors() { Status::Failed } else { Status::Ok }

@@ -19,18 +19,18 @@ pub fn run(ctx: &mut Ctx, envs: &[String]) -> Status {
             let (_, diags) = t.render_environment(&env, None, None);
             ctx.diags.extend(diags);
         }
-        if ctx.diags.error_count() > before {
+        if ctx.diags.error_count() > before || templates.is_none() {
             failed = true;
             continue;
         }
         let containers: usize = env.instances.iter().map(|i| i.containers.len()).sum();
         ctx.ui.note(&format!(
-            "{}: {} ({} instances, {} containers, {} secrets)",
+            "{}: {} ({}, {}, {})",
             ctx.ui.paint("32", "ok"),
             name,
-            env.instances.len(),
-            containers,
-            env.secrets.len()
+            crate::ui::count(env.instances.len(), "instance"),
+            crate::ui::count(containers, "container"),
+            crate::ui::count(env.secrets.len(), "secret")
         ));
     }
     if failed { Status::Failed } else { Status::Ok }

@@ -586,8 +586,9 @@ fn load_instance(
             if let Some(o) = overrides.and_then(|o| o.get(cname)).filter(|o| o.is_map()) {
                 settings = settings.merge(o.without(&["ims"]));
             }
-            let serverconf =
-                serverconf::build(diags, settings.get("serverconf"), &settings.origin, ims.is_some(), secrets);
+            // The pipelined rules need to know whether an `ims:` block is there, even one with errors.
+            let has_ims = base.get("ims").is_some();
+            let serverconf = serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets);
             containers.push(Container {
                 name: cname.clone(),
                 origin: cf.key_origin.clone(),

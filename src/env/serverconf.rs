@@ -293,7 +293,7 @@ impl Checker<'_> {
             );
             return None;
         }
-        let value = self.scalar(v, &format!("`{}` of <{}>", attr.name, def.name))?;
+        let mut value = self.scalar(v, &format!("`{}` of <{}>", attr.name, def.name))?;
         if attr.sensitive && matches!(&value, AttrValue::Text(t) if !t.is_empty()) {
             self.diags.push(
                 Diagnostic::at(
@@ -307,6 +307,10 @@ impl Checker<'_> {
         if let AttrValue::Text(text) = &value {
             if v.tag == Tag::None && !self.typed(attr, text, v) {
                 return None;
+            }
+            // Booleans render as true/false (DESIGN §3), also when written 1/0 as Adobe's examples do.
+            if attr.ty == AttrType::Boolean && (text == "1" || text == "0") {
+                value = AttrValue::Text(if text == "1" { "true" } else { "false" }.into());
             }
         } else if !matches!(attr.ty, AttrType::String | AttrType::Any) {
             self.diags.error(

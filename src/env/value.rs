@@ -57,6 +57,9 @@ pub struct Value {
     pub tag: Tag,
     pub origin: Origin,
     pub overrode: Vec<Overridden>,
+    /// A map set over a `null`: it replaces what is below instead of merging with it, wherever the
+    /// layers are grouped (so that merging stays associative).
+    pub replaces: bool,
 }
 
 impl Value {
@@ -77,11 +80,11 @@ impl Value {
                     .collect(),
             ),
         };
-        Value { kind, tag: node.tag, origin, overrode: Vec::new() }
+        Value { kind, tag: node.tag, origin, overrode: Vec::new(), replaces: false }
     }
 
     pub fn empty_map(origin: Origin) -> Value {
-        Value { kind: Kind::Map(Vec::new()), tag: Tag::None, origin, overrode: Vec::new() }
+        Value { kind: Kind::Map(Vec::new()), tag: Tag::None, origin, overrode: Vec::new(), replaces: false }
     }
 
     /// A field's value, unless absent or removed.
@@ -123,10 +126,10 @@ impl Value {
 
     pub fn kind_name(&self) -> &'static str {
         match (&self.kind, self.tag) {
-            (_, Tag::Age) => "an !age secret",
-            (Kind::Scalar(..), _) => "a scalar",
             (Kind::Map(_), _) => "a map",
             (Kind::Seq(_), _) => "a list",
+            (_, Tag::Age) => "an !age secret",
+            (Kind::Scalar(..), _) => "a scalar",
             (Kind::Removed, _) => "null",
         }
     }
@@ -143,10 +146,13 @@ impl Value {
         }
     }
 
-    /// Merges `upper` over `self`: maps deeply, everything else replaces.
+    /// Merges `upper` over `self`: maps deeply, everything else replaces. The history of what was
+    /// overridden is kept, most recent first.
     pub fn merge(self, upper: Value) -> Value {
+        let below = Overridden { origin: self.origin.clone(), shown: self.shown() };
+        let deep = upper.tag == Tag::None && self.tag == Tag::None && !upper.replaces;
         match (self.kind, upper.kind) {
-            (Kind::Map(mut lower), Kind::Map(upper_fields)) if upper.tag == Tag::None => {
+            (Kind::Map(mut lower), Kind::Map(upper_fields)) if deep => {
                 for field in upper_fields {
                     match lower.iter_mut().find(|f| f.key == field.key) {
                         Some(existing) => {
@@ -158,14 +164,32 @@ impl Value {
                         None => lower.push(field),
                     }
                 }
-                Value { kind: Kind::Map(lower), tag: Tag::None, origin: upper.origin, overrode: Vec::new() }
+                // The merged map continues the lower one: its history is both sides' history.
+                let mut overrode = upper.overrode;
+                overrode.push(below);
+                overrode.extend(self.overrode);
+                Value {
+                    kind: Kind::Map(lower),
+                    tag: Tag::None,
+                    origin: upper.origin,
+                    overrode,
+                    replaces: self.replaces,
+                }
             }
-            (Kind::Removed, kind) => Value { kind, ..upper },
             (lower_kind, kind) => {
-                let lower = Value { kind: lower_kind, tag: self.tag, origin: self.origin, overrode: self.overrode };
-                let mut overrode = vec![Overridden { origin: lower.origin.clone(), shown: lower.shown() }];
+                let lower = Value {
+                    kind: lower_kind,
+                    tag: self.tag,
+                    origin: self.origin,
+                    overrode: self.overrode,
+                    replaces: self.replaces,
+                };
+                let mut overrode = upper.overrode;
+                overrode.push(below);
                 overrode.extend(lower.overrode);
-                Value { kind, tag: upper.tag, origin: upper.origin, overrode }
+                // A map that did not merge with what was below replaced it, whatever later groups it with.
+                let replaces = matches!(kind, Kind::Map(_));
+                Value { kind, tag: upper.tag, origin: upper.origin, overrode, replaces }
             }
         }
     }

@@ -1,0 +1,241 @@
+//! The test harness: a configuration repository in a temporary folder, and the real `nlconf` binary
+//! run on it, the way an administrator or a CI job runs it.
+//!
+//! ```ignore
+//! Repo::with_prod()
+//!     .file("environments/prod/override.yaml", "...")
+//!     .run(&["validate"])
+//!     .assert_exit(1)
+//!     .stderr_is("...");
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The production environment most tests start from: one marketing instance (`mkt_prod`) on two
+/// containers (`app1`, `app2`), with its database, MTA, workflow server, web relay, Triggers and the
+/// IMS technical account. A test that breaks something changes one thing in it, usually by adding
+/// `environments/prod/override.yaml`, which is merged over it (files merge in name order).
+pub const PROD_ENVIRONMENT: &str = include_str!("fixtures/prod-environment.yaml");
+
+/// Where `PROD_ENVIRONMENT` lives in the repository.
+pub const PROD_FILE: &str = "environments/prod/environment.yaml";
+
+/// Who may read the production secrets: the test-only key `fixtures/prod-identity.agekey`.
+pub const PROD_RECIPIENTS: &str = include_str!("fixtures/prod-recipients");
+
+/// The file a test adds over the production environment.
+pub const OVERRIDE: &str = "environments/prod/override.yaml";
+
+/// A repository in a temporary folder. The binary runs in the folder above it (`work/`) with
+/// `-C work/repo`, so relative paths given on the command line (`--out out`) land in `work/`.
+pub struct Repo {
+    work: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Repo {
+    /// An empty repository: just the `environments/` folder.
+    pub fn new() -> Repo {
+        let work = tempfile::Builder::new().prefix("nlconf-test-").tempdir().expect("create a temporary folder");
+        let root = work.path().join("repo");
+        std::fs::create_dir_all(root.join("environments")).expect("create environments/");
+        Repo { work, root }
+    }
+
+    /// A repository holding the production environment (`PROD_ENVIRONMENT`) and its recipients.
+    pub fn with_prod() -> Repo {
+        Repo::new().raw(PROD_FILE, PROD_ENVIRONMENT).raw("environments/prod/recipients", PROD_RECIPIENTS)
+    }
+
+    /// Writes a text file; `text` may be indented like the test code around it (see `dedent`).
+    pub fn file(self, path: &str, text: &str) -> Repo {
+        self.raw(path, dedent(text))
+    }
+
+    /// Writes a file with exactly these bytes.
+    pub fn raw(self, path: &str, bytes: impl AsRef<[u8]>) -> Repo {
+        let full = self.path(path);
+        std::fs::create_dir_all(full.parent().expect("a file in a folder")).expect("create the folder");
+        std::fs::write(&full, bytes).expect("write the fixture file");
+        self
+    }
+
+    /// Creates a folder.
+    pub fn folder(self, path: &str) -> Repo {
+        std::fs::create_dir_all(self.path(path)).expect("create the folder");
+        self
+    }
+
+    /// Creates a symbolic link at `path` pointing to `target` (which need not exist).
+    pub fn symlink(self, path: &str, target: &str) -> Repo {
+        let full = self.path(path);
+        std::fs::create_dir_all(full.parent().expect("a link in a folder")).expect("create the folder");
+        std::os::unix::fs::symlink(target, &full).expect("create the symbolic link");
+        self
+    }
+
+    /// A path inside the repository.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// The repository's root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A path in the folder the binary runs in (beside the repository).
+    pub fn work_path(&self, rel: &str) -> PathBuf {
+        self.work.path().join(rel)
+    }
+
+    /// Runs `nlconf -C <repo> --color never ARGS...` and returns what it printed.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_nlconf"))
+            .arg("-C")
+            .arg(&self.root)
+            .args(["--color", "never"])
+            .args(args)
+            .current_dir(self.work.path())
+            .env("NO_COLOR", "1")
+            // Help text wraps at COLUMNS when the output is not a terminal: fix it for snapshots.
+            .env("COLUMNS", "100")
+            .env("HOME", self.work.path())
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE")
+            .env_remove("NLCONF_AGE_IDENTITY")
+            .env_remove("SOPS_AGE_KEY_FILE")
+            .output()
+            .expect("run the nlconf binary");
+        Output {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+            temp: self.work.path().to_string_lossy().into_owned(),
+        }
+    }
+}
+
+/// What one run of the binary printed, and how it exited.
+#[derive(Debug)]
+pub struct Output {
+    pub args: Vec<String>,
+    /// The exit code (-1 when killed by a signal).
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+    /// The temporary folder, which no output should mention.
+    temp: String,
+}
+
+impl Output {
+    fn context(&self) -> String {
+        format!(
+            "nlconf {}\n--- exit {}\n--- stdout\n{}--- stderr\n{}",
+            self.args.join(" "),
+            self.status,
+            self.stdout,
+            self.stderr
+        )
+    }
+
+    /// The exit code is `code`, and no panic reached the user whatever the code.
+    #[track_caller]
+    pub fn assert_exit(&self, code: i32) -> &Output {
+        self.assert_no_panic();
+        assert_eq!(self.status, code, "unexpected exit code\n{}", self.context());
+        self
+    }
+
+    /// A panic is a bug whatever the input: DESIGN §6, "No panic reaches a user".
+    #[track_caller]
+    pub fn assert_no_panic(&self) -> &Output {
+        for text in [&self.stdout, &self.stderr] {
+            assert!(
+                !text.contains("panicked") && !text.contains("RUST_BACKTRACE"),
+                "nlconf panicked\n{}",
+                self.context()
+            );
+        }
+        self
+    }
+
+    /// Paths in the output are relative to the repository: the temporary folder never shows.
+    #[track_caller]
+    pub fn assert_no_temp_path(&self) -> &Output {
+        assert!(
+            !self.stdout.contains(&self.temp) && !self.stderr.contains(&self.temp),
+            "the output names the temporary folder {}\n{}",
+            self.temp,
+            self.context()
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn stderr_contains(&self, text: &str) -> &Output {
+        assert!(self.stderr.contains(text), "stderr does not contain {text:?}\n{}", self.context());
+        self
+    }
+
+    #[track_caller]
+    pub fn stdout_contains(&self, text: &str) -> &Output {
+        assert!(self.stdout.contains(text), "stdout does not contain {text:?}\n{}", self.context());
+        self
+    }
+
+    /// Standard error is exactly `expected` (indented like the test code, see `dedent`).
+    #[track_caller]
+    pub fn stderr_is(&self, expected: &str) -> &Output {
+        self.assert_no_temp_path();
+        assert_eq!(self.stderr, dedent(expected), "unexpected stderr\n{}", self.context());
+        self
+    }
+
+    /// Standard output is exactly `expected` (indented like the test code, see `dedent`).
+    #[track_caller]
+    pub fn stdout_is(&self, expected: &str) -> &Output {
+        self.assert_no_temp_path();
+        assert_eq!(self.stdout, dedent(expected), "unexpected stdout\n{}", self.context());
+        self
+    }
+
+    /// Exit code, stdout and stderr in one text, for snapshots.
+    #[track_caller]
+    pub fn transcript(&self) -> String {
+        self.assert_no_panic().assert_no_temp_path();
+        format!("exit: {}\n--- stdout\n{}--- stderr\n{}", self.status, self.stdout, self.stderr)
+    }
+}
+
+/// Removes the indentation that all non-blank lines share, a first line break and the blank last
+/// line (where the closing quote sits), so that expected text and YAML can be indented like the code
+/// around them. Every line of the result ends with a line break:
+///
+/// ```ignore
+/// dedent("
+///     mta:
+///       autoStart: true
+///     ") == "mta:\n  autoStart: true\n"
+/// ```
+pub fn dedent(text: &str) -> String {
+    let text = text.strip_prefix('\n').unwrap_or(text);
+    let mut lines: Vec<&str> = text.split('\n').collect();
+    if lines.last().is_some_and(|l| l.trim_start_matches(' ').is_empty()) {
+        lines.pop();
+    }
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start_matches(' ').len())
+        .min()
+        .unwrap_or(0);
+    let mut out = String::with_capacity(text.len());
+    for line in lines {
+        out.push_str(line.get(indent..).unwrap_or(""));
+        out.push('\n');
+    }
+    out
+}

@@ -1,0 +1,14 @@
+//! nlconf's integration tests: one binary, one module per part of the manual.
+//!
+//! Each test writes a configuration repository into a temporary folder (`harness`), runs the real
+//! `nlconf` binary on it, and states the exit code, stdout and stderr an administrator sees.
+//! Rendered files, `explain` output and `--help` are insta snapshots under `integration/snapshots/`.
+
+mod bad_input;
+mod explain;
+mod harness;
+mod help;
+mod layering;
+mod properties;
+mod render;
+mod validate;
