@@ -169,6 +169,7 @@ where
         }
         Command::SecretRekey { envs, dry_run } => commands::secret::rekey(&mut ctx, &envs, dry_run),
         Command::SecretCheck { envs } => commands::secret::check(&mut ctx, &envs),
+        Command::ImsStatus { env, deployed } => commands::ims::status(&mut ctx, &env, deployed.as_deref()),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut cli::command(), "nlconf", &mut script);

@@ -60,6 +60,9 @@ enum CommandArgs {
     /// Manage age-encrypted secrets
     #[command(subcommand)]
     Secret(SecretArgs),
+    /// The Adobe IMS technical account of each instance
+    #[command(subcommand)]
+    Ims(ImsArgs),
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -98,6 +101,19 @@ enum SecretArgs {
         /// Only this environment (default: all)
         #[arg(short = 'e', long = "env", value_name = "ENV")]
         env: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ImsArgs {
+    /// Per container: the deployed technical-account client ID, the YAML's, and the last apply
+    Status {
+        /// The environment (a folder under environments/)
+        #[arg(short = 'e', long = "env", value_name = "ENV")]
+        env: String,
+        /// Read a local copy laid out as `render --out` writes it, instead of the target
+        #[arg(long, value_name = "DIR")]
+        deployed: Option<PathBuf>,
     },
 }
 
@@ -185,6 +201,7 @@ pub enum Command {
     SecretSet { env: String, path: String, from_file: Option<PathBuf> },
     SecretRekey { envs: Vec<String>, dry_run: bool },
     SecretCheck { envs: Vec<String> },
+    ImsStatus { env: String, deployed: Option<PathBuf> },
     Completions { shell: clap_complete::Shell },
     Man,
 }
@@ -239,6 +256,7 @@ where
         CommandArgs::Secret(SecretArgs::Set { env, path, from_file }) => Command::SecretSet { env, path, from_file },
         CommandArgs::Secret(SecretArgs::Rekey { env, dry_run }) => Command::SecretRekey { envs: env, dry_run },
         CommandArgs::Secret(SecretArgs::Check { env }) => Command::SecretCheck { envs: env },
+        CommandArgs::Ims(ImsArgs::Status { env, deployed }) => Command::ImsStatus { env, deployed },
         CommandArgs::Completions { shell } => Command::Completions { shell },
         CommandArgs::Man => Command::Man,
     };

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use crate::credentials::{StateRecord, state_file};
 use crate::diag::{Diagnostic, Diagnostics, Location as DiagLocation};
 use crate::env::{Container, Environment, Instance};
 use crate::target::{self, Location};
@@ -28,6 +29,8 @@ pub struct DeployedFile {
     /// `None` when the file does not exist (a new file).
     pub content: Option<String>,
     pub tree: Option<XmlElement>,
+    /// What nlconf last applied here (`.nlconf/state-<instance>.json`), if anything.
+    pub state: Option<StateRecord>,
 }
 
 impl DeployedFile {
@@ -73,7 +76,27 @@ pub fn read_all(
     (files, diags)
 }
 
+fn read_state(loc: &Location, inst: &Instance, c: &Container) -> Result<Option<StateRecord>, Diagnostic> {
+    let file = state_file(&inst.name);
+    let shown = loc.shown(&file);
+    let bytes = loc.read(&file).map_err(|e| {
+        Diagnostic::error(
+            Some(DiagLocation::file(&shown)),
+            format!("{}: cannot read the state record: {}", c.name, crate::yaml::io_reason(&e)),
+        )
+    })?;
+    let Some(bytes) = bytes else { return Ok(None) };
+    serde_json::from_slice::<StateRecord>(&bytes).map(Some).map_err(|e| {
+        Diagnostic::at(
+            DiagLocation::new(&shown, e.line() as u32, e.column() as u32),
+            format!("{}: the state record is not valid: {e}", c.name),
+        )
+        .with_help("nlconf writes it on apply; remove it to make the next plan run the credential step again")
+    })
+}
+
 fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFile, Diagnostic> {
+    let state = read_state(loc, inst, c)?;
     let file = format!("config-{}.xml", inst.name);
     let shown = loc.shown(&file);
     let bytes = loc.read(&file).map_err(|e| {
@@ -89,6 +112,7 @@ fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFi
             shown,
             content: None,
             tree: None,
+            state,
         });
     };
     let content = crate::yaml::decode_utf8(bytes, Path::new(&shown))
@@ -106,5 +130,6 @@ fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFi
         shown,
         content: Some(content),
         tree: Some(tree),
+        state,
     })
 }

@@ -40,6 +40,8 @@ pub struct Computed {
     pub rendered: Vec<RenderedFile>,
     pub deployed: Vec<DeployedFile>,
     pub review: Review,
+    /// Per container (same order as `rendered`), what apply would do.
+    pub steps: Vec<crate::plan::Steps>,
 }
 
 pub fn run(ctx: &mut Ctx, args: &DiffArgs) -> Status {
@@ -110,35 +112,51 @@ pub fn against_deployed(
     if ctx.diags.has_errors() {
         return None;
     }
-    // Secrets written into files are compared with the deployed plaintext when a key is at hand.
-    let mut wanted: Vec<usize> = rendered.iter().flat_map(|f| f.secrets.iter().copied()).collect();
-    wanted.sort_unstable();
-    wanted.dedup();
-    let values: HashMap<usize, SecretValue> = if wanted.is_empty() {
-        HashMap::new()
-    } else {
-        match crate::secrets::store::find_identities(&ctx.identities) {
-            Ok(Some(ids)) => match crate::secrets::store::decrypt_slots(&env.secrets, &wanted, &ids) {
-                Ok(v) => v,
+    // With a key at hand, secrets written into files are compared with the deployed plaintext, and
+    // credentials with what was last applied. Without one, nothing needs decrypting.
+    let ids = match crate::secrets::store::find_identities(&ctx.identities) {
+        Ok(ids) => ids,
+        Err(d) => {
+            ctx.diags.push(d);
+            return None;
+        }
+    };
+    let values: Option<HashMap<usize, SecretValue>> = match &ids {
+        None => None,
+        Some(ids) => {
+            let mut wanted: Vec<usize> = rendered.iter().flat_map(|f| f.secrets.iter().copied()).collect();
+            wanted.extend(
+                env.instances
+                    .iter()
+                    .filter_map(|i| i.ims.as_ref())
+                    .flat_map(|m| std::iter::once(m.client_secret).chain(m.private_key)),
+            );
+            wanted.sort_unstable();
+            wanted.dedup();
+            match crate::secrets::store::decrypt_slots(&env.secrets, &wanted, ids) {
+                Ok(v) => {
+                    ctx.diags.extend(crate::credentials::check_plaintexts(&env, &v));
+                    if ctx.diags.has_errors() {
+                        return None;
+                    }
+                    Some(v)
+                }
                 Err(d) => {
                     ctx.diags.extend(d);
                     return None;
                 }
-            },
-            Ok(None) => HashMap::new(),
-            Err(d) => {
-                ctx.diags.push(d);
-                return None;
             }
         }
     };
+    let empty = HashMap::new();
+    let secret_values = values.as_ref().unwrap_or(&empty);
     let key = FingerprintKey::random();
     let files: Vec<FileReview> = rendered
         .par_iter()
         .map(|f| {
             let d = by_key.get(&(f.instance.as_str(), f.container.as_str())).copied();
             let resolve_new = |p: Placeholder| match p {
-                Placeholder::Secret(i) => values.get(&i).map(|v| v.fingerprint(&key)),
+                Placeholder::Secret(i) => secret_values.get(&i).map(|v| v.fingerprint(&key)),
                 Placeholder::Kept(k) => f.kept.get(k).map(|v| fingerprint(&key, v)),
             };
             let resolve_old = |_: Placeholder| None;
@@ -155,9 +173,13 @@ pub fn against_deployed(
             review::compare(names, old, Some(new), opts, &key)
         })
         .collect();
-    let review =
-        Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, notes: Vec::new() };
-    Some(Computed { env, rendered, deployed, review })
+    let (steps, notes) = crate::plan::steps(&env, &rendered, &deployed, &files, values.as_ref());
+    let mut files = files;
+    for (f, s) in files.iter_mut().zip(&steps) {
+        f.actions = crate::plan::describe(&env, s);
+    }
+    let review = Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, notes };
+    Some(Computed { env, rendered, deployed, review, steps })
 }
 
 /// The base revision's file and the current one, for one container.

@@ -110,9 +110,16 @@ pub fn text(review: &Review, color: bool) -> String {
         for n in &f.notes {
             out.push_str(&format!("# {}: {n}\n", f.container));
         }
-        if !f.actions.is_empty() {
-            out.push_str(&format!("# then on {}: {}\n", f.container, f.actions.join("; ")));
+        out.push('\n');
+    }
+    for f in review.files.iter().filter(|f| !f.actions.is_empty()) {
+        out.push_str(&paint("1", &format!("then on {} ({}):", f.container, f.instance)));
+        out.push('\n');
+        for a in &f.actions {
+            out.push_str(&format!("  {a}\n"));
         }
+    }
+    if review.files.iter().any(|f| !f.actions.is_empty()) {
         out.push('\n');
     }
     for f in &review.files {

@@ -1,0 +1,63 @@
+//! `nlconf ims status -e ENV [--deployed DIR]`: the seed procedure's step 1, for every container:
+//! which Adobe I/O project (technical-account client ID) is deployed, whether it is the YAML's, and
+//! what nlconf last applied.
+
+use crate::app::{Ctx, Status};
+use crate::deployed::{self, Source};
+use crate::env::{Container, Instance};
+
+pub fn status(ctx: &mut Ctx, env_name: &str, deployed_dir: Option<&std::path::Path>) -> Status {
+    let Some(repo) = ctx.repo() else { return Status::Failed };
+    let Some(env) = ctx.load_env(&repo, env_name) else { return Status::Failed };
+    let source = deployed_dir.map_or(Source::Target, |d| Source::Dir(d.to_path_buf()));
+    let jobs: Vec<(&Instance, &Container)> =
+        env.instances.iter().flat_map(|i| i.containers.iter().map(move |c| (i, c))).collect();
+    let (files, diags) = deployed::read_all(&repo.root, &env, &source, &jobs);
+    if diags.has_errors() {
+        ctx.diags.extend(diags);
+        return Status::Failed;
+    }
+    let mut rows = vec![[
+        "INSTANCE".to_string(),
+        "CONTAINER".into(),
+        "DEPLOYED CLIENT ID".into(),
+        "YAML".into(),
+        "LAST APPLIED BY NLCONF".into(),
+    ]];
+    for (inst, c) in &jobs {
+        let Some(d) = files.iter().find(|d| d.instance == inst.name && d.container == c.name) else { continue };
+        let deployed_id = d
+            .tree
+            .as_ref()
+            .and_then(|t| t.child("shared"))
+            .and_then(|s| s.child("ims"))
+            .and_then(|i| i.attr("authIMSTAClientId"))
+            .filter(|v| !v.is_empty());
+        let shown_id = match (&d.content, deployed_id) {
+            (None, _) => "no file".to_string(),
+            (Some(_), None) => "not configured".to_string(),
+            (Some(_), Some(id)) => id.to_string(),
+        };
+        let yaml = match (&inst.ims, deployed_id) {
+            (None, _) => "not managed (no ims: block)".to_string(),
+            (Some(ims), Some(id)) if id == ims.client_id => "same".to_string(),
+            (Some(ims), None) => format!("to set: {}", ims.client_id),
+            (Some(ims), Some(_)) => format!("differs: {}", ims.client_id),
+        };
+        let applied = match d.state.as_ref().and_then(|s| s.credentials.as_ref().map(|c| (s, c))) {
+            Some((s, c)) => format!("{} {} at {} (nlconf {})", c.auth, c.client_id, s.applied_at, s.nlconf_version),
+            None => "never".to_string(),
+        };
+        rows.push([inst.name.clone(), c.name.clone(), shown_id, yaml, applied]);
+    }
+    let widths: Vec<usize> = (0..5).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+    for r in &rows {
+        let line: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        ctx.ui.out(line.join("  ").trim_end());
+    }
+    let rendered_notes = crate::plan::notes(&env, &files);
+    for n in rendered_notes {
+        ctx.ui.out(&format!("note: {n}"));
+    }
+    Status::Ok
+}

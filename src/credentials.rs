@@ -1,0 +1,317 @@
+//! The IMS technical-account credential step (DESIGN §1, §5): the `nlserver config -setimsoauth` /
+//! `-setimsjwtauth` command every container of an instance must run, when it is needed, and the
+//! state record that remembers what was applied.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use base64::prelude::BASE64_STANDARD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::env::{Auth, Environment, Ims, Instance};
+use crate::secrets::SecretValue;
+
+/// The state record of a container, next to its config files: `<conf>/.nlconf/state-<instance>.json`.
+pub fn state_file(instance: &str) -> String {
+    format!(".nlconf/state-{instance}.json")
+}
+
+pub const STATE_SCHEMA: &str = "nlconf.state/v1";
+/// PBKDF2 rounds for credential fingerprints: they are compared, never reversed, and the secrets
+/// are long random strings, so this only adds cost to a guess.
+const FINGERPRINT_ROUNDS: u32 = 4096;
+
+/// What nlconf last applied on a container for an instance.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StateRecord {
+    pub schema: String,
+    pub environment: String,
+    pub instance: String,
+    pub container: String,
+    pub credentials: Option<AppliedCredentials>,
+    pub applied_at: String,
+    pub nlconf_version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AppliedCredentials {
+    pub auth: String,
+    pub org_id: String,
+    pub client_id: String,
+    pub technical_account_id: String,
+    /// PBKDF2-HMAC-SHA256 over every field, secrets included, salted with environment and
+    /// instance: equal credentials give equal fingerprints; nothing about a secret can be read back.
+    pub fingerprint: String,
+    /// SHA-256 of the secrets' ciphertexts (public data): unchanged ciphertexts need no decryption
+    /// to know that nothing changed.
+    pub ciphertexts: String,
+}
+
+/// The credential step of one instance (the same on each of its containers).
+#[derive(Debug, Clone)]
+pub struct CredentialStep {
+    pub instance: String,
+    pub auth: Auth,
+    pub org_id: String,
+    pub client_id: String,
+    pub technical_account_id: String,
+    /// Indexes into `Environment::secrets`.
+    pub client_secret: usize,
+    pub private_key: Option<usize>,
+}
+
+impl CredentialStep {
+    pub fn of(inst: &Instance) -> Option<CredentialStep> {
+        let ims: &Ims = inst.ims.as_ref()?;
+        Some(CredentialStep {
+            instance: inst.name.clone(),
+            auth: ims.auth,
+            org_id: ims.org_id.clone(),
+            client_id: ims.client_id.clone(),
+            technical_account_id: ims.technical_account_id.clone(),
+            client_secret: ims.client_secret,
+            private_key: ims.private_key,
+        })
+    }
+
+    fn option(&self) -> &'static str {
+        match self.auth {
+            Auth::Oauth => "-setimsoauth",
+            Auth::Jwt => "-setimsjwtauth",
+        }
+    }
+
+    /// The command as shown in reviews and logs: secrets masked.
+    pub fn shown(&self, nlserver: &str) -> String {
+        let key = if self.auth == Auth::Jwt { "/(sensitive)" } else { "" };
+        format!(
+            "{nlserver} config -instance:{} {}:{}/{}/{}/(sensitive){key}",
+            self.instance,
+            self.option(),
+            self.org_id,
+            self.client_id,
+            self.technical_account_id
+        )
+    }
+
+    /// The real argument vector (no shell): the only place a credential's plaintext goes.
+    pub fn argv(&self, nlserver: &str, values: &HashMap<usize, SecretValue>) -> Option<Vec<Zeroizing<String>>> {
+        let secret = values.get(&self.client_secret)?;
+        let mut arg = Zeroizing::new(format!(
+            "{}:{}/{}/{}/{}",
+            self.option(),
+            self.org_id,
+            self.client_id,
+            self.technical_account_id,
+            secret.expose()
+        ));
+        if self.auth == Auth::Jwt {
+            let key = values.get(&self.private_key?)?;
+            let encoded = Zeroizing::new(BASE64_STANDARD.encode(key.expose().as_bytes()));
+            arg.push('/');
+            arg.push_str(&encoded);
+        }
+        Some(vec![
+            Zeroizing::new(nlserver.to_string()),
+            Zeroizing::new("config".into()),
+            Zeroizing::new(format!("-instance:{}", self.instance)),
+            arg,
+        ])
+    }
+
+    fn slots(&self) -> impl Iterator<Item = usize> {
+        std::iter::once(self.client_secret).chain(self.private_key)
+    }
+
+    pub fn ciphertext_digest(&self, env: &Environment) -> String {
+        let mut h = Sha256::new();
+        for i in self.slots() {
+            if let Some(ct) = env.secrets.get(i).and_then(|s| s.ciphertext.as_ref()) {
+                h.update(ct.armor.as_bytes());
+            }
+            h.update([0]);
+        }
+        format!("sha256:{}", crate::deployed::hex(&h.finalize()))
+    }
+
+    /// The fingerprint of all fields, secrets included; `None` without the plaintexts.
+    pub fn fingerprint(&self, env_name: &str, values: &HashMap<usize, SecretValue>) -> Option<String> {
+        let mut material = Zeroizing::new(Vec::new());
+        for part in [self.auth.name(), &self.org_id, &self.client_id, &self.technical_account_id] {
+            material.extend_from_slice(part.as_bytes());
+            material.push(0);
+        }
+        for i in self.slots() {
+            material.extend_from_slice(values.get(&i)?.expose().as_bytes());
+            material.push(0);
+        }
+        let salt = format!("nlconf-credentials-v1\0{env_name}\0{}", self.instance);
+        let mut out = [0u8; 32];
+        pbkdf2::pbkdf2_hmac::<Sha256>(&material, salt.as_bytes(), FINGERPRINT_ROUNDS, &mut out);
+        Some(format!("pbkdf2-sha256:{FINGERPRINT_ROUNDS}:{}", crate::deployed::hex(&out)))
+    }
+
+    pub fn record(&self, env: &Environment, values: &HashMap<usize, SecretValue>) -> Option<AppliedCredentials> {
+        Some(AppliedCredentials {
+            auth: self.auth.name().into(),
+            org_id: self.org_id.clone(),
+            client_id: self.client_id.clone(),
+            technical_account_id: self.technical_account_id.clone(),
+            fingerprint: self.fingerprint(&env.name, values)?,
+            ciphertexts: self.ciphertext_digest(env),
+        })
+    }
+
+    /// Whether the step must run on a container, and why. With the plaintexts at hand the answer is
+    /// exact; without them, a changed ciphertext counts as a change.
+    pub fn needed(
+        &self,
+        env: &Environment,
+        state: Option<&StateRecord>,
+        values: Option<&HashMap<usize, SecretValue>>,
+    ) -> Option<String> {
+        let Some(applied) = state.and_then(|s| s.credentials.as_ref()) else {
+            return Some("no record of applied credentials on this container".into());
+        };
+        let fields = [
+            ("auth", applied.auth.as_str(), self.auth.name()),
+            ("orgId", &applied.org_id, &self.org_id),
+            ("clientId", &applied.client_id, &self.client_id),
+            ("technicalAccountId", &applied.technical_account_id, &self.technical_account_id),
+        ];
+        let changed: Vec<&str> = fields.iter().filter(|(_, a, b)| a != b).map(|(n, _, _)| *n).collect();
+        if !changed.is_empty() {
+            return Some(format!("{} changed since the last apply", changed.join(", ")));
+        }
+        if applied.ciphertexts == self.ciphertext_digest(env) {
+            return None;
+        }
+        match values.and_then(|v| self.fingerprint(&env.name, v)) {
+            Some(fp) if fp == applied.fingerprint => None,
+            Some(_) => Some("the client secret or key changed since the last apply".into()),
+            None => Some("the secret was re-encrypted or changed; without an identity nlconf cannot tell which".into()),
+        }
+    }
+}
+
+/// Checks that need the plaintexts (DESIGN §3): a client secret without `/`, and for JWT an
+/// unencrypted RSA private key in PEM (PKCS#8 or PKCS#1).
+pub fn check_plaintexts(env: &Environment, values: &HashMap<usize, SecretValue>) -> Diagnostics {
+    let mut diags = Diagnostics::new();
+    for inst in &env.instances {
+        let Some(step) = CredentialStep::of(inst) else { continue };
+        let at = |i: usize| env.secrets.get(i).map(|s| s.origin.location());
+        if let Some(secret) = values.get(&step.client_secret) {
+            if secret.expose().contains('/') {
+                diags.push(
+                    Diagnostic::error(at(step.client_secret), format!("instances.{}.ims.clientSecret contains `/`, the field separator of nlserver -setims*", inst.name))
+                        .with_help("create another client secret in the Developer Console (up to two exist at a time) and set it with nlconf secret set"),
+                );
+            }
+            if secret.expose().trim().is_empty() {
+                diags.push(Diagnostic::error(
+                    at(step.client_secret),
+                    format!("instances.{}.ims.clientSecret is empty", inst.name),
+                ));
+            }
+        }
+        if let Some(k) = step.private_key
+            && let Some(key) = values.get(&k)
+            && let Err(why) = check_rsa_pem(key.expose())
+        {
+            diags.push(
+                Diagnostic::error(at(k), format!("instances.{}.ims.privateKey: {why}", inst.name))
+                    .with_help("use the unencrypted private.key of the JWT credential (openssl genpkey/req -nodes writes PKCS#8 `BEGIN PRIVATE KEY`)"),
+            );
+        }
+    }
+    diags
+}
+
+/// An RSA private key in PEM, PKCS#8 or PKCS#1, not encrypted.
+pub fn check_rsa_pem(pem: &str) -> Result<(), String> {
+    use rsa::pkcs1::DecodeRsaPrivateKey;
+    use rsa::pkcs8::DecodePrivateKey;
+    let text = pem.trim();
+    if text.contains("ENCRYPTED") {
+        return Err("the private key is encrypted with a passphrase; nlserver needs it unencrypted".into());
+    }
+    if text.starts_with("-----BEGIN EC PRIVATE KEY-----") || text.starts_with("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        return Err("not an RSA private key (Adobe's JWT credentials use RSA)".into());
+    }
+    if text.starts_with("-----BEGIN RSA PRIVATE KEY-----") {
+        return rsa::RsaPrivateKey::from_pkcs1_pem(text)
+            .map(|_| ())
+            .map_err(|_| "not a valid PKCS#1 RSA private key".into());
+    }
+    if text.starts_with("-----BEGIN PRIVATE KEY-----") {
+        return rsa::RsaPrivateKey::from_pkcs8_pem(text)
+            .map(|_| ())
+            .map_err(|_| "not a valid PKCS#8 RSA private key (an EC or Ed25519 key?)".into());
+    }
+    Err("not a PEM private key (expected -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)".into())
+}
+
+/// Post-change steps of a container (nlserver arguments), in the order they run: reload after a
+/// changed file or credentials, then restart pipelined when it runs there and changed.
+pub fn post_steps(instance: &str, file_changed: bool, credentials: bool, restart_pipelined: bool) -> Vec<Vec<String>> {
+    let mut steps = Vec::new();
+    if file_changed || credentials {
+        steps.push(vec!["config".to_string(), "-reload".to_string()]);
+    }
+    if restart_pipelined {
+        steps.push(vec!["restart".to_string(), format!("pipelined@{instance}")]);
+    }
+    steps
+}
+
+/// Now, as an RFC 3339 UTC timestamp (no external time crate: civil-from-days).
+pub fn now_utc() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
+}
+
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(20_783), (2026, 11, 26));
+    }
+
+    #[test]
+    fn rsa_pem_checks() {
+        assert!(check_rsa_pem("garbage").is_err());
+        assert!(
+            check_rsa_pem("-----BEGIN ENCRYPTED PRIVATE KEY-----\nabc\n-----END ENCRYPTED PRIVATE KEY-----")
+                .unwrap_err()
+                .contains("passphrase")
+        );
+        assert!(
+            check_rsa_pem("-----BEGIN EC PRIVATE KEY-----\nabc\n-----END EC PRIVATE KEY-----")
+                .unwrap_err()
+                .contains("not an RSA")
+        );
+    }
+}

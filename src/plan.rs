@@ -1,0 +1,140 @@
+//! The plan stage: per container, what apply would do (write the file, run the credential step,
+//! reload, restart pipelined), and what a reviewer should be told about it (DESIGN §5, §6).
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use crate::credentials::{CredentialStep, post_steps};
+use crate::deployed::DeployedFile;
+use crate::env::Environment;
+use crate::render::RenderedFile;
+use crate::review::canonical::canonical;
+use crate::review::{FileReview, FileStatus};
+use crate::secrets::SecretValue;
+use crate::xml::XmlElement;
+
+/// What apply does on one container for one instance, in order.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Steps {
+    pub instance: String,
+    pub container: String,
+    /// Write the rendered file (it differs from the deployed one, or is new).
+    pub write_file: bool,
+    /// Run the credential step, and why.
+    pub credentials: Option<String>,
+    /// nlserver arguments run after the file and the credentials, e.g. `["config", "-reload"]`.
+    pub post: Vec<Vec<String>>,
+}
+
+impl Steps {
+    pub fn is_empty(&self) -> bool {
+        !self.write_file && self.credentials.is_none() && self.post.is_empty()
+    }
+}
+
+fn pipelined(tree: Option<&XmlElement>) -> Option<String> {
+    tree?.child("pipelined").map(canonical)
+}
+
+fn enabled(tree: &XmlElement, name: &str) -> bool {
+    tree.child(name).and_then(|p| p.attr("autoStart")).is_some_and(|v| v == "true" || v == "1")
+}
+
+/// The steps of every container, and the notes of the review. `values` holds the decrypted
+/// credential secrets when an identity is at hand.
+pub fn steps(
+    env: &Environment,
+    rendered: &[RenderedFile],
+    deployed: &[DeployedFile],
+    reviews: &[FileReview],
+    values: Option<&HashMap<usize, SecretValue>>,
+) -> (Vec<Steps>, Vec<String>) {
+    let by_key: HashMap<(&str, &str), &DeployedFile> =
+        deployed.iter().map(|d| ((d.instance.as_str(), d.container.as_str()), d)).collect();
+    let review_of: HashMap<(&str, &str), &FileReview> =
+        reviews.iter().map(|r| ((r.instance.as_str(), r.container.as_str()), r)).collect();
+    let mut out = Vec::new();
+    for f in rendered {
+        let key = (f.instance.as_str(), f.container.as_str());
+        let d = by_key.get(&key);
+        let write_file = review_of.get(&key).is_some_and(|r| r.status != FileStatus::Unchanged);
+        let inst = env.instance(&f.instance);
+        let step = inst.and_then(CredentialStep::of);
+        let credentials = step.as_ref().and_then(|s| s.needed(env, d.and_then(|d| d.state.as_ref()), values));
+        let old_tree = d.and_then(|d| d.tree.as_ref());
+        let pipelined_changed = pipelined(old_tree) != pipelined(Some(&f.tree));
+        let restart = enabled(&f.tree, "pipelined") && (pipelined_changed || credentials.is_some());
+        let post = post_steps(&f.instance, write_file, credentials.is_some(), restart);
+        out.push(Steps { instance: f.instance.clone(), container: f.container.clone(), write_file, credentials, post });
+    }
+    (out, notes(env, deployed))
+}
+
+/// Sentences about the deployed credentials of each instance: a switched Adobe I/O project,
+/// containers that disagree, a legacy pipelined authentication.
+pub fn notes(env: &Environment, deployed: &[DeployedFile]) -> Vec<String> {
+    let mut notes = Vec::new();
+    for inst in &env.instances {
+        let files: Vec<&DeployedFile> = deployed.iter().filter(|d| d.instance == inst.name).collect();
+        let mut by_client: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for d in &files {
+            let id = d
+                .tree
+                .as_ref()
+                .and_then(|t| t.child("shared"))
+                .and_then(|s| s.child("ims"))
+                .and_then(|i| i.attr("authIMSTAClientId"))
+                .filter(|v| !v.is_empty());
+            if let Some(id) = id {
+                by_client.entry(id.to_string()).or_default().push(&d.container);
+            }
+            if let Some(p) = d.tree.as_ref().and_then(|t| t.child("pipelined"))
+                && (p.attr("appName").is_some() || p.attr("authPrivateKey").is_some())
+                && p.attr("authType").is_none()
+            {
+                notes.push(format!(
+                    "{}/{}: the deployed <pipelined> uses the legacy Omniture OAuth (appName/authPrivateKey), retired on 2021-10-20; \
+                     it is replaced by the IMS technical account (authType=\"imsJwtToken\" and nlserver config -setimsoauth)",
+                    inst.name, d.container
+                ));
+            }
+        }
+        if by_client.len() > 1 {
+            let parts: Vec<String> = by_client.iter().map(|(id, cs)| format!("{} on {id}", cs.join(", "))).collect();
+            notes.push(format!(
+                "{}: the containers disagree on the deployed Adobe I/O project: {}",
+                inst.name,
+                parts.join("; ")
+            ));
+        }
+        if let Some(ims) = &inst.ims {
+            for (id, containers) in &by_client {
+                if *id != ims.client_id {
+                    notes.push(format!(
+                        "{}: switches the Adobe I/O project from {id} to {} on {} container{}",
+                        inst.name,
+                        ims.client_id,
+                        containers.len(),
+                        if containers.len() == 1 { "" } else { "s" }
+                    ));
+                }
+            }
+        }
+    }
+    notes
+}
+
+/// How a step reads in a review, secrets masked.
+pub fn describe(env: &Environment, s: &Steps) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(why) = &s.credentials
+        && let Some(step) = env.instance(&s.instance).and_then(CredentialStep::of)
+    {
+        out.push(format!("{}  # {why}", step.shown(&env.nlserver)));
+    }
+    for p in &s.post {
+        out.push(format!("{} {}", env.nlserver, p.join(" ")));
+    }
+    out
+}
