@@ -144,12 +144,13 @@ where
         Command::Render { env, out, instance, container, reveal } => {
             commands::render::run(&mut ctx, &env, out.as_deref(), instance.as_deref(), container.as_deref(), reveal)
         }
+        Command::Plan { env, deployed, out, format, detailed_exitcode } => {
+            let args = commands::plan::PlanArgs { env, deployed, out, format: format_of(format), detailed_exitcode };
+            commands::plan::run(&mut ctx, &args)
+        }
+        Command::Apply { plan, force_unlock } => commands::apply::run(&mut ctx, &plan, force_unlock),
         Command::Diff(o) => {
-            let format = match o.format {
-                cli::FormatArg::Text => commands::diff::Format::Text,
-                cli::FormatArg::Json => commands::diff::Format::Json,
-                cli::FormatArg::Markdown => commands::diff::Format::Markdown,
-            };
+            let format = format_of(o.format);
             let args = commands::diff::DiffArgs {
                 env: o.env,
                 deployed: o.deployed,
@@ -207,4 +208,12 @@ fn man_page() -> std::io::Result<Vec<u8>> {
     let mut page = Vec::new();
     clap_mangen::Man::new(cli::command()).render(&mut page)?;
     Ok(page)
+}
+
+fn format_of(f: cli::FormatArg) -> commands::diff::Format {
+    match f {
+        cli::FormatArg::Text => commands::diff::Format::Text,
+        cli::FormatArg::Json => commands::diff::Format::Json,
+        cli::FormatArg::Markdown => commands::diff::Format::Markdown,
+    }
 }

@@ -57,7 +57,9 @@ fn walk(
             a.name.to_ascii_lowercase().cmp(&b.name.to_ascii_lowercase()).then_with(|| a.name.cmp(&b.name))
         });
     }
-    let mut created = false;
+    // A created element goes right after the rendered sibling that precedes it in the deployed file,
+    // so that what nlserver wrote stays where it wrote it (and re-rendering changes no byte).
+    let mut after: Option<usize> = None;
     let mut seen: Vec<(&str, usize)> = Vec::new();
     for dc in &deployed.children {
         let Some(cdef) = schema.child(def, &dc.name) else { continue };
@@ -88,7 +90,10 @@ fn walk(
             _ => rendered.children.iter().position(|c| c.name == dc.name),
         };
         match position {
-            Some(i) => walk(schema, cdef, &mut rendered.children[i], dc, origin),
+            Some(i) => {
+                walk(schema, cdef, &mut rendered.children[i], dc, origin);
+                after = Some(i);
+            }
             None if has_owned(schema, cdef, dc) => {
                 let mut el = Element {
                     name: dc.name.clone(),
@@ -106,14 +111,12 @@ fn walk(
                     });
                 }
                 walk(schema, cdef, &mut el, dc, origin);
-                rendered.children.push(el);
-                created = true;
+                let at = after.map_or(0, |i| i + 1);
+                rendered.children.insert(at, el);
+                after = Some(at);
             }
             None => {}
         }
-    }
-    if created {
-        rendered.children.sort_by_key(|c| schema.element(&c.path).map_or(usize::MAX, |d| schema.order_of(d)));
     }
 }
 

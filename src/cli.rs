@@ -55,6 +55,17 @@ enum CommandArgs {
     Render(RenderArgs),
     /// Show what would change on each container, secrets masked
     Diff(DiffCliArgs),
+    /// Review what would change and write a plan file that apply carries out exactly
+    Plan(PlanCliArgs),
+    /// Carry out a reviewed plan: refuses if anything changed since; atomic, locked, reported
+    Apply {
+        /// The plan file written by `nlconf plan --out`
+        #[arg(value_name = "PLANFILE")]
+        plan: PathBuf,
+        /// Remove a lock left by an apply that died (check the containers first)
+        #[arg(long)]
+        force_unlock: bool,
+    },
     /// Show each final value and where it came from
     Explain(ExplainArgs),
     /// Manage age-encrypted secrets
@@ -168,6 +179,24 @@ struct DiffCliArgs {
 }
 
 #[derive(Args, Debug)]
+struct PlanCliArgs {
+    /// The environment (a folder under environments/)
+    #[arg(short = 'e', long = "env", value_name = "ENV")]
+    env: String,
+    /// Compare with a local copy laid out as `render --out` writes it, instead of the target
+    #[arg(long, value_name = "DIR")]
+    deployed: Option<PathBuf>,
+    /// Where to write the plan file (JSON, no secrets: fit for a CI artifact)
+    #[arg(long, value_name = "PLANFILE")]
+    out: PathBuf,
+    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
+    format: FormatArg,
+    /// Exit 2 when there are changes, 0 when there are none, 1 on error
+    #[arg(long)]
+    detailed_exitcode: bool,
+}
+
+#[derive(Args, Debug)]
 struct ExplainArgs {
     /// The environment (a folder under environments/)
     #[arg(short = 'e', long = "env", value_name = "ENV")]
@@ -198,6 +227,8 @@ pub enum Command {
     Render { env: String, out: Option<PathBuf>, instance: Option<String>, container: Option<String>, reveal: bool },
     Explain { env: String, instance: String, container: Option<String>, path: Option<String> },
     Diff(DiffOptions),
+    Plan { env: String, deployed: Option<PathBuf>, out: PathBuf, format: FormatArg, detailed_exitcode: bool },
+    Apply { plan: PathBuf, force_unlock: bool },
     SecretSet { env: String, path: String, from_file: Option<PathBuf> },
     SecretRekey { envs: Vec<String>, dry_run: bool },
     SecretCheck { envs: Vec<String> },
@@ -250,6 +281,14 @@ where
             context: a.context,
             detailed_exitcode: a.detailed_exitcode,
         }),
+        CommandArgs::Plan(a) => Command::Plan {
+            env: a.env,
+            deployed: a.deployed,
+            out: a.out,
+            format: a.format,
+            detailed_exitcode: a.detailed_exitcode,
+        },
+        CommandArgs::Apply { plan, force_unlock } => Command::Apply { plan, force_unlock },
         CommandArgs::Explain(a) => {
             Command::Explain { env: a.env, instance: a.instance, container: a.container, path: a.path }
         }

@@ -138,3 +138,130 @@ pub fn describe(env: &Environment, s: &Steps) -> Vec<String> {
     }
     out
 }
+
+/// The plan file's schema name and version; bump the version on any incompatible change.
+pub const PLAN_SCHEMA: &str = "nlconf.plan/v1";
+
+/// A plan: what was reviewed, precisely enough that apply can refuse when anything moved since.
+/// It holds no secret: rendered content carries placeholders, and digests are of public data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub schema: String,
+    pub nlconf_version: String,
+    pub created_at: String,
+    pub environment: String,
+    /// Every input (YAML file, recipients, template) and its digest.
+    pub inputs: BTreeMap<String, String>,
+    pub containers: Vec<PlannedContainer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlannedContainer {
+    pub instance: String,
+    pub container: String,
+    /// Where the deployed file is, as shown to the user.
+    pub location: String,
+    /// `sha256:...` of the deployed file when planned, or `absent`.
+    pub deployed_digest: String,
+    /// `sha256:...` of the state record when planned, or `absent`.
+    pub state_digest: String,
+    /// The file to write, with `@@nlconf:secret:N@@`/`@@nlconf:kept:N@@` placeholders.
+    pub rendered: String,
+    pub steps: Steps,
+    /// The steps as a reviewer reads them (secrets masked).
+    pub shown_steps: Vec<String>,
+}
+
+pub fn state_digest(d: Option<&DeployedFile>) -> String {
+    match d.and_then(|d| d.state.as_ref()).and_then(|s| serde_json::to_vec(s).ok()) {
+        Some(bytes) => crate::deployed::sha256(&bytes),
+        None => "absent".into(),
+    }
+}
+
+impl PlanFile {
+    pub fn new(
+        env: &Environment,
+        inputs: BTreeMap<String, String>,
+        rendered: &[RenderedFile],
+        deployed: &[DeployedFile],
+        steps: &[Steps],
+    ) -> PlanFile {
+        let containers = rendered
+            .iter()
+            .zip(steps)
+            .map(|(f, s)| {
+                let d = deployed.iter().find(|d| d.instance == f.instance && d.container == f.container);
+                PlannedContainer {
+                    instance: f.instance.clone(),
+                    container: f.container.clone(),
+                    location: d.map(|d| d.shown.clone()).unwrap_or_default(),
+                    deployed_digest: d.map_or_else(|| "absent".into(), DeployedFile::digest),
+                    state_digest: state_digest(d),
+                    rendered: f.content.clone(),
+                    steps: s.clone(),
+                    shown_steps: describe(env, s),
+                }
+            })
+            .collect();
+        PlanFile {
+            schema: PLAN_SCHEMA.into(),
+            nlconf_version: env!("CARGO_PKG_VERSION").into(),
+            created_at: crate::credentials::now_utc(),
+            environment: env.name.clone(),
+            inputs,
+            containers,
+        }
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.containers.iter().any(|c| !c.steps.is_empty())
+    }
+
+    /// Every way `now` differs from this plan, one sentence each; empty when apply may proceed.
+    pub fn differences(&self, now: &PlanFile) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.environment != now.environment {
+            out.push(format!("the plan is for environment `{}`", self.environment));
+            return out;
+        }
+        for (path, digest) in &self.inputs {
+            match now.inputs.get(path) {
+                None => out.push(format!("{path} is gone since the plan")),
+                Some(d) if d != digest => out.push(format!("{path} changed since the plan")),
+                _ => {}
+            }
+        }
+        for path in now.inputs.keys().filter(|p| !self.inputs.contains_key(*p)) {
+            out.push(format!("{path} is new since the plan"));
+        }
+        for c in &self.containers {
+            let file = format!("config-{}.xml", c.instance);
+            let Some(n) = now.containers.iter().find(|n| n.instance == c.instance && n.container == c.container) else {
+                out.push(format!("{}: {file} is no longer in the repository", c.container));
+                continue;
+            };
+            if n.deployed_digest != c.deployed_digest {
+                out.push(format!("{}: {} changed since the plan", c.container, n.location));
+            }
+            if n.state_digest != c.state_digest {
+                out.push(format!(
+                    "{}: the state record of {} changed since the plan (another apply?)",
+                    c.container, c.instance
+                ));
+            }
+            if n.rendered != c.rendered && n.deployed_digest == c.deployed_digest {
+                out.push(format!("{}: the rendered {file} differs from the plan's", c.container));
+            }
+            if n.steps != c.steps {
+                out.push(format!("{}: the steps for {file} differ from the plan's", c.container));
+            }
+        }
+        for n in &now.containers {
+            if !self.containers.iter().any(|c| c.instance == n.instance && c.container == n.container) {
+                out.push(format!("{}: config-{}.xml is new since the plan", n.container, n.instance));
+            }
+        }
+        out
+    }
+}

@@ -33,6 +33,8 @@ pub struct Templates {
     tera: Tera,
     /// Template name -> path shown in messages.
     shown: BTreeMap<String, String>,
+    /// Template name -> SHA-256 of its text, for the plan's digest of inputs.
+    pub digests: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -100,11 +102,12 @@ impl Templates {
         tera.autoescape_on(vec![".xml"]);
         tera.set_escape_fn(xml::tera_escape);
         let shown: BTreeMap<String, String> = sources.iter().map(|(k, (s, _))| (k.clone(), s.clone())).collect();
+        let digests = sources.iter().map(|(k, (_, t))| (k.clone(), crate::deployed::sha256(t.as_bytes()))).collect();
         let raw: Vec<(String, String)> = sources.into_iter().map(|(k, (_, t))| (k, t)).collect();
         if let Err(e) = tera.add_raw_templates(raw) {
             return Err(tera_error(&e, &shown).into());
         }
-        Ok(Templates { tera, shown })
+        Ok(Templates { tera, shown, digests })
     }
 
     pub fn shown(&self, name: &str) -> String {

@@ -100,3 +100,243 @@ mod tests {
         assert_eq!(shell_quote("/a b/it's"), "'/a b/it'\\''s'");
     }
 }
+
+/// Who holds a container's lock, as written in `<conf>/.nlconf/lock`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct LockInfo {
+    pub holder: String,
+    pub host: String,
+    pub pid: u32,
+    pub time: String,
+}
+
+impl std::fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} on {} (pid {}) since {}", self.holder, self.host, self.pid, self.time)
+    }
+}
+
+pub enum LockError {
+    /// Another apply holds it: what its lock file says.
+    Held(String),
+    Io(io::Error),
+}
+
+/// What a command run on a container printed, and how it ended.
+pub struct RunResult {
+    pub success: bool,
+    pub code: Option<i32>,
+    pub stderr: String,
+}
+
+pub const LOCK_FILE: &str = ".nlconf/lock";
+pub const BACKUP_DIR: &str = ".nlconf/backups";
+
+impl Location {
+    /// Writes `file` atomically: a temporary file in `.nlconf/` of the same folder (never where ACC
+    /// reads), synced, given the old file's mode and owner (new files: 0640, the folder's owner),
+    /// renamed over the old one, and the folder synced.
+    pub fn write_atomic(&self, file: &str, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Location::Local(dir) => write_local(dir, file, bytes),
+            Location::Ssh { dir, .. } => {
+                let f = shell_quote(file);
+                let script = format!(
+                    "set -e; cd {d}; mkdir -p .nlconf; tmp=.nlconf/tmp-{name}-$$; trap 'rm -f \"$tmp\"' EXIT; \
+                     cat > \"$tmp\"; \
+                     if [ -e {f} ]; then chmod --reference={f} \"$tmp\"; chown --reference={f} \"$tmp\" 2>/dev/null || true; \
+                     else chmod 640 \"$tmp\"; chown --reference=. \"$tmp\" 2>/dev/null || true; fi; \
+                     sync \"$tmp\" 2>/dev/null || sync; mv -f \"$tmp\" {f}; trap - EXIT; sync . 2>/dev/null || true",
+                    d = shell_quote(dir),
+                    name = file.replace(['/', '\''], "_"),
+                );
+                self.ssh_with_input(&script, bytes).and_then(|r| {
+                    if r.success { Ok(()) } else { Err(io::Error::other(format!("ssh: {}", r.stderr.trim()))) }
+                })
+            }
+        }
+    }
+
+    /// Copies the current `file` to `.nlconf/backups/<file>.<stamp>` and keeps the newest `keep`.
+    pub fn backup(&self, file: &str, stamp: &str, keep: usize) -> io::Result<()> {
+        let name = format!("{file}.{stamp}");
+        match self {
+            Location::Local(dir) => {
+                let src = dir.join(file);
+                if !src.exists() {
+                    return Ok(());
+                }
+                let backups = dir.join(BACKUP_DIR);
+                std::fs::create_dir_all(&backups)?;
+                std::fs::copy(&src, backups.join(&name))?;
+                let mut old: Vec<PathBuf> = std::fs::read_dir(&backups)?
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{file}."))))
+                    .collect();
+                old.sort();
+                let excess = old.len().saturating_sub(keep);
+                for p in &old[..excess] {
+                    std::fs::remove_file(p)?;
+                }
+                Ok(())
+            }
+            Location::Ssh { dir, .. } => {
+                let script = format!(
+                    "set -e; cd {d}; if [ -e {f} ]; then mkdir -p {b}; cp -p {f} {b}/{n}; \
+                     ls -1 {b} | grep -F -- {prefix} | sort | head -n -{keep} | while IFS= read -r x; do rm -f -- {b}/\"$x\"; done; fi",
+                    d = shell_quote(dir),
+                    f = shell_quote(file),
+                    b = BACKUP_DIR,
+                    n = shell_quote(&name),
+                    prefix = shell_quote(&format!("{file}.")),
+                );
+                let r = self.ssh_with_input(&script, b"")?;
+                if r.success { Ok(()) } else { Err(io::Error::other(format!("ssh: {}", r.stderr.trim()))) }
+            }
+        }
+    }
+
+    /// Takes the container's lock, failing at once when another apply holds it.
+    pub fn lock(&self, info: &LockInfo) -> Result<(), LockError> {
+        let json = serde_json::to_vec_pretty(info).map_err(|e| LockError::Io(io::Error::other(e)))?;
+        match self {
+            Location::Local(dir) => {
+                use std::io::Write;
+                std::fs::create_dir_all(dir.join(".nlconf")).map_err(LockError::Io)?;
+                let path = dir.join(LOCK_FILE);
+                match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                    Ok(mut f) => f.write_all(&json).and_then(|()| f.sync_all()).map_err(LockError::Io),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        Err(LockError::Held(std::fs::read_to_string(&path).unwrap_or_default()))
+                    }
+                    Err(e) => Err(LockError::Io(e)),
+                }
+            }
+            Location::Ssh { dir, .. } => {
+                let script = format!(
+                    "cd {d} || exit 1; mkdir -p .nlconf || exit 1; if (set -C; cat > {l}) 2>/dev/null; then exit 0; else cat {l}; exit 3; fi",
+                    d = shell_quote(dir),
+                    l = LOCK_FILE
+                );
+                let mut cmd = self.ssh(&script);
+                let out = run_with_input(&mut cmd, &json).map_err(LockError::Io)?;
+                match out.status.code() {
+                    Some(0) => Ok(()),
+                    Some(3) => Err(LockError::Held(String::from_utf8_lossy(&out.stdout).into_owned())),
+                    _ => Err(LockError::Io(io::Error::other(ssh_failure(&out.stderr)))),
+                }
+            }
+        }
+    }
+
+    pub fn unlock(&self) -> io::Result<()> {
+        match self {
+            Location::Local(dir) => match std::fs::remove_file(dir.join(LOCK_FILE)) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+                _ => Ok(()),
+            },
+            Location::Ssh { dir, .. } => {
+                let r = self.ssh_with_input(&format!("rm -f {}/{LOCK_FILE}", shell_quote(dir)), b"")?;
+                if r.success { Ok(()) } else { Err(io::Error::other(format!("ssh: {}", r.stderr.trim()))) }
+            }
+        }
+    }
+
+    /// Runs a program on the container, in its conf folder, without a shell on this side. The
+    /// argument at `secret_arg` travels over stdin to the remote side, never in an ssh command line.
+    pub fn run(&self, argv: &[zeroize::Zeroizing<String>], secret_arg: Option<usize>) -> io::Result<RunResult> {
+        match self {
+            Location::Local(dir) => {
+                let Some((program, args)) = argv.split_first() else { return Err(io::Error::other("empty command")) };
+                let dir = dir.canonicalize()?;
+                let out = Command::new(program.as_str())
+                    .args(args.iter().map(|a| a.as_str()))
+                    .current_dir(&dir)
+                    .env("NLCONF_CONF_DIR", &dir)
+                    .stdin(Stdio::null())
+                    .output()?;
+                Ok(RunResult {
+                    success: out.status.success(),
+                    code: out.status.code(),
+                    stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                })
+            }
+            Location::Ssh { dir, .. } => {
+                let mut script = format!("cd {d} && export NLCONF_CONF_DIR={d} && ", d = shell_quote(dir));
+                let mut input = zeroize::Zeroizing::new(Vec::new());
+                if let Some(i) = secret_arg {
+                    let secret = argv.get(i).ok_or_else(|| io::Error::other("no such argument"))?;
+                    if secret.contains('\n') {
+                        return Err(io::Error::other("an argument holds a newline"));
+                    }
+                    input.extend_from_slice(secret.as_bytes());
+                    input.push(b'\n');
+                    script.push_str("IFS= read -r a && ");
+                }
+                script.push_str("exec");
+                for (i, a) in argv.iter().enumerate() {
+                    script.push(' ');
+                    if Some(i) == secret_arg { script.push_str("\"$a\"") } else { script.push_str(&shell_quote(a)) }
+                }
+                self.ssh_with_input(&script, &input)
+            }
+        }
+    }
+
+    fn ssh_with_input(&self, script: &str, input: &[u8]) -> io::Result<RunResult> {
+        let mut cmd = self.ssh(script);
+        let out = run_with_input(&mut cmd, input)?;
+        Ok(RunResult {
+            success: out.status.success(),
+            code: out.status.code(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
+    }
+}
+
+fn run_with_input(cmd: &mut Command, input: &[u8]) -> io::Result<std::process::Output> {
+    use std::io::Write;
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A remote side that exits early closes the pipe: its exit status says why.
+        let _ = stdin.write_all(input);
+    }
+    child.wait_with_output()
+}
+
+fn write_local(dir: &Path, file: &str, bytes: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let work = dir.join(".nlconf");
+    std::fs::create_dir_all(&work)?;
+    let target = dir.join(file);
+    let (mode, uid, gid) = match std::fs::metadata(&target) {
+        Ok(m) => (m.mode() & 0o7777, m.uid(), m.gid()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let d = std::fs::metadata(dir)?;
+            (0o640, d.uid(), d.gid())
+        }
+        Err(e) => return Err(e),
+    };
+    let tmp = work.join(format!("tmp-{}-{}", file.replace('/', "_"), std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        if let Err(e) = std::os::unix::fs::fchown(&f, Some(uid), Some(gid)) {
+            // Only root may give a file away; an owner that is already right needs nothing.
+            let me = std::fs::metadata(&tmp)?;
+            if me.uid() != uid || me.gid() != gid {
+                return Err(e);
+            }
+        }
+        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
+        std::fs::rename(&tmp, &target)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

@@ -42,6 +42,10 @@ pub struct Computed {
     pub review: Review,
     /// Per container (same order as `rendered`), what apply would do.
     pub steps: Vec<crate::plan::Steps>,
+    /// The decrypted secrets (rendered ones and credentials) when an identity was at hand.
+    pub values: Option<HashMap<usize, SecretValue>>,
+    /// Every input and its digest: YAML files, recipients, templates.
+    pub inputs: BTreeMap<String, String>,
 }
 
 pub fn run(ctx: &mut Ctx, args: &DiffArgs) -> Status {
@@ -179,7 +183,18 @@ pub fn against_deployed(
         f.actions = crate::plan::describe(&env, s);
     }
     let review = Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, notes };
-    Some(Computed { env, rendered, deployed, review, steps })
+    let mut inputs: BTreeMap<String, String> = env
+        .files
+        .iter()
+        .map(|f| (f.display.to_string_lossy().into_owned(), crate::deployed::sha256(f.text.as_bytes())))
+        .collect();
+    if let Some(r) = &env.recipients {
+        inputs.insert(format!("environments/{}/recipients", env.name), format!("recipients:{}", r.digest()));
+    }
+    for (name, digest) in &templates.digests {
+        inputs.insert(templates.shown(name), digest.clone());
+    }
+    Some(Computed { env, rendered, deployed, review, steps, values, inputs })
 }
 
 /// The base revision's file and the current one, for one container.

@@ -1,8 +1,10 @@
 //! One module per command.
 
+pub mod apply;
 pub mod diff;
 pub mod explain;
 pub mod ims;
+pub mod plan;
 pub mod render;
 pub mod secret;
 pub mod validate;

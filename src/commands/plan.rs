@@ -1,0 +1,81 @@
+//! `nlconf plan -e ENV [--deployed DIR] --out PLANFILE [--format ...] [--detailed-exitcode]`: the
+//! review of `diff`, and a plan file that `apply` carries out exactly.
+
+use std::path::{Path, PathBuf};
+
+use crate::app::{Ctx, Status};
+use crate::commands::diff::{self, Format};
+use crate::deployed::Source;
+use crate::diag::Diagnostic;
+use crate::plan::PlanFile;
+use crate::review::Options;
+
+pub struct PlanArgs {
+    pub env: String,
+    pub deployed: Option<PathBuf>,
+    pub out: PathBuf,
+    pub format: Format,
+    pub detailed_exitcode: bool,
+}
+
+pub fn run(ctx: &mut Ctx, args: &PlanArgs) -> Status {
+    let Some(repo) = ctx.repo() else { return Status::Failed };
+    let source = args.deployed.clone().map_or(Source::Target, Source::Dir);
+    let opts = Options { semantic: false, context: 3 };
+    let Some(c) = diff::against_deployed(ctx, &repo, &args.env, &source, &opts) else { return Status::Failed };
+    let plan = PlanFile::new(&c.env, c.inputs, &c.rendered, &c.deployed, &c.steps);
+    if let Err(d) = write_plan(&args.out, &plan) {
+        ctx.diags.push(d);
+        return Status::Failed;
+    }
+    diff::print(ctx, &c.review, args.format);
+    ctx.ui.note(&if plan.has_changes() {
+        format!("plan written to {}: carry it out with `nlconf apply {}`", args.out.display(), args.out.display())
+    } else {
+        format!("plan written to {}: nothing to do", args.out.display())
+    });
+    if args.detailed_exitcode && plan.has_changes() { Status::Changes } else { Status::Ok }
+}
+
+fn write_plan(path: &Path, plan: &PlanFile) -> Result<(), Diagnostic> {
+    let mut json = serde_json::to_vec_pretty(plan)
+        .map_err(|e| Diagnostic::in_file(path, format!("cannot serialise the plan: {e}")))?;
+    json.push(b'\n');
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            Diagnostic::in_file(path, format!("cannot create the folder: {}", crate::yaml::io_reason(&e)))
+        })?;
+    }
+    crate::fsutil::write_atomic(path, &json)
+        .map_err(|e| Diagnostic::in_file(path, format!("cannot write the plan: {}", crate::yaml::io_reason(&e))))
+}
+
+/// Reads a plan file, refusing another schema or another nlconf version.
+pub fn read_plan(path: &Path) -> Result<PlanFile, Diagnostic> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::in_file(path, format!("cannot read the plan: {}", crate::yaml::io_reason(&e))))?;
+    let plan: PlanFile = serde_json::from_slice(&bytes).map_err(|e| {
+        Diagnostic::at(
+            crate::diag::Location::new(path, e.line() as u32, e.column() as u32),
+            format!("not an nlconf plan file: {e}"),
+        )
+    })?;
+    if plan.schema != crate::plan::PLAN_SCHEMA {
+        return Err(Diagnostic::in_file(
+            path,
+            format!("plan schema `{}` is not the `{}` this nlconf reads", plan.schema, crate::plan::PLAN_SCHEMA),
+        ));
+    }
+    if plan.nlconf_version != env!("CARGO_PKG_VERSION") {
+        return Err(Diagnostic::in_file(
+            path,
+            format!(
+                "the plan was made by nlconf {}, this is nlconf {}: rendering may differ",
+                plan.nlconf_version,
+                env!("CARGO_PKG_VERSION")
+            ),
+        )
+        .with_help("make a new plan with this nlconf and review it"));
+    }
+    Ok(plan)
+}
