@@ -1,25 +1,62 @@
 #!/usr/bin/env bash
-# The main job on the shipped example: validate, render, explain, check secrets, and review what would
-# change against a deployed snapshot. Run by `make demo`.
+# The main job on the shipped example, run by `make demo`:
+#   1. check and explain the configuration;
+#   2. review prod against a drifted deployed snapshot (what a pull request shows);
+#   3. the whole review-then-apply loop on dev, against a fresh local target with an nlserver stand-in:
+#      plan, apply, plan again (nothing to do), change a value, plan (exactly that change), apply.
+# Nothing tracked is modified: the loop works on a scratch copy of the repository in demo/target/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=target/debug/nlconf
+N="$PWD/target/debug/nlconf"
 # Demo-only key (public in this repository): never use it for real secrets.
-export NLCONF_AGE_IDENTITY=demo/keys/demo-ONLY-alice.agekey
+export NLCONF_AGE_IDENTITY="$PWD/demo/keys/demo-ONLY-alice.agekey"
 export NO_COLOR=1
 
-step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
+step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
+# Runs a step whose exit code 2 means "there are changes" (--detailed-exitcode).
+step_changes() {
+  printf '\n== %s\n$ %s\n' "$1" "${*:2}"
+  local rc=0
+  "${@:2}" || rc=$?
+  [ "$rc" -eq 0 ] || [ "$rc" -eq 2 ] || exit "$rc"
+  printf '(exit %s: %s)\n' "$rc" "$([ "$rc" -eq 2 ] && echo "changes" || echo "no changes")"
+}
 
+echo "### Part 1: check and explain"
 step "Validate every environment (YAML, schema, secrets, templates)" $N validate
 step "What would be written for prod" $N render -e prod
 step "One rendered file (secrets never appear)" $N render -e prod --instance mkt_prod --container wf1
 step "Where each value comes from" $N explain -e prod --instance mkt_prod serverconf.pipelined
-step "Per container, with what each override replaced" $N explain -e prod --instance mkt_prod --container mta1 serverconf.mta
+step "Per container, with what each layer replaced" $N explain -e prod --instance mkt_prod --container mta1 serverconf.mta
 step "Every secret decrypts, is bound to its place and to the current recipients" $N secret check
-step "Review: prod against its deployed snapshot (drift shows)" $N diff -e prod --deployed demo/deployed/prod
-step "The same, compared semantically (formatting ignored)" $N diff -e prod --deployed demo/deployed/prod --semantic
+
+echo; echo "### Part 2: review prod against its deployed snapshot (demo/deployed/prod: drift included)"
+step "The Adobe I/O project deployed on each container" $N ims status -e prod --deployed demo/deployed/prod
+step_changes "What would change (text diff)" $N diff -e prod --deployed demo/deployed/prod --detailed-exitcode
+step_changes "The same, compared semantically (formatting ignored)" $N diff -e prod --deployed demo/deployed/prod --semantic --detailed-exitcode
 mkdir -p demo/target
 $N diff -e prod --deployed demo/deployed/prod --format markdown > demo/target/review-prod.md
 $N diff -e prod --deployed demo/deployed/prod --format json > demo/target/review-prod.json
-printf '\nPull-request comment written to demo/target/review-prod.md (%s bytes), JSON to demo/target/review-prod.json\n' \
+printf '\nPull-request comment: demo/target/review-prod.md (%s bytes); JSON: demo/target/review-prod.json\n' \
   "$(wc -c < demo/target/review-prod.md)"
+
+echo; echo "### Part 3: review, then apply, on dev (a scratch copy of this repository, a fresh local target)"
+R=demo/target/repo
+rm -rf "$R"
+mkdir -p "$R/demo"
+cp -r environments templates "$R/"
+cp demo/nlserver-standin "$R/demo/"
+step_changes "Plan: everything is new, credentials are set on every container" \
+  $N -C "$R" plan -e dev --out "$R/dev.plan" --detailed-exitcode
+step "Apply exactly that plan" $N -C "$R" apply "$R/dev.plan"
+step "What nlserver (the stand-in) was asked to do on dev1 (secrets masked in its log)" \
+  cat "$R/demo/target/dev/dev1/.nlserver-standin.log"
+step "The state record: what was applied, as fingerprints that reveal nothing" \
+  cat "$R/demo/target/dev/dev1/.nlconf/state-mkt_dev.json"
+step_changes "Plan again: nothing to do" $N -C "$R" plan -e dev --out "$R/dev.plan" --detailed-exitcode
+step "Someone changes one value in the YAML (pipelined gets 4 threads)" \
+  sed -i 's/processingThreads: 2/processingThreads: 4/' "$R/environments/dev/environment.yaml"
+step_changes "Plan: exactly that change, and the restart it needs" \
+  $N -C "$R" plan -e dev --out "$R/dev.plan" --detailed-exitcode
+step "Apply it" $N -C "$R" apply "$R/dev.plan"
+step_changes "And the environment is as reviewed" $N -C "$R" diff -e dev --detailed-exitcode
