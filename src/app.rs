@@ -149,6 +149,9 @@ where
             commands::plan::run(&mut ctx, &args)
         }
         Command::Apply { plan, force_unlock } => commands::apply::run(&mut ctx, &plan, force_unlock),
+        Command::Import { env, instance, files, force } => {
+            commands::import::run(&mut ctx, &env, &instance, &files, force)
+        }
         Command::Diff(o) => {
             let format = format_of(o.format);
             let args = commands::diff::DiffArgs {

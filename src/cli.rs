@@ -66,6 +66,21 @@ enum CommandArgs {
         #[arg(long)]
         force_unlock: bool,
     },
+    /// Adopt deployed config-<instance>.xml files into YAML
+    Import {
+        /// The environment (a folder under environments/)
+        #[arg(short = 'e', long = "env", value_name = "ENV")]
+        env: String,
+        /// The instance to import (writes environments/<env>/<instance>.yaml)
+        #[arg(long, value_name = "I")]
+        instance: String,
+        /// CONTAINER=FILE (a local copy of that container's file), or CONTAINER (read from the target)
+        #[arg(value_name = "CONTAINER=FILE", required = true)]
+        files: Vec<String>,
+        /// Replace an existing environments/<env>/<instance>.yaml
+        #[arg(long)]
+        force: bool,
+    },
     /// Show each final value and where it came from
     Explain(ExplainArgs),
     /// Manage age-encrypted secrets
@@ -229,6 +244,7 @@ pub enum Command {
     Diff(DiffOptions),
     Plan { env: String, deployed: Option<PathBuf>, out: PathBuf, format: FormatArg, detailed_exitcode: bool },
     Apply { plan: PathBuf, force_unlock: bool },
+    Import { env: String, instance: String, files: Vec<String>, force: bool },
     SecretSet { env: String, path: String, from_file: Option<PathBuf> },
     SecretRekey { envs: Vec<String>, dry_run: bool },
     SecretCheck { envs: Vec<String> },
@@ -289,6 +305,7 @@ where
             detailed_exitcode: a.detailed_exitcode,
         },
         CommandArgs::Apply { plan, force_unlock } => Command::Apply { plan, force_unlock },
+        CommandArgs::Import { env, instance, files, force } => Command::Import { env, instance, files, force },
         CommandArgs::Explain(a) => {
             Command::Explain { env: a.env, instance: a.instance, container: a.container, path: a.path }
         }

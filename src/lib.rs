@@ -14,6 +14,7 @@ pub mod diag;
 pub mod env;
 pub mod fsutil;
 pub mod gitrev;
+pub mod import;
 pub mod plan;
 pub mod render;
 pub mod repo;

@@ -108,13 +108,13 @@ pub fn notes(env: &Environment, deployed: &[DeployedFile]) -> Vec<String> {
                 parts.join("; ")
             ));
         }
-        if let Some(ims) = &inst.ims {
+        if let Some(client_id) = &inst.ims_client_id {
             for (id, containers) in &by_client {
-                if *id != ims.client_id {
+                if id != client_id {
                     notes.push(format!(
                         "{}: switches the Adobe I/O project from {id} to {} on {} container{}",
                         inst.name,
-                        ims.client_id,
+                        client_id,
                         containers.len(),
                         if containers.len() == 1 { "" } else { "s" }
                     ));

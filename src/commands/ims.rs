@@ -38,11 +38,12 @@ pub fn status(ctx: &mut Ctx, env_name: &str, deployed_dir: Option<&std::path::Pa
             (Some(_), None) => "not configured".to_string(),
             (Some(_), Some(id)) => id.to_string(),
         };
-        let yaml = match (&inst.ims, deployed_id) {
-            (None, _) => "not managed (no ims: block)".to_string(),
-            (Some(ims), Some(id)) if id == ims.client_id => "same".to_string(),
-            (Some(ims), None) => format!("to set: {}", ims.client_id),
-            (Some(ims), Some(_)) => format!("differs: {}", ims.client_id),
+        let managed = if inst.ims.is_some() { "" } else { " (credentials not managed)" };
+        let yaml = match (&inst.ims_client_id, deployed_id) {
+            (None, _) => "no ims: block".to_string(),
+            (Some(yaml), Some(id)) if id == yaml => format!("same{managed}"),
+            (Some(yaml), None) => format!("to set: {yaml}{managed}"),
+            (Some(yaml), Some(_)) => format!("differs: {yaml}{managed}"),
         };
         let applied = match d.state.as_ref().and_then(|s| s.credentials.as_ref().map(|c| (s, c))) {
             Some((s, c)) => format!("{} {} at {} (nlconf {})", c.auth, c.client_id, s.applied_at, s.nlconf_version),

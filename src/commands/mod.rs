@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod diff;
 pub mod explain;
+pub mod import;
 pub mod ims;
 pub mod plan;
 pub mod render;

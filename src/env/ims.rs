@@ -86,48 +86,15 @@ pub fn load(
     });
     let org_id = text(diags, "orgId", "0123456789ABCDEF01234567@AdobeOrg");
     if let Some((org, origin)) = &org_id {
-        match org.strip_suffix("@AdobeOrg") {
-            Some(id) if id.len() == 24 && id.chars().all(|c| c.is_ascii_alphanumeric()) => {
-                if !id.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
-                    || !id.chars().all(|c| c.is_ascii_hexdigit())
-                {
-                    diags.push(Diagnostic::warning(
-                        Some(origin.location()),
-                        format!("ims.orgId `{org}`: Adobe organization IDs are usually 24 upper-case hex digits"),
-                    ));
-                }
-            }
-            _ => diags.push(
-                Diagnostic::at(origin.location(), format!("ims.orgId: `{org}` is not an Adobe organization ID"))
-                    .with_help(
-                        "expected 24 letters or digits followed by @AdobeOrg, as shown in the Developer Console",
-                    ),
-            ),
-        }
+        check_org_id(diags, org, origin);
     }
     let client_id = text(diags, "clientId", "e053e1a87cf74c68a6ec8e71d4a82662");
-    if let Some((id, origin)) = &client_id
-        && !(id.len() == 32 && id.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c)))
-    {
-        diags.push(Diagnostic::warning(
-            Some(origin.location()),
-            format!("ims.clientId `{id}`: Developer Console client IDs are 32 lower-case hex digits; check it was copied whole"),
-        ));
+    if let Some((id, origin)) = &client_id {
+        check_client_id(diags, id, origin);
     }
     let ta = text(diags, "technicalAccountId", "6657031C5C095BB40A4B0123@techacct.adobe.com");
     if let Some((id, origin)) = &ta {
-        let ok = id
-            .strip_suffix("@techacct.adobe.com")
-            .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()));
-        if !ok {
-            diags.push(
-                Diagnostic::at(
-                    origin.location(),
-                    format!("ims.technicalAccountId: `{id}` is not a technical account ID"),
-                )
-                .with_help("expected letters and digits followed by @techacct.adobe.com"),
-            );
-        }
+        check_technical_account_id(diags, id, origin);
     }
     let secret = |diags: &mut Diagnostics, key: &str| -> Option<usize> {
         let x = v.get(key)?;
@@ -182,4 +149,84 @@ pub fn load(
         private_key: if auth == Auth::Jwt { Some(private_key?) } else { None },
         origin: v.origin.clone(),
     })
+}
+
+fn check_org_id(diags: &mut Diagnostics, org: &str, origin: &Origin) {
+    match org.strip_suffix("@AdobeOrg") {
+        Some(id) if id.len() == 24 && id.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            if !id.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+                || !id.chars().all(|c| c.is_ascii_hexdigit())
+            {
+                diags.push(Diagnostic::warning(
+                    Some(origin.location()),
+                    format!("ims.orgId `{org}`: Adobe organization IDs are usually 24 upper-case hex digits"),
+                ));
+            }
+        }
+        _ => diags.push(
+            Diagnostic::at(origin.location(), format!("ims.orgId: `{org}` is not an Adobe organization ID"))
+                .with_help("expected 24 letters or digits followed by @AdobeOrg, as shown in the Developer Console"),
+        ),
+    }
+}
+
+fn check_client_id(diags: &mut Diagnostics, id: &str, origin: &Origin) {
+    if !(id.len() == 32 && id.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))) {
+        diags.push(Diagnostic::warning(
+            Some(origin.location()),
+            format!("ims.clientId `{id}`: Developer Console client IDs are 32 lower-case hex digits; check it was copied whole"),
+        ));
+    }
+}
+
+fn check_technical_account_id(diags: &mut Diagnostics, id: &str, origin: &Origin) {
+    let ok = id
+        .strip_suffix("@techacct.adobe.com")
+        .is_some_and(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()));
+    if !ok {
+        diags.push(
+            Diagnostic::at(origin.location(), format!("ims.technicalAccountId: `{id}` is not a technical account ID"))
+                .with_help("expected letters and digits followed by @techacct.adobe.com"),
+        );
+    }
+}
+
+/// An `ims:` block without `auth` (and without secrets): the credentials are not managed by nlconf,
+/// as after `nlconf import`. Returns the client ID it names, for `ims status` and the review notes.
+pub fn load_unmanaged(diags: &mut Diagnostics, v: &Value, instance: &str) -> Option<String> {
+    let v = expect_map(diags, v, &format!("instances.{instance}.ims"))?;
+    for f in v.fields() {
+        if !KEYS.contains(&f.key.as_str()) {
+            unknown_key(diags, f, &format!("instances.{instance}.ims"), KEYS);
+        }
+    }
+    let get = |diags: &mut Diagnostics, key: &str| {
+        v.get(key)
+            .and_then(|x| expect_scalar(diags, x, &format!("ims.{key}")).map(|s| (s.to_string(), x.origin.clone())))
+    };
+    if let Some((org, origin)) = get(diags, "orgId") {
+        check_org_id(diags, &org, &origin);
+    }
+    let client = get(diags, "clientId");
+    if let Some((id, origin)) = &client {
+        check_client_id(diags, id, origin);
+    }
+    if let Some((id, origin)) = get(diags, "technicalAccountId") {
+        check_technical_account_id(diags, &id, &origin);
+    }
+    diags.push(
+        Diagnostic::warning(
+            Some(v.origin.location()),
+            format!("instances.{instance}.ims has no `auth`: nlconf does not manage these credentials (no credential step)"),
+        )
+        .with_help(format!(
+            "to manage them add `auth: oauth` and `orgId`, then: printf %s \"$CLIENT_SECRET\" | nlconf secret set -e ENV instances.{instance}.ims.clientSecret"
+        )),
+    );
+    client.map(|(id, _)| id)
+}
+
+/// Whether an `ims:` block is the unmanaged kind (no `auth`, no secrets).
+pub fn is_unmanaged(v: &Value) -> bool {
+    v.is_map() && ["auth", "clientSecret", "privateKey"].iter().all(|k| v.get(k).is_none())
 }

@@ -52,7 +52,10 @@ pub struct Instance {
     pub name: String,
     pub origin: Origin,
     pub containers: Vec<Container>,
+    /// The technical account, when nlconf manages its credentials.
     pub ims: Option<Ims>,
+    /// The client ID the `ims:` block names, managed or not.
+    pub ims_client_id: Option<String>,
 }
 
 #[derive(Debug)]
@@ -77,6 +80,8 @@ pub struct SecretSlot {
     pub text: String,
     /// The parsed ciphertext (after validation).
     pub ciphertext: Option<Ciphertext>,
+    /// A block scalar (`!age |`): its text starts on the line after the tag.
+    pub block: bool,
 }
 
 impl Environment {
@@ -165,7 +170,8 @@ pub fn load_recipients(repo: &Repository, name: &str) -> Result<RecipientSet, Di
 
 /// Where a line of a secret's text is in its file (the text starts on the line after `!age |`).
 pub fn secret_line(slot: &SecretSlot, line_in_text: usize) -> Location {
-    Location::new(slot.origin.file.as_ref(), slot.origin.pos.line + line_in_text as u32, slot.origin.pos.col)
+    let first = if slot.block { slot.origin.pos.line + 1 } else { slot.origin.pos.line };
+    Location::new(slot.origin.file.as_ref(), first + line_in_text.saturating_sub(1) as u32, slot.origin.pos.col)
 }
 
 /// Parses each secret's ciphertext and checks where it is bound (DESIGN §4).
@@ -258,7 +264,7 @@ fn collect_secrets(
     let at = |pos: Pos| Location::new(file.as_ref(), pos.line, pos.col);
     if node.tag == Tag::Age {
         match &node.kind {
-            yaml::Kind::Scalar(text, _) if !text.trim().is_empty() => {
+            yaml::Kind::Scalar(text, style) if !text.trim().is_empty() => {
                 if shared {
                     diags.push(
                         Diagnostic::at(at(node.pos), "a secret in environments/defaults.yaml")
@@ -270,6 +276,7 @@ fn collect_secrets(
                     origin: Origin { file: file.clone(), pos: node.pos },
                     text: text.clone(),
                     ciphertext: None,
+                    block: *style == yaml::Style::Block,
                 });
             }
             yaml::Kind::Scalar(..) | yaml::Kind::Null => diags.push(
@@ -524,9 +531,14 @@ fn load_instance(
             None => own,
         }
     };
-    let ims = match base.get("ims") {
-        Some(v) => ims::load(diags, v, name, build, secrets),
-        None => None,
+    let (ims, ims_client_id) = match base.get("ims") {
+        Some(v) if ims::is_unmanaged(v) => (None, ims::load_unmanaged(diags, v, name)),
+        Some(v) => {
+            let ims = ims::load(diags, v, name, build, secrets);
+            let id = ims.as_ref().map(|i| i.client_id.clone());
+            (ims, id)
+        }
+        None => (None, None),
     };
 
     let mut containers = Vec::new();
@@ -599,5 +611,5 @@ fn load_instance(
             });
         }
     }
-    Some(Instance { name: name.clone(), origin: field.key_origin.clone(), containers, ims })
+    Some(Instance { name: name.clone(), origin: field.key_origin.clone(), containers, ims, ims_client_id })
 }

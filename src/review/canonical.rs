@@ -1,22 +1,46 @@
 //! The canonical form of a config file: what ACC reads, without formatting. Attribute order, quote
-//! style, whitespace between elements, `<a/>` versus `<a></a>`, character references and the case of
-//! the root element's name do not matter; element order and every value do.
+//! style, whitespace between elements, `<a/>` versus `<a></a>`, character references, the order of
+//! differently named siblings, the case of the root element's name, and `1`/`0` versus `true`/`false`
+//! in Boolean attributes do not matter; the order of repeated elements and every value do.
 
+use crate::schema::{AttrType, ElementDef, Schema};
 use crate::xml::{XmlElement, escape};
 
 pub fn canonical(root: &XmlElement) -> String {
     let mut out = String::new();
-    write(root, 0, true, &mut out);
+    let schema = Schema::get();
+    let def =
+        if root.name.eq_ignore_ascii_case("serverconf") { Some(schema.root()) } else { schema.element(&root.name) };
+    write(schema, def, root, 0, true, &mut out);
     out
 }
 
-fn write(el: &XmlElement, depth: usize, is_root: bool, out: &mut String) {
+fn write(
+    schema: &'static Schema,
+    def: Option<&'static ElementDef>,
+    el: &XmlElement,
+    depth: usize,
+    is_root: bool,
+    out: &mut String,
+) {
     let indent = "  ".repeat(depth);
     let name = if is_root { el.name.to_ascii_lowercase() } else { el.name.clone() };
     out.push_str(&indent);
     out.push('<');
     out.push_str(&name);
-    let mut attrs: Vec<&(String, String)> = el.attrs.iter().collect();
+    let mut attrs: Vec<(&str, &str)> = el
+        .attrs
+        .iter()
+        .map(|(k, v)| {
+            let boolean = def.and_then(|d| d.attr(k)).is_some_and(|a| a.ty == AttrType::Boolean);
+            let v = match (boolean, v.as_str()) {
+                (true, "1") => "true",
+                (true, "0") => "false",
+                _ => v.as_str(),
+            };
+            (k.as_str(), v)
+        })
+        .collect();
     attrs.sort();
     for (k, v) in attrs {
         out.push(' ');
@@ -42,7 +66,8 @@ fn write(el: &XmlElement, depth: usize, is_root: bool, out: &mut String) {
     let mut children: Vec<&XmlElement> = el.children.iter().collect();
     children.sort_by(|a, b| a.name.cmp(&b.name));
     for c in children {
-        write(c, depth + 1, false, out);
+        let cdef = def.and_then(|d| schema.child(d, &c.name));
+        write(schema, cdef, c, depth + 1, false, out);
     }
     out.push_str(&indent);
     out.push_str("</");
@@ -59,7 +84,7 @@ mod tests {
     fn formatting_does_not_matter() {
         let a = parse("<?xml version='1.0'?>\n<serverconf>\n  <mta autoStart=\"true\" args='x'/>\n</serverconf>\n")
             .unwrap();
-        let b = parse("<serverConf><mta args=\"&#120;\"\n autoStart=\"true\"></mta></serverConf>").unwrap();
+        let b = parse("<serverConf><mta args=\"&#120;\"\n autoStart=\"1\"></mta></serverConf>").unwrap();
         assert_eq!(canonical(&a), canonical(&b));
         let c = parse("<serverconf><mta args=\"y\" autoStart=\"true\"/></serverconf>").unwrap();
         assert_ne!(canonical(&a), canonical(&c));
@@ -68,5 +93,9 @@ mod tests {
         let f = parse("<serverconf><mta/><url a='2'/><wfserver/><url a='1'/></serverconf>").unwrap();
         assert_eq!(canonical(&d), canonical(&e));
         assert_ne!(canonical(&d), canonical(&f));
+        // `1` is not `true` where the attribute is not a Boolean.
+        let g = parse("<serverconf><mta args=\"1\"/></serverconf>").unwrap();
+        let h = parse("<serverconf><mta args=\"true\"/></serverconf>").unwrap();
+        assert_ne!(canonical(&g), canonical(&h));
     }
 }
