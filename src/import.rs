@@ -12,6 +12,9 @@ use crate::diag::did_you_mean;
 use crate::schema::{ElementDef, Schema, nlserver_owned};
 use crate::xml::XmlElement;
 
+/// A technical account as the files name it: client ID and technical account ID.
+type Account = (Option<String>, Option<String>);
+
 /// A YAML value to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Y {
@@ -72,12 +75,11 @@ pub fn import(env: &str, instance: &str, inputs: &[Input], header: &str) -> Impo
             (i.container.clone(), get("authIMSTAClientId"), get("authIMSTAId"))
         })
         .collect();
-    let mut by_client: BTreeMap<(Option<String>, Option<String>), Vec<String>> = BTreeMap::new();
+    let mut by_client: BTreeMap<Account, Vec<String>> = BTreeMap::new();
     for (c, client, ta) in &ids {
         by_client.entry((client.clone(), ta.clone())).or_default().push(c.clone());
     }
-    let configured: Vec<(&(Option<String>, Option<String>), &Vec<String>)> =
-        by_client.iter().filter(|((c, _), _)| c.is_some()).collect();
+    let configured: Vec<(&Account, &Vec<String>)> = by_client.iter().filter(|((c, _), _)| c.is_some()).collect();
     let chosen = configured.iter().max_by_key(|(_, cs)| cs.len()).map(|(k, _)| (*k).clone());
     if configured.len() > 1 {
         let parts: Vec<String> = configured
