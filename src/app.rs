@@ -44,10 +44,20 @@ impl Ctx {
 
     /// Loads one environment, keeping its findings; `None` when it has errors.
     pub fn load_env(&mut self, repo: &Repository, name: &str) -> Option<Environment> {
+        let started = std::time::Instant::now();
         let (env, diags) = env::load(repo, name);
         self.diags.extend(diags);
         if let Some(e) = &env {
             self.warn_jwt(e);
+            if self.ui.verbose {
+                let files: Vec<String> = e.files.iter().map(|f| f.display.display().to_string()).collect();
+                self.ui.note(&format!(
+                    "{name}: merged {} in {} ms: {}",
+                    crate::ui::count(files.len(), "file"),
+                    started.elapsed().as_millis(),
+                    files.join(", ")
+                ));
+            }
         }
         env
     }

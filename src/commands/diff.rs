@@ -92,7 +92,16 @@ pub fn against_deployed(
     let env = ctx.load_env(repo, env_name)?;
     let templates = templates?;
     let pairs = jobs(&env);
+    let started = std::time::Instant::now();
     let (deployed, diags) = deployed::read_all(&repo.root, &env, source, &pairs);
+    if ctx.ui.verbose {
+        let present = deployed.iter().filter(|d| d.content.is_some()).count();
+        ctx.ui.note(&format!(
+            "read {present} deployed files ({} absent) in {} ms",
+            deployed.len() - present,
+            started.elapsed().as_millis()
+        ));
+    }
     if diags.has_errors() {
         ctx.diags.extend(diags);
         return None;
