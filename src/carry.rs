@@ -4,8 +4,9 @@
 //! Carried: every attribute in `schema::NLSERVER_OWNED` (the `shared/ims` credentials written by
 //! `nlserver config -setims*`, `pipelined/@authPrivateKey`, `web/redirection/@trackingPassword`) and
 //! every schema-sensitive attribute the YAML does not set (e.g. `dbcnx/@password` written by
-//! `-setdblogin`, kept together with its `encrypted` flag). Missing elements are created only on the
-//! way to an nlserver-owned attribute.
+//! `-setdblogin`, kept together with its `encrypted` flag), and any value that looks encrypted by
+//! nlserver (`@` + base64). Missing elements are created only on the way to an nlserver-owned
+//! attribute.
 
 use crate::env::{Attr, AttrValue, Element, Origin};
 use crate::schema::{ElementDef, Schema, nlserver_owned};
@@ -16,8 +17,11 @@ pub fn carry_over(rendered: &mut Element, deployed: &XmlElement, origin: &Origin
     walk(schema, schema.root(), rendered, deployed, origin);
 }
 
-fn carried(def: &ElementDef, name: &str) -> Option<bool> {
-    let sensitive = def.attr(name).is_some_and(|a| a.sensitive);
+/// Whether a deployed attribute is carried over, and whether it is sensitive. A value that looks
+/// encrypted by nlserver is carried (and masked) even on an attribute the schema does not know.
+fn carried(def: &ElementDef, name: &str, value: &str) -> Option<bool> {
+    let encrypted = crate::review::mask::looks_encrypted(value);
+    let sensitive = def.attr(name).is_some_and(|a| a.sensitive) || encrypted;
     (nlserver_owned(&def.path, name).is_some() || sensitive).then_some(sensitive)
 }
 
@@ -33,7 +37,7 @@ fn walk(
         if rendered.attr(name).is_some() {
             continue;
         }
-        if let Some(sensitive) = carried(def, name) {
+        if let Some(sensitive) = carried(def, name, value) {
             let value = if sensitive { AttrValue::Kept(value.clone()) } else { AttrValue::Text(value.clone()) };
             rendered.attrs.push(Attr { name: name.clone(), value, origin: origin.clone(), sensitive });
             added = true;

@@ -189,7 +189,7 @@ fn element(
     let password_kept = def.path == "shared/dataStore/dataSource/dbcnx" && el.attr("password").is_some();
     for (name, value) in &el.attrs {
         let here = if path.is_empty() { el.name.clone() } else { path.to_string() };
-        let sensitive = def.attr(name).is_some_and(|a| a.sensitive);
+        let sensitive = def.attr(name).is_some_and(|a| a.sensitive) || crate::review::mask::looks_encrypted(value);
         if nlserver_owned(&def.path, name).is_some() || sensitive || (password_kept && name == "encrypted") {
             report.kept_by_nlserver.push(format!("{here}/@{name}"));
             continue;
