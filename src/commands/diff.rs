@@ -10,7 +10,7 @@ use crate::app::{Ctx, Status};
 use crate::deployed::{self, DeployedFile, Source};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::env::{Container, Environment, Instance};
-use crate::render::{Placeholder, RenderedFile, Templates};
+use crate::render::{Placeholder, RenderedFile, Templates, substitute};
 use crate::repo::Repository;
 use crate::review::format::{self, Review};
 use crate::review::mask::fingerprint;
@@ -183,6 +183,17 @@ pub fn against_deployed(
                 path: f.rel_path(),
                 old_source: d.map(|d| d.shown.clone()).unwrap_or_default(),
             };
+            // What apply would write, but with no secret of the YAML in it: when it is the deployed
+            // file byte for byte, nothing changes (the kept values are the deployed file's own).
+            if f.secrets.is_empty()
+                && let Some(deployed) = d.and_then(|d| d.content.as_deref())
+                && substitute(&f.content, |p| match p {
+                    Placeholder::Kept(k) => f.kept.get(k).map(|v| crate::xml::escape(v)).unwrap_or_default(),
+                    Placeholder::Secret(_) => String::new(),
+                }) == deployed
+            {
+                return review::unchanged(names);
+            }
             review::compare(names, old, Some(new), opts, &key)
         })
         .collect();

@@ -83,6 +83,24 @@ pub struct Names {
     pub old_source: String,
 }
 
+/// The review of a file known to be byte-identical to what is deployed.
+pub fn unchanged(names: Names) -> FileReview {
+    FileReview {
+        instance: names.instance,
+        container: names.container,
+        path: names.path,
+        old_source: names.old_source,
+        status: FileStatus::Unchanged,
+        cosmetic_only: false,
+        added: 0,
+        removed: 0,
+        hunks: Vec::new(),
+        masked: Vec::new(),
+        actions: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
 /// Compares the old side (deployed, or rendered at the base revision) with the new one.
 pub fn compare(
     names: Names,
@@ -91,6 +109,12 @@ pub fn compare(
     opts: &Options,
     key: &FingerprintKey,
 ) -> FileReview {
+    if let (Some(o), Some(n)) = (&old, &new)
+        && o.text == n.text
+    {
+        // Identical bytes (the common case on a large fleet): nothing to mask or diff.
+        return unchanged(names);
+    }
     let old_side = old.as_ref().map(|i| Side { text: i.text, tree: i.tree, resolve: i.resolve });
     let new_side = new.as_ref().map(|i| Side { text: i.text, tree: i.tree, resolve: i.resolve });
     let masked = mask::mask_pair(old_side.as_ref(), new_side.as_ref(), key);
