@@ -5,8 +5,8 @@
 //! `nlserver config -setims*`, `pipelined/@authPrivateKey`, `web/redirection/@trackingPassword`) and
 //! every schema-sensitive attribute the YAML does not set (e.g. `dbcnx/@password` written by
 //! `-setdblogin`, kept together with its `encrypted` flag), and any value that looks encrypted by
-//! nlserver (`@` + base64). Missing elements are created only on the way to an nlserver-owned
-//! attribute.
+//! nlserver (`@` + base64). Missing elements are created on the way to a carried attribute (placed
+//! where the deployed file has them), so that nothing is erased.
 
 use crate::env::{Attr, AttrValue, Element, Origin};
 use crate::schema::{ElementDef, Schema, nlserver_owned};
@@ -98,7 +98,7 @@ fn walk(
                 walk(schema, cdef, &mut rendered.children[i], dc, origin);
                 after = Some(i);
             }
-            None if has_owned(schema, cdef, dc) => {
+            None if has_carried(schema, cdef, dc) => {
                 let mut el = Element {
                     name: dc.name.clone(),
                     path: cdef.path.clone(),
@@ -124,7 +124,7 @@ fn walk(
     }
 }
 
-fn has_owned(schema: &'static Schema, def: &ElementDef, deployed: &XmlElement) -> bool {
-    deployed.attrs.iter().any(|(n, _)| nlserver_owned(&def.path, n).is_some())
-        || deployed.children.iter().any(|c| schema.child(def, &c.name).is_some_and(|cd| has_owned(schema, cd, c)))
+fn has_carried(schema: &'static Schema, def: &ElementDef, deployed: &XmlElement) -> bool {
+    deployed.attrs.iter().any(|(n, v)| carried(def, n, v).is_some())
+        || deployed.children.iter().any(|c| schema.child(def, &c.name).is_some_and(|cd| has_carried(schema, cd, c)))
 }

@@ -32,6 +32,10 @@ pub struct StateRecord {
     pub instance: String,
     pub container: String,
     pub credentials: Option<AppliedCredentials>,
+    /// Steps an apply started and did not see succeed (e.g. `["config", "-reload"]`): the next plan
+    /// runs them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<Vec<String>>,
     pub applied_at: String,
     pub nlconf_version: String,
 }
@@ -266,6 +270,13 @@ pub fn post_steps(instance: &str, file_changed: bool, credentials: bool, restart
         steps.push(vec!["restart".to_string(), format!("pipelined@{instance}")]);
     }
     steps
+}
+
+/// A sortable timestamp for backup names, to the nanosecond: `20261126T225934.123456789Z`.
+pub fn now_stamp() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let base = now_utc().replace([':', '-'], "");
+    format!("{}.{:09}Z", base.trim_end_matches('Z'), now.subsec_nanos())
 }
 
 /// Now, as an RFC 3339 UTC timestamp (no external time crate: civil-from-days).

@@ -55,7 +55,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// Where a container's file is, for a source.
 pub fn location(repo_root: &Path, env: &Environment, source: &Source, inst: &Instance, c: &Container) -> Location {
     match source {
-        Source::Target => target::locate(repo_root, env, &inst.name, c),
+        Source::Target => target::locate(repo_root, &env.target, &inst.name, c),
         Source::Dir(dir) => Location::Local(dir.join(&c.name)),
     }
 }
@@ -120,7 +120,7 @@ fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFi
             state,
         });
     };
-    let content = crate::yaml::decode_utf8(bytes, Path::new(&shown))
+    let content = crate::yaml::decode_text(bytes, Path::new(&shown), "config files")
         .map_err(|d| Diagnostic { message: format!("{}: deployed file: {}", c.name, d.message), ..d })?;
     let tree = xml::parse(&content).map_err(|e| {
         Diagnostic::at(

@@ -220,7 +220,7 @@ fn element(
         let child_path = if def.path.is_empty() { name.to_string() } else { format!("{}/{name}", def.path) };
         let Some(cdef) = schema.child(def, name) else {
             report.not_carried.push(format!(
-                "<{name}> under {} on {container}: not in the schema, so nlconf cannot manage it",
+                "<{name}> under {}: not in the schema, so nlconf cannot manage it [{container}]",
                 if def.path.is_empty() { "the root".to_string() } else { format!("<{}>", def.name) }
             ));
             continue;
@@ -231,13 +231,20 @@ fn element(
         }
         match (cdef.repeatable, &cdef.key) {
             (true, Some(key)) => {
-                let mut map = Vec::new();
+                let mut map: Vec<(String, Y)> = Vec::new();
                 for item in items {
                     let kv = item
                         .attr(key)
                         .map(str::to_string)
                         .or_else(|| cdef.attr(key).and_then(|a| a.default.clone()))
                         .unwrap_or_default();
+                    if map.iter().any(|(k, _)| *k == kv) {
+                        report.not_carried.push(format!(
+                            "a second <{name} {key}=\"{kv}\"> (line {}): only the first is imported [{container}]",
+                            item.line
+                        ));
+                        continue;
+                    }
                     map.push((kv, element(schema, cdef, item, &child_path, container, report)));
                 }
                 fields.push((name.to_string(), Y::Map(map)));
@@ -250,7 +257,7 @@ fn element(
                 if items.len() > 1 {
                     report
                         .not_carried
-                        .push(format!("<{name}> appears {} times on {container}; only the first is kept", items.len()));
+                        .push(format!("<{name}> appears {} times; only the first is kept [{container}]", items.len()));
                 }
                 let y = element(schema, cdef, items[0], &child_path, container, report);
                 // An element holding only what nlserver wrote comes back from the deployed file.

@@ -65,7 +65,14 @@ pub fn steps(
         let old_tree = d.and_then(|d| d.tree.as_ref());
         let pipelined_changed = pipelined(old_tree) != pipelined(Some(&f.tree));
         let restart = enabled(&f.tree, "pipelined") && (pipelined_changed || credentials.is_some());
-        let post = post_steps(&f.instance, write_file, credentials.is_some(), restart);
+        let mut post = post_steps(&f.instance, write_file, credentials.is_some(), restart);
+        // Steps a previous apply started and did not finish run again, in their order.
+        for p in d.and_then(|d| d.state.as_ref()).map(|s| s.pending.as_slice()).unwrap_or_default() {
+            if !post.contains(p) {
+                post.push(p.clone());
+            }
+        }
+        post.sort_by_key(|p| p.first().map(|s| s != "config"));
         out.push(Steps { instance: f.instance.clone(), container: f.container.clone(), write_file, credentials, post });
     }
     (out, notes(env, deployed))

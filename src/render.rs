@@ -148,7 +148,7 @@ fn collect_templates(
         }
         let text = std::fs::read(&path)
             .map_err(|e| Diagnostic::in_file(&shown, format!("cannot read template: {}", crate::yaml::io_reason(&e))))
-            .and_then(|b| crate::yaml::decode_utf8(b, &shown));
+            .and_then(|b| crate::yaml::decode_text(b, &shown, "templates"));
         match text {
             Ok(t) => {
                 out.insert(name, (shown.to_string_lossy().into_owned(), t));

@@ -5,7 +5,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::env::{Container, Environment, TargetKind};
+use crate::env::{Container, Target, TargetKind};
 
 /// One container's conf folder, resolved.
 #[derive(Debug, Clone)]
@@ -74,19 +74,31 @@ pub fn shell_quote(s: &str) -> String {
 
 /// The conf folder of a container: its own `conf_dir`, else the target's, with `{container}` and
 /// `{instance}` filled in. A relative local folder is relative to the repository.
-pub fn locate(repo_root: &Path, env: &Environment, instance: &str, c: &Container) -> Location {
-    let template = c.conf_dir.as_deref().unwrap_or(&env.target.conf_dir);
-    let dir = template.replace("{container}", &c.name).replace("{instance}", instance);
-    match env.target.kind {
+pub fn locate(repo_root: &Path, target: &Target, instance: &str, c: &Container) -> Location {
+    locate_named(repo_root, target, instance, &c.name, c.host.as_deref(), c.conf_dir.as_deref())
+}
+
+/// Like `locate`, for a container known by its name, host and folder only.
+pub fn locate_named(
+    repo_root: &Path,
+    target: &Target,
+    instance: &str,
+    name: &str,
+    host: Option<&str>,
+    conf_dir: Option<&str>,
+) -> Location {
+    let template = conf_dir.unwrap_or(&target.conf_dir);
+    let dir = template.replace("{container}", name).replace("{instance}", instance);
+    match target.kind {
         TargetKind::Local if repo_root == Path::new(".") => Location::Local(PathBuf::from(dir)),
         TargetKind::Local => Location::Local(repo_root.join(dir)),
         TargetKind::Ssh => {
-            let host = c.host.clone().unwrap_or_else(|| c.name.clone());
-            let destination = match &env.target.user {
+            let host = host.unwrap_or(name).to_string();
+            let destination = match &target.user {
                 Some(u) => format!("{u}@{host}"),
                 None => host,
             };
-            Location::Ssh { destination, port: env.target.port, options: env.target.options.clone(), dir }
+            Location::Ssh { destination, port: target.port, options: target.options.clone(), dir }
         }
     }
 }

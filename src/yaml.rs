@@ -174,6 +174,11 @@ pub fn io_reason(e: &std::io::Error) -> String {
 
 /// UTF-8 or an error pointing at the first bad byte.
 pub fn decode_utf8(bytes: Vec<u8>, display: &Path) -> Result<String, Diagnostic> {
+    decode_text(bytes, display, "YAML files")
+}
+
+/// UTF-8 or an error pointing at the first bad byte; `what` names the kind of file in the message.
+pub fn decode_text(bytes: Vec<u8>, display: &Path, what: &str) -> Result<String, Diagnostic> {
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let prefix = String::from_utf8_lossy(&e.as_bytes()[..valid]);
@@ -182,7 +187,7 @@ pub fn decode_utf8(bytes: Vec<u8>, display: &Path) -> Result<String, Diagnostic>
         let byte = e.as_bytes()[valid];
         Diagnostic::at(
             Location::new(display, line, col),
-            format!("invalid UTF-8 (byte 0x{byte:02x}); YAML files must be UTF-8 text"),
+            format!("invalid UTF-8 (byte 0x{byte:02x}); {what} must be UTF-8 text"),
         )
     })
 }

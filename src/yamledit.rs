@@ -193,6 +193,8 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
             _ => {}
         }
     }
+    // Keep the file's line endings.
+    let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let mut out = String::with_capacity(text.len() + content.len() + 64);
     if let Some(f) = found {
         let indent = " ".repeat(f.key_col + 2);
@@ -203,22 +205,24 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
             let body_end = line_start(text, byte_at(f.end));
             (nl, trim_blank_lines_back(text, nl, body_end))
         } else {
-            let end_b = byte_at(f.end);
+            let end_b = flow_scalar_end(text, start_b).unwrap_or_else(|| byte_at(f.end));
             let nl = text[end_b..].find('\n').map_or(text.len(), |i| end_b + i);
             (end_b, nl)
         };
-        let header_rest = &text[if f.block { start_b } else { header_end }..header_end];
+        let header_rest = text[if f.block { start_b } else { header_end }..header_end].trim_end_matches('\r');
         let comment = match header_rest.find('#') {
             Some(i) => &header_rest[header_rest[..i].trim_end().len()..],
             None => "",
         };
         out.push_str(&text[..start_b]);
         out.push_str("!age |");
-        out.push_str(if f.block { comment } else { &text[header_end..body_end] });
-        out.push('\n');
-        push_indented(&mut out, content, &indent);
+        out.push_str(if f.block { comment } else { text[header_end..body_end].trim_end_matches('\r') });
+        out.push_str(nl);
+        push_indented(&mut out, content, &indent, nl);
         let rest = &text[body_end..];
-        out.push_str(if f.block { rest } else { rest.strip_prefix('\n').unwrap_or(rest) });
+        let rest =
+            if f.block { rest } else { rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n')).unwrap_or(rest) };
+        out.push_str(rest);
         return Ok(out);
     }
     let (depth, at, indent) = match insert {
@@ -228,27 +232,77 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
     };
     out.push_str(&text[..at]);
     if !out.is_empty() && !out.ends_with('\n') {
-        out.push('\n');
+        out.push_str(nl);
     }
     for (i, key) in path[depth..].iter().enumerate() {
         out.push_str(&" ".repeat(indent + 2 * i));
         out.push_str(&yaml_key(key));
         if depth + i + 1 == path.len() {
-            out.push_str(": !age |\n");
-            push_indented(&mut out, content, &" ".repeat(indent + 2 * (i + 1)));
+            out.push_str(": !age |");
+            out.push_str(nl);
+            push_indented(&mut out, content, &" ".repeat(indent + 2 * (i + 1)), nl);
         } else {
-            out.push_str(":\n");
+            out.push(':');
+            out.push_str(nl);
         }
     }
     out.push_str(&text[at..]);
     Ok(out)
 }
 
-fn push_indented(out: &mut String, content: &str, indent: &str) {
+fn push_indented(out: &mut String, content: &str, indent: &str, nl: &str) {
     for line in content.lines() {
         out.push_str(indent);
         out.push_str(line);
-        out.push('\n');
+        out.push_str(nl);
+    }
+}
+
+/// Where a single-line or quoted scalar starting at `start` (its tag included) ends, by reading the
+/// text itself: the parser's span may run on over a trailing comment.
+fn flow_scalar_end(text: &str, start: usize) -> Option<usize> {
+    let mut at = start;
+    let bytes = text.as_bytes();
+    if bytes.get(at) == Some(&b'!') {
+        while at < bytes.len() && !matches!(bytes[at], b' ' | b'\t' | b'\n' | b'\r') {
+            at += 1;
+        }
+        while at < bytes.len() && matches!(bytes[at], b' ' | b'\t') {
+            at += 1;
+        }
+    }
+    match bytes.get(at)? {
+        b'"' => {
+            let mut i = at + 1;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'\\' => i += 2,
+                    b'"' => return Some(i + 1),
+                    _ => i += 1,
+                }
+            }
+            None
+        }
+        b'\'' => {
+            let mut i = at + 1;
+            while i < bytes.len() {
+                if bytes[i] == b'\'' {
+                    if bytes.get(i + 1) == Some(&b'\'') {
+                        i += 2;
+                        continue;
+                    }
+                    return Some(i + 1);
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            let line_end = text[at..].find(['\n', '\r']).map_or(text.len(), |i| at + i);
+            let line = &text[at..line_end];
+            let cut = line.find(" #").unwrap_or(line.len());
+            Some(at + line[..cut].trim_end().len())
+        }
     }
 }
 

@@ -142,7 +142,7 @@ pub fn run(ctx: &mut Ctx, plan_path: &Path, force_unlock: bool) -> Status {
         return Status::Failed;
     }
 
-    let stamp = crate::credentials::now_utc().replace([':', '-'], "");
+    let stamp = crate::credentials::now_stamp();
     let live = std::io::stderr().is_terminal() && !ctx.ui.quiet;
     let mut progress: Vec<(String, Progress)> = Vec::new();
     let mut stopped = false;
@@ -151,7 +151,12 @@ pub fn run(ctx: &mut Ctx, plan_path: &Path, force_unlock: bool) -> Status {
         let mut prog = Progress::default();
         if !stopped {
             let Some(loc) = location_of(p) else { continue };
-            stopped = !apply_container(ctx, &c.env, &loc, p, r, &values, &stamp, &mut prog, &label, live);
+            let previous = c
+                .deployed
+                .iter()
+                .find(|d| d.instance == p.instance && d.container == p.container)
+                .and_then(|d| d.state.as_ref());
+            stopped = !apply_container(ctx, &c.env, &loc, p, r, previous, &values, &stamp, &mut prog, &label, live);
         }
         progress.push((label, prog));
     }
@@ -209,6 +214,7 @@ fn apply_container(
     loc: &Location,
     p: &PlannedContainer,
     r: &RenderedFile,
+    previous: Option<&StateRecord>,
     values: &HashMap<usize, SecretValue>,
     stamp: &str,
     prog: &mut Progress,
@@ -231,6 +237,27 @@ fn apply_container(
         ctx.diags.push(Diagnostic::error(None, format!("{}: {what}", p.container)));
         false
     };
+    // The state record says what is still to do, before anything is done: if apply dies or a step
+    // fails, the next plan runs the unfinished steps again.
+    let mut record = StateRecord {
+        schema: STATE_SCHEMA.into(),
+        environment: env.name.clone(),
+        instance: p.instance.clone(),
+        container: p.container.clone(),
+        credentials: previous.and_then(|s| s.credentials.clone()),
+        pending: p.steps.post.clone(),
+        applied_at: crate::credentials::now_utc(),
+        nlconf_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let save = |record: &StateRecord| {
+        let json = serde_json::to_vec_pretty(record).unwrap_or_default();
+        loc.write_atomic(&state_file(&p.instance), &json)
+    };
+    if !record.pending.is_empty()
+        && let Err(e) = save(&record)
+    {
+        return fail(ctx, prog, format!("cannot write the state record: {e}"));
+    }
     if p.steps.write_file {
         show(ctx, &format!("writing {file}"));
         if let Err(e) = loc.backup(&file, stamp, crate::commands::apply::KEEP_BACKUPS) {
@@ -265,17 +292,9 @@ fn apply_container(
             Err(e) => return fail(ctx, prog, format!("cannot run `{}`: {e}", step.shown(&env.nlserver))),
         }
         prog.done.push("set the credentials".into());
-        let record = StateRecord {
-            schema: STATE_SCHEMA.into(),
-            environment: env.name.clone(),
-            instance: p.instance.clone(),
-            container: p.container.clone(),
-            credentials: step.record(env, values),
-            applied_at: crate::credentials::now_utc(),
-            nlconf_version: env!("CARGO_PKG_VERSION").into(),
-        };
-        let json = serde_json::to_vec_pretty(&record).unwrap_or_default();
-        if let Err(e) = loc.write_atomic(&state_file(&p.instance), &json) {
+        record.credentials = step.record(env, values);
+        record.applied_at = crate::credentials::now_utc();
+        if let Err(e) = save(&record) {
             return fail(ctx, prog, format!("cannot write the state record: {e}"));
         }
     }
@@ -285,7 +304,13 @@ fn apply_container(
         let argv: Vec<Zeroizing<String>> =
             std::iter::once(env.nlserver.clone()).chain(args.iter().cloned()).map(Zeroizing::new).collect();
         match loc.run(&argv, None) {
-            Ok(res) if res.success => prog.done.push(format!("ran {}", args.join(" "))),
+            Ok(res) if res.success => {
+                prog.done.push(format!("ran {}", args.join(" ")));
+                record.pending.retain(|q| q != args);
+                if let Err(e) = save(&record) {
+                    return fail(ctx, prog, format!("cannot write the state record: {e}"));
+                }
+            }
             Ok(res) => {
                 let code = res.code.map_or_else(|| "a signal".to_string(), |c| format!("exit {c}"));
                 return fail(ctx, prog, format!("`{shown}` failed ({code}): {}", scrub(&res.stderr, values)));

@@ -91,6 +91,16 @@ pub fn against_deployed(
     let templates = ctx.templates(repo);
     let env = ctx.load_env(repo, env_name)?;
     let templates = templates?;
+    if let Source::Dir(dir) = source
+        && !dir.is_dir()
+    {
+        ctx.diags.push(
+            Diagnostic::in_file(dir, "--deployed: no such folder").with_help(
+                "expected a copy laid out as `render --out` writes it: DIR/<container>/config-<instance>.xml",
+            ),
+        );
+        return None;
+    }
     let pairs = jobs(&env);
     let started = std::time::Instant::now();
     let (deployed, diags) = deployed::read_all(&repo.root, &env, source, &pairs);

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::app::{Ctx, Status};
 use crate::diag::{Diagnostic, Location};
-use crate::env::{self, Container, Origin, Value};
+use crate::env;
 use crate::import::{self, Input};
 use crate::xml;
 
@@ -55,7 +55,7 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, specs: &[String], forc
         return Status::Failed;
     }
     let mut inputs = Vec::new();
-    let mut target_env = None;
+    let mut target = None;
     for spec in specs {
         let (container, file) = match spec.split_once('=') {
             Some((c, f)) => (c.to_string(), Some(f.to_string())),
@@ -65,14 +65,22 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, specs: &[String], forc
             ctx.diags.push(Diagnostic::error(None, format!("`{spec}`: expected CONTAINER=FILE or CONTAINER")));
             continue;
         }
+        if specs.iter().filter(|s| s.split_once('=').map_or(s.as_str(), |(c, _)| c) == container).count() > 1
+            && !ctx.diags.iter().any(|d| d.message.contains(&format!("`{container}` is named twice")))
+        {
+            ctx.diags.push(Diagnostic::error(None, format!("container `{container}` is named twice")));
+            continue;
+        }
         let read = match &file {
             Some(f) => read_local(Path::new(f), instance),
             None => {
-                if target_env.is_none() {
-                    target_env = ctx.load_env(&repo, env_name);
+                if target.is_none() {
+                    let (t, diags) = env::load_target_settings(&repo, env_name);
+                    ctx.diags.extend(diags);
+                    target = t;
                 }
-                let Some(env) = &target_env else { return Status::Failed };
-                read_target(&repo.root, env, instance, &container)
+                let Some(t) = &target else { return Status::Failed };
+                read_target(&repo.root, t, instance, &container)
             }
         };
         match read {
@@ -80,8 +88,8 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, specs: &[String], forc
                 Ok(tree) if tree.name.eq_ignore_ascii_case("serverconf") => {
                     inputs.push(Input { container, shown, text, tree })
                 }
-                Ok(tree) => ctx.diags.push(Diagnostic::in_file(
-                    Path::new(&shown),
+                Ok(tree) => ctx.diags.push(Diagnostic::at(
+                    Location::new(&shown, tree.line, tree.col),
                     format!("the root element is <{}>, expected <serverconf>: not an ACC instance file", tree.name),
                 )),
                 Err(e) => ctx.diags.push(Diagnostic::at(
@@ -106,7 +114,7 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, specs: &[String], forc
         ctx.diags.push(Diagnostic::in_file(&shown_out, format!("cannot write: {}", crate::yaml::io_reason(&e))));
         return Status::Failed;
     }
-    ctx.ui.out(&format!("wrote {} ({} containers)", shown_out.display(), inputs.len()));
+    ctx.ui.out(&format!("wrote {} ({})", shown_out.display(), crate::ui::count(inputs.len(), "container")));
     let r = &imported.report;
     let section = |title: &str, lines: &[String]| {
         if !lines.is_empty() {
@@ -117,7 +125,7 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, specs: &[String], forc
         }
     };
     section(
-        "kept by nlserver (left out of the YAML; carried over from the deployed files on render)",
+        "kept by nlserver, with the other sensitive values (left out of the YAML; carried over from the deployed files on render)",
         &r.kept_by_nlserver,
     );
     section(
@@ -127,10 +135,24 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, specs: &[String], forc
     section("NOT carried", &r.not_carried);
     section("XML comments, not carried", &r.comments);
     section("technical account", &r.ims);
-    let dir_hint = if specs.iter().all(|s| s.contains('=')) { " --deployed DIR" } else { "" };
-    ctx.ui.note(&format!(
-        "check: nlconf validate -e {env_name}; nlconf diff -e {env_name}{dir_hint} --semantic (nothing should change)"
-    ));
+    // What the deployed files hold may not pass the schema: say so now rather than at validate.
+    let (_, diags) = env::load(&repo, env_name);
+    let problems: Vec<Diagnostic> = diags.sorted().into_iter().filter(|d| d.is_error()).collect();
+    if problems.is_empty() {
+        let dir_hint = if specs.iter().all(|s| s.contains('=')) { " --deployed DIR" } else { "" };
+        ctx.ui.note(&format!(
+            "check: nlconf validate -e {env_name}; nlconf diff -e {env_name}{dir_hint} --semantic (nothing should change)"
+        ));
+    } else {
+        for d in problems {
+            ctx.diags.push(Diagnostic {
+                severity: crate::diag::Severity::Warning,
+                message: format!("the imported YAML does not validate yet: {}", d.message),
+                ..d
+            });
+        }
+        ctx.ui.note("fix what the warnings name (values the deployed files hold that ACC's schema rejects), then run nlconf validate");
+    }
     Status::Ok
 }
 
@@ -148,44 +170,22 @@ fn read_local(path: &Path, instance: &str) -> Result<(String, String), Diagnosti
     }
     let bytes = std::fs::read(path)
         .map_err(|e| Diagnostic::in_file(path, format!("cannot read: {}", crate::yaml::io_reason(&e))))?;
-    let text = crate::yaml::decode_utf8(bytes, path)?;
+    let text = crate::yaml::decode_text(bytes, path, "config files")?;
     Ok((shown, text))
 }
 
 fn read_target(
     root: &Path,
-    env: &env::Environment,
+    target: &env::Target,
     instance: &str,
     container: &str,
 ) -> Result<(String, String), Diagnostic> {
     // A container the YAML does not describe yet: its host is its name.
-    let origin = Origin { file: "".into(), pos: Default::default() };
-    let c = env
-        .instances
-        .iter()
-        .flat_map(|i| &i.containers)
-        .find(|c| c.name == container)
-        .map(|c| (c.host.clone(), c.conf_dir.clone()))
-        .unwrap_or((Some(container.to_string()), None));
-    let placeholder = Container {
-        name: container.to_string(),
-        origin: origin.clone(),
-        host: c.0,
-        conf_dir: c.1,
-        settings: Value::empty_map(origin),
-        serverconf: crate::env::Element {
-            name: "serverconf".into(),
-            path: String::new(),
-            attrs: vec![],
-            children: vec![],
-            text: None,
-        },
-    };
-    let loc = crate::target::locate(root, env, instance, &placeholder);
+    let loc = crate::target::locate_named(root, target, instance, container, None, None);
     let file = format!("config-{instance}.xml");
     let shown = loc.shown(&file);
     match loc.read(&file) {
-        Ok(Some(bytes)) => Ok((shown.clone(), crate::yaml::decode_utf8(bytes, Path::new(&shown))?)),
+        Ok(Some(bytes)) => Ok((shown.clone(), crate::yaml::decode_text(bytes, Path::new(&shown), "config files")?)),
         Ok(None) => Err(Diagnostic::in_file(Path::new(&shown), format!("{container}: no such file on the target"))),
         Err(e) => Err(Diagnostic::in_file(Path::new(&shown), format!("{container}: cannot read: {e}"))),
     }

@@ -227,6 +227,7 @@ pub fn rekey(ctx: &mut Ctx, envs: &[String], dry_run: bool) -> Status {
     let Some(names) = ctx.env_names(&repo, envs) else { return Status::Failed };
     let mut ids = None;
     for name in &names {
+        let before = ctx.diags.error_count();
         let Some(es) = load_env_secrets(ctx, &repo, name) else { continue };
         let mut todo: Vec<(usize, &'static str)> = Vec::new();
         for (i, slot) in es.sources.secrets.iter().enumerate() {
@@ -239,10 +240,12 @@ pub fn rekey(ctx: &mut Ctx, envs: &[String], dry_run: bool) -> Status {
             }
         }
         if todo.is_empty() {
-            ctx.ui.note(&format!(
-                "{name}: all {} secrets are bound and encrypted to the current recipients",
-                es.sources.secrets.len()
-            ));
+            if ctx.diags.error_count() == before {
+                ctx.ui.note(&format!(
+                    "{name}: all secrets bound and encrypted to the current recipients ({})",
+                    crate::ui::count(es.sources.secrets.len(), "secret")
+                ));
+            }
             continue;
         }
         if dry_run {

@@ -217,6 +217,25 @@ fn check_secrets(env: &str, secrets: &mut [SecretSlot], recipients: Option<&Reci
     }
 }
 
+/// The environment's target alone, for commands that need no instance (import from the target).
+pub fn load_target_settings(repo: &Repository, name: &str) -> (Option<Target>, Diagnostics) {
+    let (sources, mut diags) = read_sources(repo, name);
+    let Some(sources) = sources else { return (None, diags) };
+    let mut merged: Option<Value> = None;
+    for file in &sources.files {
+        let fname: Arc<str> = Arc::from(file.display.to_string_lossy().as_ref());
+        if matches!(file.root.kind, yaml::Kind::Map(_)) {
+            let v = Value::from_node(&file.root, &fname);
+            merged = Some(match merged {
+                None => v,
+                Some(lower) => lower.merge(v),
+            });
+        }
+    }
+    let target = merged.and_then(|tree| load_target(&mut diags, tree.get("target")));
+    (target, diags)
+}
+
 /// Loads, merges and validates one environment. Returns the model when there is no error, and all
 /// findings (warnings included) either way.
 pub fn load(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics) {
