@@ -63,8 +63,8 @@ impl Location {
 
 fn ssh_failure(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
-    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("ssh failed");
-    format!("ssh: {}", last.trim())
+    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("ssh failed").trim();
+    if last.starts_with("ssh:") { last.to_string() } else { format!("ssh: {last}") }
 }
 
 /// Quotes a string for a POSIX shell.
@@ -163,7 +163,7 @@ impl Location {
                     name = file.replace(['/', '\''], "_"),
                 );
                 self.ssh_with_input(&script, bytes).and_then(|r| {
-                    if r.success { Ok(()) } else { Err(io::Error::other(format!("ssh: {}", r.stderr.trim()))) }
+                    if r.success { Ok(()) } else { Err(io::Error::other(ssh_failure(r.stderr.as_bytes()))) }
                 })
             }
         }
@@ -204,7 +204,7 @@ impl Location {
                     prefix = shell_quote(&format!("{file}.")),
                 );
                 let r = self.ssh_with_input(&script, b"")?;
-                if r.success { Ok(()) } else { Err(io::Error::other(format!("ssh: {}", r.stderr.trim()))) }
+                if r.success { Ok(()) } else { Err(io::Error::other(ssh_failure(r.stderr.as_bytes()))) }
             }
         }
     }
@@ -217,8 +217,18 @@ impl Location {
                 use std::io::Write;
                 std::fs::create_dir_all(dir.join(".nlconf")).map_err(LockError::Io)?;
                 let path = dir.join(LOCK_FILE);
-                match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                    Ok(mut f) => f.write_all(&json).and_then(|()| f.sync_all()).map_err(LockError::Io),
+                // Written in full first, then linked into place: whoever sees the lock sees its content.
+                let tmp = dir.join(format!(".nlconf/lock-{}", std::process::id()));
+                let mut f = std::fs::File::create(&tmp).map_err(LockError::Io)?;
+                f.write_all(&json).and_then(|()| f.sync_all()).map_err(LockError::Io)?;
+                let linked = std::fs::hard_link(&tmp, &path);
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
+                    Ok(()) => {
+                        // Holding the lock, no other apply writes here: temporary files are leftovers.
+                        clean_leftovers(&dir.join(".nlconf"));
+                        Ok(())
+                    }
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                         Err(LockError::Held(std::fs::read_to_string(&path).unwrap_or_default()))
                     }
@@ -227,7 +237,8 @@ impl Location {
             }
             Location::Ssh { dir, .. } => {
                 let script = format!(
-                    "cd {d} || exit 1; mkdir -p .nlconf || exit 1; if (set -C; cat > {l}) 2>/dev/null; then exit 0; else cat {l}; exit 3; fi",
+                    "cd {d} || exit 1; mkdir -p .nlconf || exit 1; t=.nlconf/lock-$$; cat > \"$t\" || exit 1; \
+                     if ln \"$t\" {l} 2>/dev/null; then rm -f \"$t\" .nlconf/tmp-*; exit 0; else rm -f \"$t\"; cat {l}; exit 3; fi",
                     d = shell_quote(dir),
                     l = LOCK_FILE
                 );
@@ -250,7 +261,7 @@ impl Location {
             },
             Location::Ssh { dir, .. } => {
                 let r = self.ssh_with_input(&format!("rm -f {}/{LOCK_FILE}", shell_quote(dir)), b"")?;
-                if r.success { Ok(()) } else { Err(io::Error::other(format!("ssh: {}", r.stderr.trim()))) }
+                if r.success { Ok(()) } else { Err(io::Error::other(ssh_failure(r.stderr.as_bytes()))) }
             }
         }
     }
@@ -304,6 +315,17 @@ impl Location {
             code: out.status.code(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         })
+    }
+}
+
+/// Removes the temporary files an apply that died left in `.nlconf/`.
+fn clean_leftovers(work: &Path) {
+    if let Ok(entries) = std::fs::read_dir(work) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with("tmp-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
     }
 }
 

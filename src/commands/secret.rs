@@ -242,8 +242,9 @@ pub fn rekey(ctx: &mut Ctx, envs: &[String], dry_run: bool) -> Status {
         if todo.is_empty() {
             if ctx.diags.error_count() == before {
                 ctx.ui.note(&format!(
-                    "{name}: all secrets bound and encrypted to the current recipients ({})",
-                    crate::ui::count(es.sources.secrets.len(), "secret")
+                    "{name}: all {} {} bound and encrypted to the current recipients",
+                    crate::ui::count(es.sources.secrets.len(), "secret"),
+                    if es.sources.secrets.len() == 1 { "is" } else { "are" }
                 ));
             }
             continue;

@@ -239,3 +239,117 @@ pub fn dedent(text: &str) -> String {
     }
     out
 }
+
+// Added for the secrets, leak and review tests --------------------------------------------------------
+
+/// The test-only age identity that decrypts the production fixtures' secrets (`PROD_RECIPIENTS`).
+pub const PROD_IDENTITY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/integration/fixtures/prod-identity.agekey");
+
+impl Repo {
+    /// Like `run`, with `stdin` fed to the binary and extra environment variables (`HOME`, ...,
+    /// which replace the harness's own).
+    pub fn run_with(&self, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
+        use std::io::Write;
+        use std::process::Stdio;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nlconf"));
+        cmd.arg("-C")
+            .arg(&self.root)
+            .args(["--color", "never"])
+            .args(args)
+            .current_dir(self.work.path())
+            .env("NO_COLOR", "1")
+            .env("COLUMNS", "100")
+            .env("HOME", self.work.path())
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE")
+            .env_remove("NLCONF_AGE_IDENTITY")
+            .env_remove("SOPS_AGE_KEY_FILE");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the nlconf binary");
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        let input = stdin.to_vec();
+        // Written from another thread: nlconf may exit (or fill its output pipes) before reading it all.
+        let writer = std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+        let out = child.wait_with_output().expect("wait for the nlconf binary");
+        let _ = writer.join();
+        Output {
+            args: args.iter().map(|s| s.to_string()).collect(),
+            status: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+            temp: self.work.path().to_string_lossy().into_owned(),
+        }
+    }
+
+    /// `nlconf secret set -e ENV PATH` with `value` on stdin; it must succeed.
+    #[track_caller]
+    pub fn set_secret(self, env: &str, path: &str, value: &str) -> Repo {
+        self.run_with(&["secret", "set", "-e", env, path], value.as_bytes(), &[]).assert_exit(0);
+        self
+    }
+
+    /// Reads a file of the repository as text.
+    #[track_caller]
+    pub fn read(&self, rel: &str) -> String {
+        std::fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    /// Runs an external tool (age, ssh-keygen, git, ...) in the work folder; it must succeed.
+    #[track_caller]
+    pub fn tool(&self, program: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+        tool_in(self.work.path(), program, args, stdin)
+    }
+}
+
+/// Runs `program ARGS` in `dir` with `stdin`, and returns its stdout; it must succeed.
+#[track_caller]
+pub fn tool_in(dir: &Path, program: &str, args: &[&str], stdin: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {program}: {e}"));
+    let mut pipe = child.stdin.take().expect("stdin is piped");
+    let input = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("wait for {program}: {e}"));
+    let _ = writer.join();
+    assert!(
+        out.status.success(),
+        "{program} {} failed ({})\n{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Whether an external tool a test needs is installed. In CI (`CI` set) a missing tool fails the
+/// test loudly; elsewhere the test is skipped with a notice.
+#[track_caller]
+pub fn have_tool(program: &str) -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()));
+    if !found {
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false" && v != "0");
+        assert!(!ci, "`{program}` is not installed, and CI is set: install it (apt-get install -y age openssh-client)");
+        eprintln!("notice: `{program}` is not installed: skipping this test (CI fails instead)");
+    }
+    found
+}

@@ -4,11 +4,18 @@
 //! `nlconf` binary on it, and states the exit code, stdout and stderr an administrator sees.
 //! Rendered files, `explain` output and `--help` are insta snapshots under `integration/snapshots/`.
 
+mod apply;
 mod bad_input;
+mod crash;
 mod explain;
 mod harness;
 mod help;
+mod import;
 mod layering;
+mod leak;
 mod properties;
 mod render;
+mod review;
+mod secrets;
+mod ssh;
 mod validate;
