@@ -58,6 +58,7 @@ fn status_word(f: &FileReview) -> &'static str {
     }
 }
 
+/// The steps in a few words each, for the summary table (the diff sections show them whole).
 fn actions(f: &FileReview) -> Vec<String> {
     let mut a = Vec::new();
     match f.status {
@@ -65,7 +66,17 @@ fn actions(f: &FileReview) -> Vec<String> {
         FileStatus::Modified => a.push("write file".to_string()),
         _ => {}
     }
-    a.extend(f.actions.iter().cloned());
+    for step in &f.actions {
+        a.push(if step.contains(" -setims") {
+            "set IMS credentials".to_string()
+        } else if step.contains(" config -reload") {
+            "reload".to_string()
+        } else if let Some(i) = step.find(" restart ") {
+            format!("restart {}", &step[i + 9..])
+        } else {
+            step.clone()
+        });
+    }
     a
 }
 
@@ -225,7 +236,11 @@ pub fn markdown(review: &Review, limit: usize) -> String {
             let summary = format!("<code>{}</code>: {} (+{} −{})", f.path, status_word(f), f.added, f.removed);
             let notes: String = f.notes.iter().map(|n| format!("- {n}\n")).collect();
             let notes = if notes.is_empty() { notes } else { format!("{notes}\n") };
-            let full = format!("<details><summary>{summary}</summary>\n\n{notes}{fence}diff\n{body}\n{fence}\n\n</details>\n\n");
+            let steps: String = f.actions.iter().map(|s| format!("    {s}\n")).collect();
+            let steps = if steps.is_empty() { steps } else { format!("Then on {}:\n\n{steps}\n", f.container) };
+            let full = format!(
+                "<details><summary>{summary}</summary>\n\n{notes}{fence}diff\n{body}\n{fence}\n\n{steps}</details>\n\n"
+            );
             let cut = format!(
                 "<details><summary>{summary}</summary>\n\nDiff left out to keep this comment under {} characters ({} lines). See it with `nlconf diff -e {}{}`.\n\n</details>\n\n",
                 limit,
