@@ -83,6 +83,34 @@ fn line_col(text: &str, offset: usize) -> (u32, u32) {
     (line, col)
 }
 
+/// Line and column of increasing offsets in one pass over the text (elements come in order).
+struct Cursor<'a> {
+    text: &'a str,
+    offset: usize,
+    line: u32,
+    line_start: usize,
+}
+
+impl Cursor<'_> {
+    fn at(&mut self, offset: usize) -> (u32, u32) {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        if offset < self.offset {
+            return line_col(self.text, offset);
+        }
+        for (i, b) in self.text.as_bytes()[self.offset..offset].iter().enumerate() {
+            if *b == b'\n' {
+                self.line += 1;
+                self.line_start = self.offset + i + 1;
+            }
+        }
+        self.offset = offset;
+        (self.line, self.text[self.line_start..offset].chars().count() as u32 + 1)
+    }
+}
+
 /// Parses a whole document into its root element. Comments, processing instructions and the
 /// prologue are skipped; any well-formedness error is reported with line and column.
 pub fn parse(text: &str) -> Result<XmlElement, XmlError> {
@@ -91,6 +119,7 @@ pub fn parse(text: &str) -> Result<XmlElement, XmlError> {
     reader.config_mut().check_comments = true;
     let mut stack: Vec<XmlElement> = Vec::new();
     let mut root: Option<XmlElement> = None;
+    let mut cursor = Cursor { text, offset: 0, line: 1, line_start: 0 };
     let err = |offset: u64, message: String| {
         let (line, col) = line_col(text, offset as usize);
         XmlError { line, col, message }
@@ -103,7 +132,7 @@ pub fn parse(text: &str) -> Result<XmlElement, XmlError> {
                 if root.is_some() && stack.is_empty() {
                     return Err(err(start, "a second root element; a document has exactly one".into()));
                 }
-                let el = element(e, text, start).map_err(|m| err(start, m))?;
+                let el = element(e, text, cursor.at(start as usize)).map_err(|m| err(start, m))?;
                 if matches!(event, Event::Empty(_)) {
                     close(&mut stack, &mut root, el);
                 } else {
@@ -170,7 +199,7 @@ fn close(stack: &mut [XmlElement], root: &mut Option<XmlElement>, el: XmlElement
     }
 }
 
-fn element(e: &BytesStart<'_>, text: &str, offset: u64) -> Result<XmlElement, String> {
+fn element(e: &BytesStart<'_>, text: &str, (line, col): (u32, u32)) -> Result<XmlElement, String> {
     let name = e.name().as_ref().to_string();
     let mut attrs = Vec::new();
     let mut value_ranges = Vec::new();
@@ -184,7 +213,6 @@ fn element(e: &BytesStart<'_>, text: &str, offset: u64) -> Result<XmlElement, St
         let value = a.normalized_value(XmlVersion::Implicit1_0).map_err(|e| e.to_string())?.into_owned();
         attrs.push((key, value));
     }
-    let (line, col) = line_col(text, offset as usize);
     Ok(XmlElement { name, attrs, value_ranges, children: Vec::new(), text: String::new(), line, col })
 }
 

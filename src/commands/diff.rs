@@ -34,6 +34,17 @@ pub struct DiffArgs {
     pub detailed_exitcode: bool,
 }
 
+impl Computed {
+    /// The review alone. The process ends soon after: the fleet's trees are not freed one by one
+    /// (that only costs time), but the decrypted secrets are dropped, which wipes them.
+    pub fn into_review(self) -> Review {
+        let Computed { env, rendered, deployed, review, steps, values, inputs } = self;
+        drop(values);
+        std::mem::forget((env, rendered, deployed, steps, inputs));
+        review
+    }
+}
+
 /// Everything `diff` and `plan` compute: the rendered files, the deployed ones, and the review.
 pub struct Computed {
     pub env: Environment,
@@ -55,12 +66,15 @@ pub fn run(ctx: &mut Ctx, args: &DiffArgs) -> Status {
         Some(rev) => against_base(ctx, &repo, &args.env, rev, &opts),
         None => {
             let source = args.deployed.clone().map_or(Source::Target, Source::Dir);
-            against_deployed(ctx, &repo, &args.env, &source, &opts).map(|c| c.review)
+            against_deployed(ctx, &repo, &args.env, &source, &opts).map(Computed::into_review)
         }
     };
     let Some(review) = review else { return Status::Failed };
     print(ctx, &review, args.format);
-    if args.detailed_exitcode && review.has_changes() { Status::Changes } else { Status::Ok }
+    let changes = review.has_changes();
+    // The process ends next: freeing a fleet's trees one by one would only cost time.
+    std::mem::forget(review);
+    if args.detailed_exitcode && changes { Status::Changes } else { Status::Ok }
 }
 
 pub fn print(ctx: &Ctx, review: &Review, fmt: Format) {

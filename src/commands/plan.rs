@@ -23,18 +23,21 @@ pub fn run(ctx: &mut Ctx, args: &PlanArgs) -> Status {
     let source = args.deployed.clone().map_or(Source::Target, Source::Dir);
     let opts = Options { semantic: false, context: 3 };
     let Some(c) = diff::against_deployed(ctx, &repo, &args.env, &source, &opts) else { return Status::Failed };
-    let plan = PlanFile::new(&c.env, c.inputs, &c.rendered, &c.deployed, &c.steps);
+    let plan = PlanFile::new(&c.env, c.inputs.clone(), &c.rendered, &c.deployed, &c.steps);
+    let review = c.into_review();
     if let Err(d) = write_plan(&args.out, &plan) {
         ctx.diags.push(d);
         return Status::Failed;
     }
-    diff::print(ctx, &c.review, args.format);
+    diff::print(ctx, &review, args.format);
     ctx.ui.note(&if plan.has_changes() {
         format!("plan written to {}: carry it out with `nlconf apply {}`", args.out.display(), args.out.display())
     } else {
         format!("plan written to {}: nothing to do", args.out.display())
     });
-    if args.detailed_exitcode && plan.has_changes() { Status::Changes } else { Status::Ok }
+    let changes = plan.has_changes();
+    std::mem::forget((plan, review));
+    if args.detailed_exitcode && changes { Status::Changes } else { Status::Ok }
 }
 
 fn write_plan(path: &Path, plan: &PlanFile) -> Result<(), Diagnostic> {

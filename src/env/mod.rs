@@ -8,6 +8,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean};
+use rayon::prelude::*;
+
 use crate::repo::Repository;
 use crate::secrets::{BindingStatus, Ciphertext, RecipientSet};
 use crate::yaml::{self, Pos, SourceFile, Tag};
@@ -444,10 +446,19 @@ fn build(
         if iv.fields().next().is_none() {
             diags.error(iv.origin.location(), "`instances` is empty; an environment needs at least one instance");
         }
-        for f in iv.fields() {
-            if let Some(inst) = load_instance(diags, f, defaults.as_ref(), build.unwrap_or(0), &secret_index) {
-                instances.push(inst);
-            }
+        // Instances are independent: validate them in parallel, keeping their order and findings.
+        let fields: Vec<&value::Field> = iv.fields().collect();
+        let loaded: Vec<(Option<Instance>, Diagnostics)> = fields
+            .par_iter()
+            .map(|f| {
+                let mut d = Diagnostics::new();
+                let inst = load_instance(&mut d, f, defaults.as_ref(), build.unwrap_or(0), &secret_index);
+                (inst, d)
+            })
+            .collect();
+        for (inst, d) in loaded {
+            diags.extend(d);
+            instances.extend(inst);
         }
     }
     let (Some(build), Some(target)) = (build, target) else {
