@@ -22,5 +22,8 @@ man: build
 	$(NLCONF) man > target/man/nlconf.1
 	@echo "wrote target/man/nlconf.1 (view with: man -l target/man/nlconf.1)"
 
+bench:
+	./bench/run.sh
+
 clean:
 	$(CARGO) clean
