@@ -35,6 +35,10 @@ pub struct Templates {
     shown: BTreeMap<String, String>,
     /// Template name -> SHA-256 of its text, for the plan's digest of inputs.
     pub digests: BTreeMap<String, String>,
+    /// Whether every template is the built-in one: then files are written directly, byte for byte
+    /// what the built-in templates produce, without going through the template engine (a fleet's
+    /// review spends a third of its time there).
+    builtin_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -103,11 +107,13 @@ impl Templates {
         tera.set_escape_fn(xml::tera_escape);
         let shown: BTreeMap<String, String> = sources.iter().map(|(k, (s, _))| (k.clone(), s.clone())).collect();
         let digests = sources.iter().map(|(k, (_, t))| (k.clone(), crate::deployed::sha256(t.as_bytes()))).collect();
+        let builtin_only = sources.len() == BUILTIN_TEMPLATES.len()
+            && BUILTIN_TEMPLATES.iter().all(|(name, text)| sources.get(*name).is_some_and(|(_, t)| t == text));
         let raw: Vec<(String, String)> = sources.into_iter().map(|(k, (_, t))| (k, t)).collect();
         if let Err(e) = tera.add_raw_templates(raw) {
             return Err(tera_error(&e, &shown).into());
         }
-        Ok(Templates { tera, shown, digests })
+        Ok(Templates { tera, shown, digests, builtin_only })
     }
 
     pub fn shown(&self, name: &str) -> String {
@@ -261,15 +267,19 @@ impl Templates {
         }
         let root =
             deployed.map(|d| d.name.as_str()).filter(|n| n.eq_ignore_ascii_case("serverconf")).unwrap_or("serverconf");
-        let mut ctx = Context::new();
-        ctx.insert("environment", &env.name);
-        ctx.insert("instance", &inst.name);
-        ctx.insert("container", &c.name);
-        ctx.insert("host", &c.host.clone().unwrap_or_default());
-        ctx.insert("build", &env.build);
-        ctx.insert("root", root);
-        ctx.insert("lines", &lines);
-        let content = self.tera.render(MAIN_TEMPLATE, &ctx).map_err(|e| tera_error(&e, &self.shown))?;
+        let content = if self.builtin_only {
+            write_builtin(&env.name, &inst.name, &c.name, root, &lines)
+        } else {
+            let mut ctx = Context::new();
+            ctx.insert("environment", &env.name);
+            ctx.insert("instance", &inst.name);
+            ctx.insert("container", &c.name);
+            ctx.insert("host", &c.host.clone().unwrap_or_default());
+            ctx.insert("build", &env.build);
+            ctx.insert("root", root);
+            ctx.insert("lines", &lines);
+            self.tera.render(MAIN_TEMPLATE, &ctx).map_err(|e| tera_error(&e, &self.shown))?
+        };
         let file_name = format!("config-{}.xml", inst.name);
         let tree = check_output(&content).map_err(|e| {
             Diagnostic::in_file(
@@ -319,6 +329,55 @@ impl Templates {
     }
 }
 
+/// Exactly what the built-in templates render (`templates/config-instance.xml` and its partials);
+/// a test renders both ways and compares the bytes.
+fn write_builtin(environment: &str, instance: &str, container: &str, root: &str, lines: &[Line]) -> String {
+    let mut out = String::with_capacity(64 + lines.len() * 96);
+    out.push_str("<?xml version='1.0'?>\n<!-- Managed by nlconf (environment ");
+    xml::escape_into(environment, &mut out);
+    out.push_str(", instance ");
+    xml::escape_into(instance, &mut out);
+    out.push_str(", container ");
+    xml::escape_into(container, &mut out);
+    out.push_str(").\n     Do not edit here: change the configuration repository and apply. -->\n<");
+    xml::escape_into(root, &mut out);
+    out.push_str(">\n");
+    for line in lines {
+        out.push_str(&line.indent);
+        if line.kind == "close" {
+            out.push_str("</");
+            xml::escape_into(&line.name, &mut out);
+            out.push_str(">\n");
+            continue;
+        }
+        out.push('<');
+        xml::escape_into(&line.name, &mut out);
+        for a in &line.attrs {
+            out.push(' ');
+            xml::escape_into(&a.name, &mut out);
+            out.push_str("=\"");
+            xml::escape_into(&a.value, &mut out);
+            out.push('"');
+        }
+        match line.kind {
+            "empty" => out.push_str("/>"),
+            "text" => {
+                out.push('>');
+                xml::escape_into(&line.text, &mut out);
+                out.push_str("</");
+                xml::escape_into(&line.name, &mut out);
+                out.push('>');
+            }
+            _ => out.push('>'),
+        }
+        out.push('\n');
+    }
+    out.push_str("</");
+    xml::escape_into(root, &mut out);
+    out.push_str(">\n");
+    out
+}
+
 /// The rendered output must be one well-formed document with a `serverconf` root.
 fn check_output(content: &str) -> Result<XmlElement, String> {
     let root = xml::parse(content).map_err(|e| format!("output {e}"))?;
@@ -358,4 +417,30 @@ pub fn substitute(content: &str, mut f: impl FnMut(Placeholder) -> String) -> St
 /// The placeholder `s` consists of, if it is exactly one.
 pub fn substitute_one(s: &str) -> Option<Placeholder> {
     s.strip_prefix(MARK)?.strip_suffix("@@").and_then(Placeholder::parse)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The direct writer is only an optimisation: it must produce the templates' bytes exactly.
+    #[test]
+    fn the_direct_writer_writes_what_the_builtin_templates_render() {
+        let repo = Repository::open(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let mut t = Templates::load(&repo).unwrap();
+        assert!(t.builtin_only, "the repository's templates/ are the built-in ones");
+        for name in ["dev", "stage", "prod"] {
+            let (env, diags) = crate::env::load(&repo, name);
+            let env = env.unwrap_or_else(|| panic!("{name}: {:?}", diags.sorted()));
+            t.builtin_only = true;
+            let (direct, _) = t.render_environment(&env, None, None);
+            t.builtin_only = false;
+            let (tera, _) = t.render_environment(&env, None, None);
+            assert!(!direct.is_empty());
+            assert_eq!(direct.len(), tera.len());
+            for (a, b) in direct.iter().zip(&tera) {
+                assert_eq!(a.content, b.content, "{name} {}", a.rel_path());
+            }
+        }
+    }
 }
