@@ -71,8 +71,9 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, container: Option<&str
                 return Status::Failed;
             };
             out.push(format!("# {env_name} / {instance} / {c}"));
+            let settings = inst.settings_of(cont);
             let mut ls = Vec::new();
-            leaves(&cont.settings, &mut String::new(), &mut ls);
+            leaves(&settings, &mut String::new(), &mut ls);
             for l in ls.iter().filter(|l| under(&l.path, filter)) {
                 out.push(format!("{} = {}", l.path, l.value.shown()));
                 out.extend(describe(l.value));
@@ -95,13 +96,13 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, container: Option<&str
 fn explain_instance(inst: &Instance, env_name: &str, filter: Option<&str>, out: &mut Vec<String>) {
     let names: Vec<&str> = inst.containers.iter().map(|c| c.name.as_str()).collect();
     out.push(format!("# {env_name} / {} (containers: {})", inst.name, names.join(", ")));
-    let per_container: Vec<(&str, Vec<Leaf>)> = inst
-        .containers
+    let settings: Vec<(&str, Value)> = inst.containers.iter().map(|c| (c.name.as_str(), inst.settings_of(c))).collect();
+    let per_container: Vec<(&str, Vec<Leaf>)> = settings
         .iter()
-        .map(|c| {
+        .map(|(name, s)| {
             let mut ls = Vec::new();
-            leaves(&c.settings, &mut String::new(), &mut ls);
-            (c.name.as_str(), ls)
+            leaves(s, &mut String::new(), &mut ls);
+            (*name, ls)
         })
         .collect();
     let Some((_, first)) = per_container.first() else {

@@ -58,6 +58,9 @@ pub struct Instance {
     pub ims: Option<Ims>,
     /// The client ID the `ims:` block names, managed or not.
     pub ims_client_id: Option<String>,
+    /// The instance's settings over the `defaults:` block, before containerOverrides (kept once per
+    /// instance rather than once per container: on a fleet that is most of the memory).
+    pub base: Value,
 }
 
 #[derive(Debug)]
@@ -66,8 +69,8 @@ pub struct Container {
     pub origin: Origin,
     pub host: Option<String>,
     pub conf_dir: Option<String>,
-    /// The merged settings of the instance for this container (for `explain`).
-    pub settings: Value,
+    /// This container's `containerOverrides` (its settings are the instance's `base` merged with them).
+    pub overrides: Option<Value>,
     /// The validated `serverconf` tree, ready to render.
     pub serverconf: Element,
 }
@@ -99,6 +102,14 @@ impl Environment {
 impl Instance {
     pub fn container(&self, name: &str) -> Option<&Container> {
         self.containers.iter().find(|c| c.name == name)
+    }
+
+    /// A container's merged settings, with provenance (for `explain`).
+    pub fn settings_of(&self, c: &Container) -> Value {
+        match &c.overrides {
+            Some(o) => self.base.clone().merge(o.clone()),
+            None => self.base.clone(),
+        }
     }
 }
 
@@ -624,10 +635,11 @@ fn load_instance(
                     conf_dir = c.get("conf_dir").and_then(|h| expect_scalar(diags, h, "conf_dir")).map(str::to_string);
                 }
             }
-            let mut settings = base.clone();
-            if let Some(o) = overrides.and_then(|o| o.get(cname)).filter(|o| o.is_map()) {
-                settings = settings.merge(o.without(&["ims"]));
-            }
+            let own = overrides.and_then(|o| o.get(cname)).filter(|o| o.is_map()).map(|o| o.without(&["ims"]));
+            let settings = match &own {
+                Some(o) => base.clone().merge(o.clone()),
+                None => base.clone(),
+            };
             // The pipelined rules need to know whether an `ims:` block is there, even one with errors.
             let has_ims = base.get("ims").is_some();
             let serverconf = serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets);
@@ -636,10 +648,10 @@ fn load_instance(
                 origin: cf.key_origin.clone(),
                 host,
                 conf_dir,
-                settings,
+                overrides: own,
                 serverconf,
             });
         }
     }
-    Some(Instance { name: name.clone(), origin: field.key_origin.clone(), containers, ims, ims_client_id })
+    Some(Instance { name: name.clone(), origin: field.key_origin.clone(), containers, ims, ims_client_id, base })
 }
