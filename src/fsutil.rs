@@ -10,6 +10,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Like `write_atomic`, the file created with `mode` (before any byte is written).
 pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    write_file(path, bytes, mode, true)
+}
+
+/// Like `write_atomic_mode` without syncing to disk: for output folders (`render --out`) that are
+/// not what a server runs on, where a thousand fsyncs would be most of the time.
+pub fn write_replace(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
+    write_file(path, bytes, mode, false)
+}
+
+fn write_file(path: &Path, bytes: &[u8], mode: u32, durable: bool) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -17,9 +27,11 @@ pub fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Resul
     let result = (|| {
         let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable {
+            f.sync_all()?;
+        }
         std::fs::rename(&tmp, path)?;
-        if let Ok(d) = std::fs::File::open(dir) {
+        if durable && let Ok(d) = std::fs::File::open(dir) {
             let _ = d.sync_all();
         }
         Ok(())

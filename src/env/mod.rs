@@ -280,6 +280,12 @@ pub fn load(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics)
         });
     }
     let Some(tree) = merged else { return (None, diags) };
+    // The merged tree has everything from here on: the files' own trees can go (their text stays,
+    // for digests and edits).
+    let mut files = files;
+    for f in &mut files {
+        f.root = yaml::Node::empty_map(f.root.pos);
+    }
     let env = build(name, files, tree, secrets, recipients, &mut diags);
     if diags.has_errors() { (None, diags) } else { (env, diags) }
 }
