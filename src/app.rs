@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::rc::Rc;
 
 use crate::cli::{self, Command, Invocation};
 use crate::commands;
@@ -9,12 +10,17 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::env::{self, Environment, ims};
 use crate::render::Templates;
 use crate::repo::Repository;
+use crate::secrets::Identities;
 use crate::ui::Ui;
 
 /// Exit codes (DESIGN §6): 0 success and no changes, 2 success with changes, 1 any error.
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_CHANGES: u8 = 2;
+
+/// A failure whose diagnostic is already recorded in `Ctx::diags`.
+#[derive(Debug, Clone, Copy)]
+pub struct Reported;
 
 pub enum Status {
     Ok,
@@ -28,6 +34,8 @@ pub struct Ctx {
     pub diags: Diagnostics,
     pub dir: PathBuf,
     pub identities: Vec<PathBuf>,
+    /// The identities, once looked up.
+    keys: Option<Result<Option<Rc<Identities>>, Reported>>,
     jwt_warned: bool,
 }
 
@@ -72,9 +80,24 @@ impl Ctx {
         }
     }
 
+    /// The identities at hand, read once per run: `Ok(None)` when none is configured, `Err` (with the
+    /// finding recorded) when one cannot be used.
+    pub fn keys(&mut self) -> Result<Option<Rc<Identities>>, Reported> {
+        if self.keys.is_none() {
+            self.keys = Some(match crate::secrets::store::find_identities(&self.identities) {
+                Ok(ids) => Ok(ids.map(Rc::new)),
+                Err(d) => {
+                    self.diags.push(d);
+                    Err(Reported)
+                }
+            });
+        }
+        self.keys.clone().unwrap_or(Ok(None))
+    }
+
     /// The identities at hand; an error when there is none, since the caller needs one.
-    pub fn identities(&mut self, why: &str) -> Option<crate::secrets::Identities> {
-        match crate::secrets::store::find_identities(&self.identities) {
+    pub fn identities(&mut self, why: &str) -> Option<Rc<Identities>> {
+        match self.keys() {
             Ok(Some(ids)) => Some(ids),
             Ok(None) => {
                 self.diags.push(
@@ -83,10 +106,7 @@ impl Ctx {
                 );
                 None
             }
-            Err(d) => {
-                self.diags.push(d);
-                None
-            }
+            Err(Reported) => None,
         }
     }
 
@@ -147,6 +167,7 @@ where
         diags: Diagnostics::new(),
         dir: globals.dir,
         identities: globals.identities,
+        keys: None,
         jwt_warned: false,
     };
     let status = match command {

@@ -151,13 +151,7 @@ pub fn against_deployed(
     }
     // With a key at hand, secrets written into files are compared with the deployed plaintext, and
     // credentials with what was last applied. Without one, nothing needs decrypting.
-    let ids = match crate::secrets::store::find_identities(&ctx.identities) {
-        Ok(ids) => ids,
-        Err(d) => {
-            ctx.diags.push(d);
-            return None;
-        }
-    };
+    let Ok(ids) = ctx.keys() else { return None };
     let values: Option<HashMap<usize, SecretValue>> = match &ids {
         None => None,
         Some(ids) => {

@@ -325,13 +325,7 @@ pub fn rekey(ctx: &mut Ctx, envs: &[String], dry_run: bool) -> Status {
 pub fn check(ctx: &mut Ctx, envs: &[String]) -> Status {
     let Some(repo) = ctx.repo() else { return Status::Failed };
     let Some(names) = ctx.env_names(&repo, envs) else { return Status::Failed };
-    let ids = match crate::secrets::store::find_identities(&ctx.identities) {
-        Ok(ids) => ids,
-        Err(d) => {
-            ctx.diags.push(d);
-            return Status::Failed;
-        }
-    };
+    let Ok(ids) = ctx.keys() else { return Status::Failed };
     let mut no_identity_reported = false;
     for name in &names {
         let before = ctx.diags.error_count();

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use crate::render::{MASK, Placeholder};
 use crate::schema::{ElementDef, Schema, nlserver_owned};
 use crate::secrets::{FingerprintKey, SecretValue};
-use crate::xml::{self, XmlElement};
+use crate::xml::XmlElement;
 
 /// How a sensitive attribute compares between the old and the new side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -163,9 +163,4 @@ pub fn mask_pair(old: Option<&Side>, new: Option<&Side>, key: &FingerprintKey) -
         crate::render::mask(&text)
     };
     Masked { old: apply(old, &old_found, true), new: apply(new, &new_found, false), values }
-}
-
-/// Parses text that may hold placeholders (attribute values are plain text for the parser).
-pub fn parse(text: &str) -> Result<XmlElement, xml::XmlError> {
-    xml::parse(text)
 }
