@@ -181,7 +181,10 @@ fn refuse(ctx: &mut Ctx, differences: &[String]) -> bool {
 fn release(ctx: &mut Ctx, locked: &[(String, Location)]) {
     for (key, loc) in locked {
         if let Err(e) = loc.unlock() {
-            ctx.diags.push(Diagnostic::error(None, format!("{key}: cannot release the lock: {e}")));
+            ctx.diags.push(
+                Diagnostic::error(None, format!("{key}: cannot release the lock: {e}"))
+                    .with_help("remove .nlconf/lock in that folder once you have checked the container, or use --force-unlock next time"),
+            );
         }
     }
 }

@@ -82,7 +82,9 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, container: Option<&str
         None => explain_instance(inst, env_name, filter, &mut out),
     }
     if out.len() == 1 {
-        ctx.diags.push(Diagnostic::error(None, format!("no value under `{}`", filter.unwrap_or(""))));
+        ctx.diags.push(Diagnostic::error(None, format!("no value under `{}`", filter.unwrap_or(""))).with_help(
+            "paths are dotted keys such as serverconf.mta or ims.clientId; run explain without PATH to list them all",
+        ));
         return Status::Failed;
     }
     for line in out {

@@ -59,7 +59,10 @@ pub fn run(
         return Status::Failed;
     }
     if files.is_empty() {
-        ctx.diags.push(Diagnostic::error(None, format!("no container of `{env_name}` matches")));
+        ctx.diags.push(
+            Diagnostic::error(None, format!("no container of `{env_name}` matches"))
+                .with_help("nlconf render -e ENV lists every container of the environment"),
+        );
         return Status::Failed;
     }
     // With --reveal, decrypt the secrets the files hold (each once) and put them in at the very end.

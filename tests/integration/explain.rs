@@ -48,6 +48,7 @@ fn a_path_matches_whole_keys_only() {
         .stderr_is(
             "
             error: no value under `serverconf.mt`
+              help: paths are dotted keys such as serverconf.mta or ims.clientId; run explain without PATH to list them all
             ",
         );
 }
