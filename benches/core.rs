@@ -53,7 +53,8 @@ fn fixture(instances: usize) -> &'static Fixture {
         let env = env.unwrap_or_else(|| panic!("the generated fleet does not validate: {diags:?}"));
         let templates = Templates::load(&repo).unwrap_or_else(|d| panic!("templates: {d:?}"));
         let inst = &env.instances[0];
-        let file = templates.render_container(&env, inst, &inst.containers[2], None).expect("render");
+        let mut file = templates.render_container(&env, inst, &inst.containers[2], None).expect("render");
+        file.parse().expect("well-formed");
         Box::leak(Box::new(Fixture { repo, env, templates, file }))
     })
 }
@@ -78,7 +79,7 @@ fn render_container(bencher: divan::Bencher) {
 fn render_container_with_deployed(bencher: divan::Bencher) {
     let fx = fixture(10);
     let inst = &fx.env.instances[0];
-    let deployed = &fx.file.tree;
+    let deployed = fx.file.tree.as_ref().expect("parsed");
     bencher
         .bench(|| fx.templates.render_container(&fx.env, inst, &inst.containers[2], Some(deployed)).expect("render"));
 }
@@ -91,7 +92,7 @@ fn xml_parse(bencher: divan::Bencher) {
 
 #[divan::bench(sample_count = 200)]
 fn canonical(bencher: divan::Bencher) {
-    let tree = &fixture(10).file.tree;
+    let tree = fixture(10).file.tree.as_ref().expect("parsed");
     bencher.bench(|| review::canonical::canonical(tree));
 }
 

@@ -57,9 +57,7 @@ fn walk(
         });
     }
     if added {
-        rendered.attrs.sort_by(|a, b| {
-            a.name.to_ascii_lowercase().cmp(&b.name.to_ascii_lowercase()).then_with(|| a.name.cmp(&b.name))
-        });
+        crate::env::serverconf::sort_attrs(&mut rendered.attrs);
     }
     // A created element goes right after the rendered sibling that precedes it in the deployed file,
     // so that what nlserver wrote stays where it wrote it (and re-rendering changes no byte).

@@ -63,8 +63,11 @@ pub fn steps(
         let step = inst.and_then(CredentialStep::of);
         let credentials = step.as_ref().and_then(|s| s.needed(env, d.and_then(|d| d.state.as_ref()), values));
         let old_tree = d.and_then(|d| d.tree.as_ref());
-        let pipelined_changed = pipelined(old_tree) != pipelined(Some(&f.tree));
-        let restart = enabled(&f.tree, "pipelined") && (pipelined_changed || credentials.is_some());
+        // A file without a tree is the deployed one byte for byte (kept values put back): the
+        // deployed tree is its tree.
+        let new_tree = f.tree.as_ref().or(old_tree);
+        let pipelined_changed = pipelined(old_tree) != pipelined(new_tree);
+        let restart = new_tree.is_some_and(|t| enabled(t, "pipelined")) && (pipelined_changed || credentials.is_some());
         let mut post = post_steps(&f.instance, write_file, credentials.is_some(), restart);
         // Steps a previous apply started and did not finish run again, in their order.
         for p in d.and_then(|d| d.state.as_ref()).map(|s| s.pending.as_slice()).unwrap_or_default() {

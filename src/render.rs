@@ -54,7 +54,36 @@ pub struct RenderedFile {
     /// Values kept from the deployed file (`@@nlconf:kept:N@@`): nlserver's encrypted attributes.
     pub kept: Vec<String>,
     /// The content parsed (placeholders are plain text to the parser), so nothing parses it again.
-    pub tree: XmlElement,
+    /// Output of a repository's own templates is parsed at once (it must be checked); the built-in
+    /// writer's output is well-formed by construction and parsed only when something needs its tree
+    /// (`tree()`): most files of a review are byte-identical to the deployed ones and never are.
+    pub tree: Option<XmlElement>,
+}
+
+impl RenderedFile {
+    /// The content's element tree.
+    pub fn tree(&self) -> Result<std::borrow::Cow<'_, XmlElement>, Diagnostic> {
+        match &self.tree {
+            Some(t) => Ok(std::borrow::Cow::Borrowed(t)),
+            None => check_output(&self.content).map(std::borrow::Cow::Owned).map_err(|e| {
+                Diagnostic::error(
+                    None,
+                    format!(
+                        "{}/{}: nlconf rendered malformed XML ({e}); please report this",
+                        self.container, self.file_name
+                    ),
+                )
+            }),
+        }
+    }
+
+    /// Parses the content now if it has not been (a no-op for custom templates' output).
+    pub fn parse(&mut self) -> Result<(), Diagnostic> {
+        if self.tree.is_none() {
+            self.tree = Some(self.tree()?.into_owned());
+        }
+        Ok(())
+    }
 }
 
 /// What a placeholder in rendered content stands for.
@@ -207,6 +236,21 @@ struct Sensitive {
 }
 
 impl Sensitive {
+    /// Writes a value, escaped, or the placeholder that stands for it.
+    fn write(&mut self, v: &AttrValue, out: &mut String) {
+        match v {
+            AttrValue::Text(s) => xml::escape_into(s, out),
+            AttrValue::Secret(i) => {
+                self.secrets.push(*i);
+                out.push_str(&Placeholder::Secret(*i).text());
+            }
+            AttrValue::Kept(s) => {
+                self.kept.push(s.clone());
+                out.push_str(&Placeholder::Kept(self.kept.len() - 1).text());
+            }
+        }
+    }
+
     fn placeholder(&mut self, v: &AttrValue) -> String {
         match v {
             AttrValue::Text(s) => s.clone(),
@@ -250,26 +294,35 @@ impl Templates {
         c: &Container,
         deployed: Option<&XmlElement>,
     ) -> Result<RenderedFile, Diagnostic> {
-        let mut lines = Vec::new();
         let mut sensitive = Sensitive::default();
-        let carried;
-        let tree = match deployed {
-            Some(d) => {
-                let mut t = c.serverconf.clone();
-                carry::carry_over(&mut t, d, &c.origin);
-                carried = t;
-                &carried
-            }
-            None => &c.serverconf,
-        };
-        for child in &tree.children {
-            flatten(child, 1, &mut lines, &mut sensitive);
+        let mut tree = env.serverconf(inst, c);
+        if let Some(d) = deployed {
+            carry::carry_over(&mut tree, d, &c.origin);
         }
         let root =
             deployed.map(|d| d.name.as_str()).filter(|n| n.eq_ignore_ascii_case("serverconf")).unwrap_or("serverconf");
-        let content = if self.builtin_only {
-            write_builtin(&env.name, &inst.name, &c.name, root, &lines)
-        } else {
+        let file_name = format!("config-{}.xml", inst.name);
+        if self.builtin_only {
+            let content = write_builtin(&env.name, &inst.name, &c.name, root, &tree, &mut sensitive);
+            let Sensitive { mut secrets, kept } = sensitive;
+            secrets.sort_unstable();
+            secrets.dedup();
+            return Ok(RenderedFile {
+                instance: inst.name.clone(),
+                container: c.name.clone(),
+                file_name,
+                content,
+                secrets,
+                kept,
+                tree: None,
+            });
+        }
+        let mut lines = Vec::new();
+        for child in &tree.children {
+            flatten(child, 1, &mut lines, &mut sensitive);
+        }
+        drop(tree);
+        let content = {
             let mut ctx = Context::new();
             ctx.insert("environment", &env.name);
             ctx.insert("instance", &inst.name);
@@ -280,7 +333,6 @@ impl Templates {
             ctx.insert("lines", &lines);
             self.tera.render(MAIN_TEMPLATE, &ctx).map_err(|e| tera_error(&e, &self.shown))?
         };
-        let file_name = format!("config-{}.xml", inst.name);
         let tree = check_output(&content).map_err(|e| {
             Diagnostic::in_file(
                 Path::new(&self.shown(MAIN_TEMPLATE)),
@@ -298,7 +350,7 @@ impl Templates {
             content,
             secrets,
             kept,
-            tree,
+            tree: Some(tree),
         })
     }
 
@@ -331,8 +383,15 @@ impl Templates {
 
 /// Exactly what the built-in templates render (`templates/config-instance.xml` and its partials);
 /// a test renders both ways and compares the bytes.
-fn write_builtin(environment: &str, instance: &str, container: &str, root: &str, lines: &[Line]) -> String {
-    let mut out = String::with_capacity(64 + lines.len() * 96);
+fn write_builtin(
+    environment: &str,
+    instance: &str,
+    container: &str,
+    root: &str,
+    tree: &Element,
+    sensitive: &mut Sensitive,
+) -> String {
+    let mut out = String::with_capacity(16 * 1024);
     out.push_str("<?xml version='1.0'?>\n<!-- Managed by nlconf (environment ");
     xml::escape_into(environment, &mut out);
     out.push_str(", instance ");
@@ -342,40 +401,48 @@ fn write_builtin(environment: &str, instance: &str, container: &str, root: &str,
     out.push_str(").\n     Do not edit here: change the configuration repository and apply. -->\n<");
     xml::escape_into(root, &mut out);
     out.push_str(">\n");
-    for line in lines {
-        out.push_str(&line.indent);
-        if line.kind == "close" {
-            out.push_str("</");
-            xml::escape_into(&line.name, &mut out);
-            out.push_str(">\n");
-            continue;
-        }
-        out.push('<');
-        xml::escape_into(&line.name, &mut out);
-        for a in &line.attrs {
-            out.push(' ');
-            xml::escape_into(&a.name, &mut out);
-            out.push_str("=\"");
-            xml::escape_into(&a.value, &mut out);
-            out.push('"');
-        }
-        match line.kind {
-            "empty" => out.push_str("/>"),
-            "text" => {
-                out.push('>');
-                xml::escape_into(&line.text, &mut out);
-                out.push_str("</");
-                xml::escape_into(&line.name, &mut out);
-                out.push('>');
-            }
-            _ => out.push('>'),
-        }
-        out.push('\n');
+    for child in &tree.children {
+        write_element(child, 1, &mut out, sensitive);
     }
     out.push_str("</");
     xml::escape_into(root, &mut out);
     out.push_str(">\n");
     out
+}
+
+/// One element and its children as `templates/partials/element.xml` writes them (see `flatten`).
+fn write_element(el: &Element, depth: usize, out: &mut String, sensitive: &mut Sensitive) {
+    let indent = |out: &mut String| (0..depth).for_each(|_| out.push_str("  "));
+    indent(out);
+    out.push('<');
+    xml::escape_into(&el.name, out);
+    for a in &el.attrs {
+        out.push(' ');
+        xml::escape_into(&a.name, out);
+        out.push_str("=\"");
+        sensitive.write(&a.value, out);
+        out.push('"');
+    }
+    match &el.text {
+        Some(t) => {
+            out.push('>');
+            sensitive.write(t, out);
+            out.push_str("</");
+            xml::escape_into(&el.name, out);
+            out.push_str(">\n");
+        }
+        None if el.children.is_empty() => out.push_str("/>\n"),
+        None => {
+            out.push_str(">\n");
+            for c in &el.children {
+                write_element(c, depth + 1, out, sensitive);
+            }
+            indent(out);
+            out.push_str("</");
+            xml::escape_into(&el.name, out);
+            out.push_str(">\n");
+        }
+    }
 }
 
 /// The rendered output must be one well-formed document with a `serverconf` root.

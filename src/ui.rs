@@ -65,6 +65,13 @@ impl Ui {
             let _ = writeln!(std::io::stderr().lock(), "{line}");
         }
     }
+
+    /// With -v, how long a stage took: "rendered 1000 files in 41 ms".
+    pub fn timing(&self, what: &str, started: std::time::Instant) {
+        if self.verbose {
+            self.note(&format!("{what} in {} ms", started.elapsed().as_millis()));
+        }
+    }
 }
 
 /// "1 file", "2 files".

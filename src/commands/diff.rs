@@ -1,6 +1,7 @@
 //! `nlconf diff -e ENV [--deployed DIR | --base GITREV] [--format ...] [--semantic] [-U N]
 //! [--detailed-exitcode]`: what would change, masked, for review.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
@@ -16,6 +17,7 @@ use crate::review::format::{self, Review};
 use crate::review::mask::fingerprint;
 use crate::review::{self, FileReview, Input, Names, Options};
 use crate::secrets::{FingerprintKey, SecretValue};
+use crate::xml::XmlElement;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -132,6 +134,7 @@ pub fn against_deployed(
     }
     let by_key: HashMap<(&str, &str), &DeployedFile> =
         deployed.iter().map(|d| ((d.instance.as_str(), d.container.as_str()), d)).collect();
+    let started = std::time::Instant::now();
     let results: Vec<Result<RenderedFile, Diagnostic>> = pairs
         .par_iter()
         .map(|(i, c)| {
@@ -146,9 +149,11 @@ pub fn against_deployed(
             Err(d) => ctx.diags.push(d),
         }
     }
+    ctx.ui.timing(&format!("rendered {}", crate::ui::count(rendered.len(), "file")), started);
     if ctx.diags.has_errors() {
         return None;
     }
+    let started = std::time::Instant::now();
     // With a key at hand, secrets written into files are compared with the deployed plaintext, and
     // credentials with what was last applied. Without one, nothing needs decrypting.
     let Ok(ids) = ctx.keys() else { return None };
@@ -179,10 +184,14 @@ pub fn against_deployed(
             }
         }
     };
+    if let Some(v) = &values {
+        ctx.ui.timing(&format!("decrypted {}", crate::ui::count(v.len(), "secret")), started);
+    }
+    let started = std::time::Instant::now();
     let empty = HashMap::new();
     let secret_values = values.as_ref().unwrap_or(&empty);
     let key = FingerprintKey::random();
-    let files: Vec<FileReview> = rendered
+    let compared: Vec<Result<(FileReview, Option<XmlElement>), Diagnostic>> = rendered
         .par_iter()
         .map(|f| {
             let d = by_key.get(&(f.instance.as_str(), f.container.as_str())).copied();
@@ -191,7 +200,6 @@ pub fn against_deployed(
                 Placeholder::Kept(k) => f.kept.get(k).map(|v| fingerprint(&key, v)),
             };
             let resolve_old = |_: Placeholder| None;
-            let new = Input { text: &f.content, tree: &f.tree, resolve: &resolve_new };
             let old = d.and_then(|d| {
                 Some(Input { text: d.content.as_deref()?, tree: d.tree.as_ref()?, resolve: &resolve_old })
             });
@@ -210,16 +218,41 @@ pub fn against_deployed(
                     Placeholder::Secret(_) => String::new(),
                 }) == deployed
             {
-                return review::unchanged(names);
+                return Ok((review::unchanged(names), None));
             }
-            review::compare(names, old, Some(new), opts, &key)
+            // The file changes: its tree is needed to compare, and by the plan (kept for it).
+            let tree = f.tree()?;
+            let new = Input { text: &f.content, tree: &tree, resolve: &resolve_new };
+            let review = review::compare(names, old, Some(new), opts, &key);
+            Ok((
+                review,
+                match tree {
+                    Cow::Owned(t) => Some(t),
+                    Cow::Borrowed(_) => None,
+                },
+            ))
         })
         .collect();
+    let mut files = Vec::with_capacity(compared.len());
+    for (f, r) in rendered.iter_mut().zip(compared) {
+        match r {
+            Ok((review, tree)) => {
+                if tree.is_some() {
+                    f.tree = tree;
+                }
+                files.push(review);
+            }
+            Err(d) => ctx.diags.push(d),
+        }
+    }
+    if ctx.diags.has_errors() {
+        return None;
+    }
     let (steps, notes) = crate::plan::steps(&env, &rendered, &deployed, &files, values.as_ref());
-    let mut files = files;
     for (f, s) in files.iter_mut().zip(&steps) {
         f.actions = crate::plan::describe(&env, s);
     }
+    ctx.ui.timing(&format!("compared {}", crate::ui::count(files.len(), "file")), started);
     let review = Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, notes };
     let mut inputs: BTreeMap<String, String> = env
         .files
@@ -233,6 +266,11 @@ pub fn against_deployed(
         inputs.insert(templates.shown(name), digest.clone());
     }
     Some(Computed { env, rendered, deployed, review, steps, values, inputs })
+}
+
+/// Parses every file's tree (a review of two renderings compares them all).
+fn parse_all(files: &mut [RenderedFile]) -> Diagnostics {
+    files.par_iter_mut().filter_map(|f| f.parse().err()).collect::<Vec<_>>().into_iter().collect()
 }
 
 /// The base revision's file and the current one, for one container.
@@ -274,7 +312,8 @@ fn against_base(ctx: &mut Ctx, repo: &Repository, env_name: &str, rev: &str, opt
         }
         match (base_env, base_templates) {
             (Some(e), Some(t)) => {
-                let (files, d) = t.render_environment(&e, None, None);
+                let (mut files, mut d) = t.render_environment(&e, None, None);
+                d.extend(parse_all(&mut files));
                 if d.has_errors() {
                     ctx.diags.extend(d);
                     return None;
@@ -286,7 +325,8 @@ fn against_base(ctx: &mut Ctx, repo: &Repository, env_name: &str, rev: &str, opt
     } else {
         None
     };
-    let (current, diags) = templates.render_environment(&env, None, None);
+    let (mut current, mut diags) = templates.render_environment(&env, None, None);
+    diags.extend(parse_all(&mut current));
     if diags.has_errors() {
         ctx.diags.extend(diags);
         return None;
@@ -314,8 +354,8 @@ fn against_base(ctx: &mut Ctx, repo: &Repository, env_name: &str, rev: &str, opt
         .map(|((instance, container), (old, new))| {
             let resolve_old = |p: Placeholder| base_env.and_then(|e| by_ciphertext(e, p));
             let resolve_new = |p: Placeholder| by_ciphertext(&env, p);
-            let old = old.map(|f| Input { text: &f.content, tree: &f.tree, resolve: &resolve_old });
-            let new = new.map(|f| Input { text: &f.content, tree: &f.tree, resolve: &resolve_new });
+            let old = old.and_then(|f| Some(Input { text: &f.content, tree: f.tree.as_ref()?, resolve: &resolve_old }));
+            let new = new.and_then(|f| Some(Input { text: &f.content, tree: f.tree.as_ref()?, resolve: &resolve_new }));
             let names = Names {
                 instance: instance.clone(),
                 container: container.clone(),

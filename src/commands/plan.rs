@@ -23,13 +23,17 @@ pub fn run(ctx: &mut Ctx, args: &PlanArgs) -> Status {
     let source = args.deployed.clone().map_or(Source::Target, Source::Dir);
     let opts = Options { semantic: false, context: 3 };
     let Some(c) = diff::against_deployed(ctx, &repo, &args.env, &source, &opts) else { return Status::Failed };
+    let started = std::time::Instant::now();
     let plan = PlanFile::new(&c.env, c.inputs.clone(), &c.rendered, &c.deployed, &c.steps);
     let review = c.into_review();
     if let Err(d) = write_plan(&args.out, &plan) {
         ctx.diags.push(d);
         return Status::Failed;
     }
+    ctx.ui.timing(&format!("wrote the plan ({})", crate::ui::count(plan.containers.len(), "container")), started);
+    let started = std::time::Instant::now();
     diff::print(ctx, &review, args.format);
+    ctx.ui.timing("printed the review", started);
     ctx.ui.note(&if plan.has_changes() {
         format!("plan written to {}: carry it out with `nlconf apply {}`", args.out.display(), args.out.display())
     } else {

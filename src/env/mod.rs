@@ -32,6 +32,8 @@ pub struct Environment {
     pub secrets: Vec<SecretSlot>,
     /// Who may decrypt the secrets (`environments/<env>/recipients`); absent when there are none.
     pub recipients: Option<RecipientSet>,
+    /// Where each secret is written, to its index in `secrets`.
+    pub secret_index: HashMap<Origin, usize>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,8 +73,6 @@ pub struct Container {
     pub conf_dir: Option<String>,
     /// This container's `containerOverrides` (its settings are the instance's `base` merged with them).
     pub overrides: Option<Value>,
-    /// The validated `serverconf` tree, ready to render.
-    pub serverconf: Element,
 }
 
 /// An `!age` value in one of the environment's files.
@@ -96,6 +96,30 @@ impl Environment {
 
     pub fn uses_jwt(&self) -> bool {
         self.instances.iter().any(|i| i.ims.as_ref().is_some_and(|ims| ims.auth == Auth::Jwt))
+    }
+
+    /// A container's `serverconf`, checked against the schema and ready to render. Loading checked
+    /// every container and kept none of these trees (on a fleet they would be most of the memory):
+    /// each is built again when its file is rendered, and dropped once written.
+    pub fn serverconf(&self, inst: &Instance, c: &Container) -> Element {
+        container_serverconf(&mut Diagnostics::new(), &inst.base, c.overrides.as_ref(), &self.secret_index)
+    }
+}
+
+fn container_serverconf(
+    diags: &mut Diagnostics,
+    base: &Value,
+    overrides: Option<&Value>,
+    secrets: &HashMap<Origin, usize>,
+) -> Element {
+    // The pipelined rules need to know whether an `ims:` block is there, even one with errors.
+    let has_ims = base.get("ims").is_some();
+    match overrides {
+        Some(o) => {
+            let settings = base.clone().merge(o.clone());
+            serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets)
+        }
+        None => serverconf::build(diags, base.get("serverconf"), &base.origin, has_ims, secrets),
     }
 }
 
@@ -139,9 +163,11 @@ pub fn read_sources(repo: &Repository, name: &str) -> (Option<Sources>, Diagnost
         Err(d) => return (None, d.into()),
     };
     let shared_defaults = repo.environments_dir().join("defaults.yaml");
+    // Files parse independently: in parallel, findings kept in file order.
+    let parsed: Vec<_> = paths.par_iter().map(|path| yaml::read_file(path, &repo.display(path))).collect();
     let mut files = Vec::new();
-    for path in &paths {
-        match yaml::read_file(path, &repo.display(path)) {
+    for result in parsed {
+        match result {
             Ok((file, found)) => {
                 diags.extend(found.into_iter().collect());
                 files.push(file);
@@ -481,7 +507,17 @@ fn build(
     let (Some(build), Some(target)) = (build, target) else {
         return None;
     };
-    Some(Environment { name: name.to_string(), files, build, target, nlserver, instances, secrets, recipients })
+    Some(Environment {
+        name: name.to_string(),
+        files,
+        build,
+        target,
+        nlserver,
+        instances,
+        secrets,
+        recipients,
+        secret_index,
+    })
 }
 
 fn load_target(diags: &mut Diagnostics, v: Option<&Value>) -> Option<Target> {
@@ -642,20 +678,14 @@ fn load_instance(
                 }
             }
             let own = overrides.and_then(|o| o.get(cname)).filter(|o| o.is_map()).map(|o| o.without(&["ims"]));
-            let settings = match &own {
-                Some(o) => base.clone().merge(o.clone()),
-                None => base.clone(),
-            };
-            // The pipelined rules need to know whether an `ims:` block is there, even one with errors.
-            let has_ims = base.get("ims").is_some();
-            let serverconf = serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets);
+            // Checked here, kept nowhere: `Environment::serverconf` builds it again for rendering.
+            drop(container_serverconf(diags, &base, own.as_ref(), secrets));
             containers.push(Container {
                 name: cname.clone(),
                 origin: cf.key_origin.clone(),
                 host,
                 conf_dir,
                 overrides: own,
-                serverconf,
             });
         }
     }

@@ -117,7 +117,8 @@ impl Checker<'_> {
         }
         sort_attrs(&mut el.attrs);
         // Children in schema order; repeated elements keep their YAML order (stable sort).
-        el.children.sort_by_key(|c| self.schema.element(&c.path).map_or(usize::MAX, |d| self.schema.order_of(d)));
+        el.children
+            .sort_by_cached_key(|c| self.schema.element(&c.path).map_or(usize::MAX, |d| self.schema.order_of(d)));
         el
     }
 
@@ -258,7 +259,7 @@ impl Checker<'_> {
                     .error(raw.key_origin.location(), format!("rawAttributes: `{}` is also set directly", raw.key));
                 continue;
             }
-            if let Some(value) = self.scalar(&raw.value, &format!("rawAttributes.{}", raw.key)) {
+            if let Some(value) = self.scalar(&raw.value, &|| format!("rawAttributes.{}", raw.key)) {
                 let sensitive = matches!(value, AttrValue::Secret(_));
                 el.attrs.push(Attr { name: raw.key.clone(), value, origin: raw.value.origin.clone(), sensitive });
             }
@@ -267,7 +268,7 @@ impl Checker<'_> {
 
     fn attribute(&mut self, def: &ElementDef, attr: &AttrDef, f: &Field) -> Option<Attr> {
         let v = &f.value;
-        let at = v.origin.location();
+        let at = || v.origin.location();
         if let Some(why) = nlserver_owned(&def.path, &attr.name) {
             let help = if def.path == "shared/ims" {
                 "describe the technical account in the instance's `ims:` block; nlconf runs the nlserver command and keeps what it writes"
@@ -293,11 +294,11 @@ impl Checker<'_> {
             );
             return None;
         }
-        let mut value = self.scalar(v, &format!("`{}` of <{}>", attr.name, def.name))?;
+        let mut value = self.scalar(v, &|| format!("`{}` of <{}>", attr.name, def.name))?;
         if attr.sensitive && matches!(&value, AttrValue::Text(t) if !t.is_empty()) {
             self.diags.push(
                 Diagnostic::at(
-                    at,
+                    at(),
                     format!("`{}` of <{}> is sensitive: it must not be stored in plain text", attr.name, def.name),
                 )
                 .with_help(format!("store it encrypted: nlconf secret set -e ENV <path to {}>", attr.name)),
@@ -314,7 +315,7 @@ impl Checker<'_> {
             }
         } else if !matches!(attr.ty, AttrType::String | AttrType::Any) {
             self.diags.error(
-                at,
+                at(),
                 format!(
                     "`{}` of <{}> is a {}; only String attributes can hold an `!age` secret",
                     attr.name,
@@ -329,19 +330,20 @@ impl Checker<'_> {
     }
 
     /// A scalar attribute value: text, `!empty ""`, or a secret.
-    fn scalar(&mut self, v: &Value, what: &str) -> Option<AttrValue> {
-        let at = v.origin.location();
+    /// `what` names the value in messages; it is only formatted when there is something to say.
+    fn scalar(&mut self, v: &Value, what: &dyn Fn() -> String) -> Option<AttrValue> {
+        let at = || v.origin.location();
         let text = match &v.kind {
             Kind::Scalar(s, _) => s,
             _ => {
-                self.diags.error(at, format!("{what}: expected a scalar value, found {}", v.kind_name()));
+                self.diags.error(at(), format!("{}: expected a scalar value, found {}", what(), v.kind_name()));
                 return None;
             }
         };
         match v.tag {
             Tag::Age => return self.secrets.get(&v.origin).map(|&i| AttrValue::Secret(i)),
             Tag::Empty if !text.is_empty() => {
-                self.diags.error(at, format!("{what}: `!empty` tags only the empty string; write `!empty \"\"`"));
+                self.diags.error(at(), format!("{}: `!empty` tags only the empty string; write `!empty \"\"`", what()));
                 return None;
             }
             Tag::Empty => return Some(AttrValue::Text(String::new())),
@@ -349,7 +351,7 @@ impl Checker<'_> {
         }
         if text.is_empty() {
             self.diags.push(
-                Diagnostic::at(at, format!("{what}: empty value"))
+                Diagnostic::at(at(), format!("{}: empty value", what()))
                     .with_help("an empty attribute overrides serverConf.xml with nothing; remove the key to leave it unset, or write `!empty \"\"` if that is really meant"),
             );
             return None;
@@ -358,13 +360,14 @@ impl Checker<'_> {
             text.chars().find(|&c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}')
         {
             self.diags.error(
-                at,
-                format!("{what}: contains the control character U+{:04X}, which XML 1.0 cannot hold", c as u32),
+                at(),
+                format!("{}: contains the control character U+{:04X}, which XML 1.0 cannot hold", what(), c as u32),
             );
             return None;
         }
         if text.contains(MARK) {
-            self.diags.error(at, format!("{what}: contains `{MARK}`, which nlconf reserves for secret placeholders"));
+            self.diags
+                .error(at(), format!("{}: contains `{MARK}`, which nlconf reserves for secret placeholders", what()));
             return None;
         }
         Some(AttrValue::Text(text.clone()))
@@ -372,15 +375,13 @@ impl Checker<'_> {
 
     /// Checks a value against the attribute's type and allowed values.
     fn typed(&mut self, attr: &AttrDef, text: &str, v: &Value) -> bool {
-        let at = v.origin.location();
+        let at = || v.origin.location();
         let ok = match attr.ty {
             AttrType::Boolean => {
                 let good = matches!(text, "true" | "false" | "0" | "1");
                 if !good {
-                    self.diags.error(
-                        at.clone(),
-                        format!("`{}` is a Boolean: expected true or false, found `{text}`", attr.name),
-                    );
+                    self.diags
+                        .error(at(), format!("`{}` is a Boolean: expected true or false, found `{text}`", attr.name));
                 }
                 good
             }
@@ -390,14 +391,14 @@ impl Checker<'_> {
                     Ok(n) if (lo..=hi).contains(&n) => true,
                     Ok(_) => {
                         self.diags.error(
-                            at.clone(),
+                            at(),
                             format!("`{}` is a {}: {text} is out of range ({lo} to {hi})", attr.name, ty.name()),
                         );
                         false
                     }
                     Err(_) => {
                         self.diags.error(
-                            at.clone(),
+                            at(),
                             format!("`{}` is a {} (a whole number), found `{text}`", attr.name, ty.name()),
                         );
                         false
@@ -413,7 +414,7 @@ impl Checker<'_> {
             Some(adobe) => {
                 self.diags.push(
                     Diagnostic::warning(
-                        Some(at),
+                        Some(at()),
                         format!("`{}`: `{text}` is accepted as Adobe's `{adobe}` (rendered as written)", attr.name),
                     )
                     .with_help(format!("write `{adobe}` to match Adobe's reference")),
@@ -422,7 +423,7 @@ impl Checker<'_> {
             }
             None => {
                 self.diags.error(
-                    at,
+                    at(),
                     format!(
                         "`{}`: `{text}` is not an allowed value; expected one of: {}",
                         attr.name,
@@ -468,10 +469,14 @@ impl Checker<'_> {
 }
 
 /// Attributes in case-insensitive name order, as in Adobe's own files.
-fn sort_attrs(attrs: &mut [Attr]) {
-    attrs.sort_by(|a, b| {
-        a.name.to_ascii_lowercase().cmp(&b.name.to_ascii_lowercase()).then_with(|| a.name.cmp(&b.name))
-    });
+pub(crate) fn sort_attrs(attrs: &mut [Attr]) {
+    attrs.sort_by(|a, b| attr_order(&a.name, &b.name));
+}
+
+/// Case-insensitive (ASCII) name order, then exact order for names that differ only in case.
+pub(crate) fn attr_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (fa, fb) = (a.bytes().map(|c| c.to_ascii_lowercase()), b.bytes().map(|c| c.to_ascii_lowercase()));
+    fa.cmp(fb).then_with(|| a.cmp(b))
 }
 
 pub fn is_xml_name(s: &str) -> bool {
