@@ -31,6 +31,10 @@ pub struct DeployedFile {
     pub tree: Option<XmlElement>,
     /// What nlconf last applied here (`.nlconf/state-<instance>.json`), if anything.
     pub state: Option<StateRecord>,
+    /// What the review's notes need from the tree, kept when the tree is dropped: the Adobe I/O
+    /// project (`shared/ims/@authIMSTAClientId`), and whether pipelined uses the legacy OAuth.
+    pub ims_client_id: Option<String>,
+    pub legacy_pipelined: bool,
 }
 
 impl DeployedFile {
@@ -100,7 +104,8 @@ fn read_state(loc: &Location, inst: &Instance, c: &Container) -> Result<Option<S
     })
 }
 
-fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFile, Diagnostic> {
+/// Reads and parses one container's deployed file and state record.
+pub fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFile, Diagnostic> {
     let state = read_state(loc, inst, c)?;
     let file = format!("config-{}.xml", inst.name);
     let shown = loc.shown(&file);
@@ -118,6 +123,8 @@ fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFi
             content: None,
             tree: None,
             state,
+            ims_client_id: None,
+            legacy_pipelined: false,
         });
     };
     let content = crate::yaml::decode_text(bytes, Path::new(&shown), "config files")
@@ -129,6 +136,15 @@ fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFi
         )
         .with_help("fix or remove the file on the server; nlconf will not guess what it meant")
     })?;
+    let ims_client_id = tree
+        .child("shared")
+        .and_then(|s| s.child("ims"))
+        .and_then(|i| i.attr("authIMSTAClientId"))
+        .filter(|v| !v.is_empty())
+        .map(str::to_string);
+    let legacy_pipelined = tree.child("pipelined").is_some_and(|p| {
+        (p.attr("appName").is_some() || p.attr("authPrivateKey").is_some()) && p.attr("authType").is_none()
+    });
     Ok(DeployedFile {
         instance: inst.name.clone(),
         container: c.name.clone(),
@@ -136,5 +152,7 @@ fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFi
         content: Some(content),
         tree: Some(tree),
         state,
+        ims_client_id,
+        legacy_pipelined,
     })
 }

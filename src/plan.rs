@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::credentials::{CredentialStep, post_steps};
@@ -41,68 +42,53 @@ fn enabled(tree: &XmlElement, name: &str) -> bool {
     tree.child(name).and_then(|p| p.attr("autoStart")).is_some_and(|v| v == "true" || v == "1")
 }
 
-/// The steps of every container, and the notes of the review. `values` holds the decrypted
-/// credential secrets when an identity is at hand.
-pub fn steps(
+/// What apply would do on one container, given its review. `d` still has its tree, and `f` too
+/// unless it is the deployed file byte for byte. `values` holds the decrypted credential secrets
+/// when an identity is at hand.
+pub fn steps_of(
     env: &Environment,
-    rendered: &[RenderedFile],
-    deployed: &[DeployedFile],
-    reviews: &[FileReview],
+    f: &RenderedFile,
+    d: Option<&DeployedFile>,
+    review: &FileReview,
     values: Option<&HashMap<usize, SecretValue>>,
-) -> (Vec<Steps>, Vec<String>) {
-    let by_key: HashMap<(&str, &str), &DeployedFile> =
-        deployed.iter().map(|d| ((d.instance.as_str(), d.container.as_str()), d)).collect();
-    let review_of: HashMap<(&str, &str), &FileReview> =
-        reviews.iter().map(|r| ((r.instance.as_str(), r.container.as_str()), r)).collect();
-    let mut out = Vec::new();
-    for f in rendered {
-        let key = (f.instance.as_str(), f.container.as_str());
-        let d = by_key.get(&key);
-        let write_file = review_of.get(&key).is_some_and(|r| r.status != FileStatus::Unchanged);
-        let inst = env.instance(&f.instance);
-        let step = inst.and_then(CredentialStep::of);
-        let credentials = step.as_ref().and_then(|s| s.needed(env, d.and_then(|d| d.state.as_ref()), values));
-        let old_tree = d.and_then(|d| d.tree.as_ref());
-        // A file without a tree is the deployed one byte for byte (kept values put back): the
-        // deployed tree is its tree.
-        let new_tree = f.tree.as_ref().or(old_tree);
-        let pipelined_changed = pipelined(old_tree) != pipelined(new_tree);
-        let restart = new_tree.is_some_and(|t| enabled(t, "pipelined")) && (pipelined_changed || credentials.is_some());
-        let mut post = post_steps(&f.instance, write_file, credentials.is_some(), restart);
-        // Steps a previous apply started and did not finish run again, in their order.
-        for p in d.and_then(|d| d.state.as_ref()).map(|s| s.pending.as_slice()).unwrap_or_default() {
-            if !post.contains(p) {
-                post.push(p.clone());
-            }
+) -> Steps {
+    let write_file = review.status != FileStatus::Unchanged;
+    let inst = env.instance(&f.instance);
+    let step = inst.and_then(CredentialStep::of);
+    let credentials = step.as_ref().and_then(|s| s.needed(env, d.and_then(|d| d.state.as_ref()), values));
+    let old_tree = d.and_then(|d| d.tree.as_ref());
+    // A file without a tree is the deployed one byte for byte (kept values put back): the
+    // deployed tree is its tree.
+    let new_tree = f.tree.as_ref().or(old_tree);
+    let pipelined_changed = pipelined(old_tree) != pipelined(new_tree);
+    let restart = new_tree.is_some_and(|t| enabled(t, "pipelined")) && (pipelined_changed || credentials.is_some());
+    let mut post = post_steps(&f.instance, write_file, credentials.is_some(), restart);
+    // Steps a previous apply started and did not finish run again, in their order.
+    for p in d.and_then(|d| d.state.as_ref()).map(|s| s.pending.as_slice()).unwrap_or_default() {
+        if !post.contains(p) {
+            post.push(p.clone());
         }
-        post.sort_by_key(|p| p.first().map(|s| s != "config"));
-        out.push(Steps { instance: f.instance.clone(), container: f.container.clone(), write_file, credentials, post });
     }
-    (out, notes(env, deployed))
+    post.sort_by_key(|p| p.first().map(|s| s != "config"));
+    Steps { instance: f.instance.clone(), container: f.container.clone(), write_file, credentials, post }
 }
 
 /// Sentences about the deployed credentials of each instance: a switched Adobe I/O project,
 /// containers that disagree, a legacy pipelined authentication.
 pub fn notes(env: &Environment, deployed: &[DeployedFile]) -> Vec<String> {
     let mut notes = Vec::new();
+    let mut of_instance: HashMap<&str, Vec<&DeployedFile>> = HashMap::new();
+    for d in deployed {
+        of_instance.entry(d.instance.as_str()).or_default().push(d);
+    }
     for inst in &env.instances {
-        let files: Vec<&DeployedFile> = deployed.iter().filter(|d| d.instance == inst.name).collect();
+        let files = of_instance.remove(inst.name.as_str()).unwrap_or_default();
         let mut by_client: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for d in &files {
-            let id = d
-                .tree
-                .as_ref()
-                .and_then(|t| t.child("shared"))
-                .and_then(|s| s.child("ims"))
-                .and_then(|i| i.attr("authIMSTAClientId"))
-                .filter(|v| !v.is_empty());
-            if let Some(id) = id {
-                by_client.entry(id.to_string()).or_default().push(&d.container);
+            if let Some(id) = &d.ims_client_id {
+                by_client.entry(id.clone()).or_default().push(&d.container);
             }
-            if let Some(p) = d.tree.as_ref().and_then(|t| t.child("pipelined"))
-                && (p.attr("appName").is_some() || p.attr("authPrivateKey").is_some())
-                && p.attr("authType").is_none()
-            {
+            if d.legacy_pipelined {
                 notes.push(format!(
                     "{}/{}: the deployed <pipelined> uses the legacy Omniture OAuth (appName/authPrivateKey), retired on 2021-10-20; \
                      it is replaced by the IMS technical account (authType=\"imsJwtToken\" and nlserver config -setimsoauth)",
@@ -197,11 +183,13 @@ impl PlanFile {
         deployed: &[DeployedFile],
         steps: &[Steps],
     ) -> PlanFile {
+        let by_key: HashMap<(&str, &str), &DeployedFile> =
+            deployed.iter().map(|d| ((d.instance.as_str(), d.container.as_str()), d)).collect();
         let containers = rendered
-            .iter()
+            .par_iter()
             .zip(steps)
             .map(|(f, s)| {
-                let d = deployed.iter().find(|d| d.instance == f.instance && d.container == f.container);
+                let d = by_key.get(&(f.instance.as_str(), f.container.as_str())).copied();
                 PlannedContainer {
                     instance: f.instance.clone(),
                     container: f.container.clone(),
@@ -222,6 +210,62 @@ impl PlanFile {
             inputs,
             containers,
         }
+    }
+
+    /// The plan as pretty JSON: exactly what `serde_json::to_vec_pretty` writes (a test checks), with
+    /// the containers serialised in parallel (on a fleet they are megabytes of escaped XML).
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        #[derive(Serialize)]
+        struct Head<'a> {
+            schema: &'a str,
+            nlconf_version: &'a str,
+            created_at: &'a str,
+            environment: &'a str,
+            inputs: &'a BTreeMap<String, String>,
+            containers: &'a [PlannedContainer],
+        }
+        let head = Head {
+            schema: &self.schema,
+            nlconf_version: &self.nlconf_version,
+            created_at: &self.created_at,
+            environment: &self.environment,
+            inputs: &self.inputs,
+            containers: &[],
+        };
+        let mut out = serde_json::to_vec_pretty(&head)?;
+        if self.containers.is_empty() {
+            return Ok(out);
+        }
+        // `"containers": []` closes the head; the items go between the brackets, one level deeper.
+        let tail = b"[]\n}";
+        debug_assert!(out.ends_with(tail));
+        out.truncate(out.len() - tail.len());
+        let items: Vec<Vec<u8>> = self
+            .containers
+            .par_iter()
+            .map(|c| {
+                let json = serde_json::to_vec_pretty(c)?;
+                // Strings are escaped: every newline is the pretty printer's own.
+                let mut indented = Vec::with_capacity(json.len() + json.len() / 8);
+                indented.extend_from_slice(b"    ");
+                for &b in &json {
+                    indented.push(b);
+                    if b == b'\n' {
+                        indented.extend_from_slice(b"    ");
+                    }
+                }
+                Ok(indented)
+            })
+            .collect::<serde_json::Result<_>>()?;
+        out.extend_from_slice(b"[\n");
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b",\n");
+            }
+            out.extend_from_slice(item);
+        }
+        out.extend_from_slice(b"\n  ]\n}");
+        Ok(out)
     }
 
     pub fn has_changes(&self) -> bool {
@@ -273,5 +317,46 @@ impl PlanFile {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn container(i: usize) -> PlannedContainer {
+        PlannedContainer {
+            instance: format!("mkt_{i}"),
+            container: "app\"1".into(),
+            location: "/srv/conf".into(),
+            deployed_digest: "absent".into(),
+            state_digest: "absent".into(),
+            rendered: "<?xml version='1.0'?>\n<serverconf>\n  <web relay=\"true\"/>\t\n</serverconf>\n".into(),
+            steps: Steps {
+                instance: format!("mkt_{i}"),
+                container: "app\"1".into(),
+                write_file: i != 1,
+                credentials: (i == 1).then(|| "never applied".into()),
+                post: vec![vec!["config".into(), "-reload".into()], vec![]],
+            },
+            shown_steps: (0..i).map(|k| format!("step {k}")).collect(),
+        }
+    }
+
+    #[test]
+    fn the_parallel_json_is_what_serde_json_writes() {
+        for n in [0, 1, 3] {
+            let plan = PlanFile {
+                schema: PLAN_SCHEMA.into(),
+                nlconf_version: "0.1.0".into(),
+                created_at: "2026-11-27T00:00:00Z".into(),
+                environment: "prod".into(),
+                inputs: [("a".to_string(), "sha256:1".to_string())].into(),
+                containers: (0..n).map(container).collect(),
+            };
+            let ours = String::from_utf8(plan.to_json().unwrap()).unwrap();
+            let theirs = String::from_utf8(serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+            assert_eq!(ours, theirs, "{n} containers");
+        }
     }
 }

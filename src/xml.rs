@@ -100,11 +100,10 @@ impl Cursor<'_> {
         if offset < self.offset {
             return line_col(self.text, offset);
         }
-        for (i, b) in self.text.as_bytes()[self.offset..offset].iter().enumerate() {
-            if *b == b'\n' {
-                self.line += 1;
-                self.line_start = self.offset + i + 1;
-            }
+        let skipped = &self.text.as_bytes()[self.offset..offset];
+        if let Some(last) = skipped.iter().rposition(|&b| b == b'\n') {
+            self.line += skipped.iter().filter(|&&b| b == b'\n').count() as u32;
+            self.line_start = self.offset + last + 1;
         }
         self.offset = offset;
         (self.line, self.text[self.line_start..offset].chars().count() as u32 + 1)

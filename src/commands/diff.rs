@@ -118,49 +118,15 @@ pub fn against_deployed(
         return None;
     }
     let pairs = jobs(&env);
-    let started = std::time::Instant::now();
-    let (deployed, diags) = deployed::read_all(&repo.root, &env, source, &pairs);
-    if ctx.ui.verbose {
-        let present = deployed.iter().filter(|d| d.content.is_some()).count();
-        ctx.ui.note(&format!(
-            "read {present} deployed files ({} absent) in {} ms",
-            deployed.len() - present,
-            started.elapsed().as_millis()
-        ));
-    }
-    if diags.has_errors() {
-        ctx.diags.extend(diags);
-        return None;
-    }
-    let by_key: HashMap<(&str, &str), &DeployedFile> =
-        deployed.iter().map(|d| ((d.instance.as_str(), d.container.as_str()), d)).collect();
-    let started = std::time::Instant::now();
-    let results: Vec<Result<RenderedFile, Diagnostic>> = pairs
-        .par_iter()
-        .map(|(i, c)| {
-            let d = by_key.get(&(i.name.as_str(), c.name.as_str())).and_then(|d| d.tree.as_ref());
-            templates.render_container(&env, i, c, d)
-        })
-        .collect();
-    let mut rendered = Vec::new();
-    for r in results {
-        match r {
-            Ok(f) => rendered.push(f),
-            Err(d) => ctx.diags.push(d),
-        }
-    }
-    ctx.ui.timing(&format!("rendered {}", crate::ui::count(rendered.len(), "file")), started);
-    if ctx.diags.has_errors() {
-        return None;
-    }
-    let started = std::time::Instant::now();
     // With a key at hand, secrets written into files are compared with the deployed plaintext, and
-    // credentials with what was last applied. Without one, nothing needs decrypting.
+    // credentials with what was last applied. Without one, nothing needs decrypting. Which secrets
+    // each file holds is known from loading: each is decrypted once, before anything is rendered.
+    let started = std::time::Instant::now();
     let Ok(ids) = ctx.keys() else { return None };
     let values: Option<HashMap<usize, SecretValue>> = match &ids {
         None => None,
         Some(ids) => {
-            let mut wanted: Vec<usize> = rendered.iter().flat_map(|f| f.secrets.iter().copied()).collect();
+            let mut wanted: Vec<usize> = pairs.iter().flat_map(|(_, c)| c.secrets.iter().copied()).collect();
             wanted.extend(
                 env.instances
                     .iter()
@@ -175,6 +141,7 @@ pub fn against_deployed(
                     if ctx.diags.has_errors() {
                         return None;
                     }
+                    ctx.ui.timing(&format!("decrypted {}", crate::ui::count(v.len(), "secret")), started);
                     Some(v)
                 }
                 Err(d) => {
@@ -184,63 +151,36 @@ pub fn against_deployed(
             }
         }
     };
-    if let Some(v) = &values {
-        ctx.ui.timing(&format!("decrypted {}", crate::ui::count(v.len(), "secret")), started);
-    }
+    // One pass per container, in parallel: read and parse the deployed file, render, compare, plan
+    // the steps, and drop both trees. Only the texts and the results are held for the whole fleet.
     let started = std::time::Instant::now();
-    let empty = HashMap::new();
-    let secret_values = values.as_ref().unwrap_or(&empty);
     let key = FingerprintKey::random();
-    let compared: Vec<Result<(FileReview, Option<XmlElement>), Diagnostic>> = rendered
+    let results: Vec<Result<Reviewed, Diagnostic>> = pairs
         .par_iter()
-        .map(|f| {
-            let d = by_key.get(&(f.instance.as_str(), f.container.as_str())).copied();
-            let resolve_new = |p: Placeholder| match p {
-                Placeholder::Secret(i) => secret_values.get(&i).map(|v| v.fingerprint(&key)),
-                Placeholder::Kept(k) => f.kept.get(k).map(|v| fingerprint(&key, v)),
-            };
-            let resolve_old = |_: Placeholder| None;
-            let old = d.and_then(|d| {
-                Some(Input { text: d.content.as_deref()?, tree: d.tree.as_ref()?, resolve: &resolve_old })
-            });
-            let names = Names {
-                instance: f.instance.clone(),
-                container: f.container.clone(),
-                path: f.rel_path(),
-                old_source: d.map(|d| d.shown.clone()).unwrap_or_default(),
-            };
-            // What apply would write, but with no secret of the YAML in it: when it is the deployed
-            // file byte for byte, nothing changes (the kept values are the deployed file's own).
-            if f.secrets.is_empty()
-                && let Some(deployed) = d.and_then(|d| d.content.as_deref())
-                && substitute(&f.content, |p| match p {
-                    Placeholder::Kept(k) => f.kept.get(k).map(|v| crate::xml::escape(v)).unwrap_or_default(),
-                    Placeholder::Secret(_) => String::new(),
-                }) == deployed
-            {
-                return Ok((review::unchanged(names), None));
+        .map(|(i, c)| {
+            let mut d = deployed::read_one(&deployed::location(&repo.root, &env, source, i, c), i, c)?;
+            let mut f = templates.render_container(&env, i, c, d.tree.as_ref())?;
+            let (review, tree) = compare_one(&f, &d, values.as_ref(), &key, opts)?;
+            if let Some(tree) = tree {
+                f.tree = Some(tree);
             }
-            // The file changes: its tree is needed to compare, and by the plan (kept for it).
-            let tree = f.tree()?;
-            let new = Input { text: &f.content, tree: &tree, resolve: &resolve_new };
-            let review = review::compare(names, old, Some(new), opts, &key);
-            Ok((
-                review,
-                match tree {
-                    Cow::Owned(t) => Some(t),
-                    Cow::Borrowed(_) => None,
-                },
-            ))
+            let steps = crate::plan::steps_of(&env, &f, Some(&d), &review, values.as_ref());
+            f.tree = None;
+            d.tree = None;
+            Ok(Reviewed { rendered: f, deployed: d, review, steps })
         })
         .collect();
-    let mut files = Vec::with_capacity(compared.len());
-    for (f, r) in rendered.iter_mut().zip(compared) {
+    let mut rendered = Vec::with_capacity(results.len());
+    let mut deployed = Vec::with_capacity(results.len());
+    let mut files = Vec::with_capacity(results.len());
+    let mut steps = Vec::with_capacity(results.len());
+    for r in results {
         match r {
-            Ok((review, tree)) => {
-                if tree.is_some() {
-                    f.tree = tree;
-                }
-                files.push(review);
+            Ok(r) => {
+                rendered.push(r.rendered);
+                deployed.push(r.deployed);
+                files.push(r.review);
+                steps.push(r.steps);
             }
             Err(d) => ctx.diags.push(d),
         }
@@ -248,11 +188,21 @@ pub fn against_deployed(
     if ctx.diags.has_errors() {
         return None;
     }
-    let (steps, notes) = crate::plan::steps(&env, &rendered, &deployed, &files, values.as_ref());
+    let notes = crate::plan::notes(&env, &deployed);
     for (f, s) in files.iter_mut().zip(&steps) {
         f.actions = crate::plan::describe(&env, s);
     }
-    ctx.ui.timing(&format!("compared {}", crate::ui::count(files.len(), "file")), started);
+    if ctx.ui.verbose {
+        let present = deployed.iter().filter(|d| d.content.is_some()).count();
+        ctx.ui.timing(
+            &format!(
+                "read {present} deployed files ({} absent), rendered and compared {}",
+                deployed.len() - present,
+                crate::ui::count(files.len(), "file")
+            ),
+            started,
+        );
+    }
     let review = Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, notes };
     let mut inputs: BTreeMap<String, String> = env
         .files
@@ -266,6 +216,52 @@ pub fn against_deployed(
         inputs.insert(templates.shown(name), digest.clone());
     }
     Some(Computed { env, rendered, deployed, review, steps, values, inputs })
+}
+
+/// One container's pass of `against_deployed`.
+struct Reviewed {
+    rendered: RenderedFile,
+    deployed: DeployedFile,
+    review: FileReview,
+    steps: crate::plan::Steps,
+}
+
+/// Compares a rendered file with the deployed one. The rendered tree is parsed only when the file
+/// changes, and returned then (the plan's steps look at it).
+fn compare_one(
+    f: &RenderedFile,
+    d: &DeployedFile,
+    values: Option<&HashMap<usize, SecretValue>>,
+    key: &FingerprintKey,
+    opts: &Options,
+) -> Result<(FileReview, Option<XmlElement>), Diagnostic> {
+    let resolve_new = |p: Placeholder| match p {
+        Placeholder::Secret(i) => values.and_then(|v| v.get(&i)).map(|v| v.fingerprint(key)),
+        Placeholder::Kept(k) => f.kept.get(k).map(|v| fingerprint(key, v)),
+    };
+    let resolve_old = |_: Placeholder| None;
+    let names = Names {
+        instance: f.instance.clone(),
+        container: f.container.clone(),
+        path: f.rel_path(),
+        old_source: d.shown.clone(),
+    };
+    // What apply would write, but with no secret of the YAML in it: when it is the deployed file
+    // byte for byte, nothing changes (the kept values are the deployed file's own).
+    if f.secrets.is_empty()
+        && let Some(deployed) = d.content.as_deref()
+        && substitute(&f.content, |p| match p {
+            Placeholder::Kept(k) => f.kept.get(k).map(|v| crate::xml::escape(v)).unwrap_or_default(),
+            Placeholder::Secret(_) => String::new(),
+        }) == deployed
+    {
+        return Ok((review::unchanged(names), None));
+    }
+    let old = d.content.as_deref().zip(d.tree.as_ref()).map(|(text, tree)| Input { text, tree, resolve: &resolve_old });
+    let tree = f.tree()?;
+    let new = Input { text: &f.content, tree: &tree, resolve: &resolve_new };
+    let review = review::compare(names, old, Some(new), opts, key);
+    Ok((review, if let Cow::Owned(t) = tree { Some(t) } else { None }))
 }
 
 /// Parses every file's tree (a review of two renderings compares them all).

@@ -45,15 +45,16 @@ pub fn run(ctx: &mut Ctx, args: &PlanArgs) -> Status {
 }
 
 fn write_plan(path: &Path, plan: &PlanFile) -> Result<(), Diagnostic> {
-    let mut json = serde_json::to_vec_pretty(plan)
-        .map_err(|e| Diagnostic::in_file(path, format!("cannot serialise the plan: {e}")))?;
+    let mut json = plan.to_json().map_err(|e| Diagnostic::in_file(path, format!("cannot serialise the plan: {e}")))?;
     json.push(b'\n');
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| {
             Diagnostic::in_file(path, format!("cannot create the folder: {}", crate::yaml::io_reason(&e)))
         })?;
     }
-    crate::fsutil::write_atomic(path, &json)
+    // Replaced atomically (apply never reads half a plan) but not synced to disk: a plan lost in a
+    // crash is made again, and syncing megabytes would be a tenth of a fleet's plan.
+    crate::fsutil::write_replace(path, &json, 0o644)
         .map_err(|e| Diagnostic::in_file(path, format!("cannot write the plan: {}", crate::yaml::io_reason(&e))))
 }
 

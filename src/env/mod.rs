@@ -73,6 +73,9 @@ pub struct Container {
     pub conf_dir: Option<String>,
     /// This container's `containerOverrides` (its settings are the instance's `base` merged with them).
     pub overrides: Option<Value>,
+    /// The secrets its file holds (indexes into `Environment::secrets`), known before rendering so
+    /// that a review decrypts each one once, up front.
+    pub secrets: Vec<usize>,
 }
 
 /// An `!age` value in one of the environment's files.
@@ -679,13 +682,14 @@ fn load_instance(
             }
             let own = overrides.and_then(|o| o.get(cname)).filter(|o| o.is_map()).map(|o| o.without(&["ims"]));
             // Checked here, kept nowhere: `Environment::serverconf` builds it again for rendering.
-            drop(container_serverconf(diags, &base, own.as_ref(), secrets));
+            let held = container_serverconf(diags, &base, own.as_ref(), secrets).secrets();
             containers.push(Container {
                 name: cname.clone(),
                 origin: cf.key_origin.clone(),
                 host,
                 conf_dir,
                 overrides: own,
+                secrets: held,
             });
         }
     }
