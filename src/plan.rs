@@ -212,9 +212,14 @@ impl PlanFile {
         }
     }
 
-    /// The plan as pretty JSON: exactly what `serde_json::to_vec_pretty` writes (a test checks), with
-    /// the containers serialised in parallel (on a fleet they are megabytes of escaped XML).
+    /// The plan as pretty JSON: exactly what `serde_json::to_vec_pretty` writes (a test checks).
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        Ok(self.to_json_parts()?.concat())
+    }
+
+    /// `to_json` in parts to be written one after the other, the containers serialised in parallel
+    /// (on a fleet they are megabytes of escaped XML, not worth joining into one buffer).
+    pub fn to_json_parts(&self) -> serde_json::Result<Vec<Vec<u8>>> {
         #[derive(Serialize)]
         struct Head<'a> {
             schema: &'a str,
@@ -233,20 +238,26 @@ impl PlanFile {
             containers: &[],
         };
         let mut out = serde_json::to_vec_pretty(&head)?;
+        out.push(b'\n');
         if self.containers.is_empty() {
-            return Ok(out);
+            return Ok(vec![out]);
         }
         // `"containers": []` closes the head; the items go between the brackets, one level deeper.
-        let tail = b"[]\n}";
+        let tail = b"[]\n}\n";
         debug_assert!(out.ends_with(tail));
         out.truncate(out.len() - tail.len());
+        out.extend_from_slice(b"[\n");
         let items: Vec<Vec<u8>> = self
             .containers
             .par_iter()
-            .map(|c| {
+            .enumerate()
+            .map(|(i, c)| {
                 let json = serde_json::to_vec_pretty(c)?;
                 // Strings are escaped: every newline is the pretty printer's own.
-                let mut indented = Vec::with_capacity(json.len() + json.len() / 8);
+                let mut indented = Vec::with_capacity(json.len() + json.len() / 8 + 8);
+                if i > 0 {
+                    indented.extend_from_slice(b",\n");
+                }
                 indented.extend_from_slice(b"    ");
                 for &b in &json {
                     indented.push(b);
@@ -257,15 +268,11 @@ impl PlanFile {
                 Ok(indented)
             })
             .collect::<serde_json::Result<_>>()?;
-        out.extend_from_slice(b"[\n");
-        for (i, item) in items.iter().enumerate() {
-            if i > 0 {
-                out.extend_from_slice(b",\n");
-            }
-            out.extend_from_slice(item);
-        }
-        out.extend_from_slice(b"\n  ]\n}");
-        Ok(out)
+        let mut parts = Vec::with_capacity(items.len() + 2);
+        parts.push(out);
+        parts.extend(items);
+        parts.push(b"\n  ]\n}\n".to_vec());
+        Ok(parts)
     }
 
     pub fn has_changes(&self) -> bool {
@@ -355,7 +362,7 @@ mod tests {
                 containers: (0..n).map(container).collect(),
             };
             let ours = String::from_utf8(plan.to_json().unwrap()).unwrap();
-            let theirs = String::from_utf8(serde_json::to_vec_pretty(&plan).unwrap()).unwrap();
+            let theirs = String::from_utf8(serde_json::to_vec_pretty(&plan).unwrap()).unwrap() + "\n";
             assert_eq!(ours, theirs, "{n} containers");
         }
     }

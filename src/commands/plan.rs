@@ -45,8 +45,8 @@ pub fn run(ctx: &mut Ctx, args: &PlanArgs) -> Status {
 }
 
 fn write_plan(path: &Path, plan: &PlanFile) -> Result<(), Diagnostic> {
-    let mut json = plan.to_json().map_err(|e| Diagnostic::in_file(path, format!("cannot serialise the plan: {e}")))?;
-    json.push(b'\n');
+    let parts =
+        plan.to_json_parts().map_err(|e| Diagnostic::in_file(path, format!("cannot serialise the plan: {e}")))?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| {
             Diagnostic::in_file(path, format!("cannot create the folder: {}", crate::yaml::io_reason(&e)))
@@ -54,7 +54,8 @@ fn write_plan(path: &Path, plan: &PlanFile) -> Result<(), Diagnostic> {
     }
     // Replaced atomically (apply never reads half a plan) but not synced to disk: a plan lost in a
     // crash is made again, and syncing megabytes would be a tenth of a fleet's plan.
-    crate::fsutil::write_replace(path, &json, 0o644)
+    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+    crate::fsutil::write_replace_parts(path, &parts, 0o644)
         .map_err(|e| Diagnostic::in_file(path, format!("cannot write the plan: {}", crate::yaml::io_reason(&e))))
 }
 

@@ -194,6 +194,27 @@ impl Value {
         }
     }
 
+    /// A copy without the history of what was overridden: for trees that are only checked and
+    /// rendered (rendering builds one per container; `explain` is what reads the history).
+    pub fn lean_clone(&self) -> Value {
+        let kind = match &self.kind {
+            Kind::Scalar(s, style) => Kind::Scalar(s.clone(), *style),
+            Kind::Map(fields) => Kind::Map(
+                fields
+                    .iter()
+                    .map(|f| Field {
+                        key: f.key.clone(),
+                        key_origin: f.key_origin.clone(),
+                        value: f.value.lean_clone(),
+                    })
+                    .collect(),
+            ),
+            Kind::Seq(items) => Kind::Seq(items.iter().map(Value::lean_clone).collect()),
+            Kind::Removed => Kind::Removed,
+        };
+        Value { kind, tag: self.tag, origin: self.origin.clone(), overrode: Vec::new(), replaces: self.replaces }
+    }
+
     /// This map without the named keys.
     pub fn without(&self, keys: &[&str]) -> Value {
         let mut v = self.clone();
