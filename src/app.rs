@@ -52,8 +52,23 @@ impl Ctx {
 
     /// Loads one environment, keeping its findings; `None` when it has errors.
     pub fn load_env(&mut self, repo: &Repository, name: &str) -> Option<Environment> {
+        self.load_env_with(repo, name, env::load)
+    }
+
+    /// `load_env` for commands that render every container (see `env::load_for_rendering`): their
+    /// rendering reports what the schema check finds.
+    pub fn load_env_for_rendering(&mut self, repo: &Repository, name: &str) -> Option<Environment> {
+        self.load_env_with(repo, name, env::load_for_rendering)
+    }
+
+    fn load_env_with(
+        &mut self,
+        repo: &Repository,
+        name: &str,
+        load: fn(&Repository, &str) -> (Option<Environment>, crate::diag::Diagnostics),
+    ) -> Option<Environment> {
         let started = std::time::Instant::now();
-        let (env, diags) = env::load(repo, name);
+        let (env, diags) = load(repo, name);
         self.diags.extend(diags);
         if let Some(e) = &env {
             self.warn_jwt(e);

@@ -294,8 +294,41 @@ impl Templates {
         c: &Container,
         deployed: Option<&XmlElement>,
     ) -> Result<RenderedFile, Diagnostic> {
+        self.render_tree(env, inst, c, env.serverconf(inst, c), deployed)
+    }
+
+    /// `render_container` with what the schema check of the container's `serverconf` finds (an
+    /// environment from `env::load_for_rendering` has not been checked): no file when it finds errors.
+    pub fn render_checked(
+        &self,
+        env: &Environment,
+        inst: &Instance,
+        c: &Container,
+        deployed: Option<&XmlElement>,
+    ) -> (Option<RenderedFile>, Diagnostics) {
+        let mut diags = Diagnostics::new();
+        let tree = env.checked_serverconf(inst, c, &mut diags);
+        if diags.has_errors() {
+            return (None, diags);
+        }
+        match self.render_tree(env, inst, c, tree, deployed) {
+            Ok(f) => (Some(f), diags),
+            Err(d) => {
+                diags.push(d);
+                (None, diags)
+            }
+        }
+    }
+
+    fn render_tree(
+        &self,
+        env: &Environment,
+        inst: &Instance,
+        c: &Container,
+        mut tree: Element,
+        deployed: Option<&XmlElement>,
+    ) -> Result<RenderedFile, Diagnostic> {
         let mut sensitive = Sensitive::default();
-        let mut tree = env.serverconf(inst, c);
         if let Some(d) = deployed {
             carry::carry_over(&mut tree, d, &c.origin);
         }
@@ -368,14 +401,14 @@ impl Templates {
             .flat_map(|i| i.containers.iter().map(move |c| (i, c)))
             .filter(|(_, c)| container.is_none_or(|n| c.name == n))
             .collect();
-        let results: Vec<_> = jobs.par_iter().map(|(i, c)| self.render_container(env, i, c, None)).collect();
+        // Checked as rendered: the environment may come from `env::load_for_rendering` (findings that
+        // loading already made come out twice here, and are reported once).
+        let results: Vec<_> = jobs.par_iter().map(|(i, c)| self.render_checked(env, i, c, None)).collect();
         let mut files = Vec::new();
         let mut diags = Diagnostics::new();
-        for r in results {
-            match r {
-                Ok(f) => files.push(f),
-                Err(d) => diags.push(d),
-            }
+        for (f, d) in results {
+            files.extend(f);
+            diags.extend(d);
         }
         (files, diags)
     }

@@ -105,7 +105,7 @@ pub fn against_deployed(
     opts: &Options,
 ) -> Option<Computed> {
     let templates = ctx.templates(repo);
-    let env = ctx.load_env(repo, env_name)?;
+    let env = ctx.load_env_for_rendering(repo, env_name)?;
     let templates = templates?;
     if let Source::Dir(dir) = source
         && !dir.is_dir()
@@ -119,22 +119,15 @@ pub fn against_deployed(
     }
     let pairs = jobs(&env);
     // With a key at hand, secrets written into files are compared with the deployed plaintext, and
-    // credentials with what was last applied. Without one, nothing needs decrypting. Which secrets
-    // each file holds is known from loading: each is decrypted once, before anything is rendered.
+    // credentials with what was last applied. Without one, nothing needs decrypting. Every secret of
+    // the environment is decrypted, each once, before anything is rendered (a secret that every
+    // container overrides is decrypted for nothing, and must decrypt like any other).
     let started = std::time::Instant::now();
     let Ok(ids) = ctx.keys() else { return None };
     let values: Option<HashMap<usize, SecretValue>> = match &ids {
         None => None,
         Some(ids) => {
-            let mut wanted: Vec<usize> = pairs.iter().flat_map(|(_, c)| c.secrets.iter().copied()).collect();
-            wanted.extend(
-                env.instances
-                    .iter()
-                    .filter_map(|i| i.ims.as_ref())
-                    .flat_map(|m| std::iter::once(m.client_secret).chain(m.private_key)),
-            );
-            wanted.sort_unstable();
-            wanted.dedup();
+            let wanted: Vec<usize> = (0..env.secrets.len()).collect();
             match crate::secrets::store::decrypt_slots(&env.secrets, &wanted, ids) {
                 Ok(v) => {
                     ctx.diags.extend(crate::credentials::check_plaintexts(&env, &v));
@@ -155,34 +148,42 @@ pub fn against_deployed(
     // the steps, and drop both trees. Only the texts and the results are held for the whole fleet.
     let started = std::time::Instant::now();
     let key = FingerprintKey::random();
-    let results: Vec<Result<Reviewed, Diagnostic>> = pairs
+    let results: Vec<(Option<Reviewed>, Diagnostics)> = pairs
         .par_iter()
         .map(|(i, c)| {
-            let mut d = deployed::read_one(&deployed::location(&repo.root, &env, source, i, c), i, c)?;
-            let mut f = templates.render_container(&env, i, c, d.tree.as_ref())?;
-            let (review, tree) = compare_one(&f, &d, values.as_ref(), &key, opts)?;
+            let mut d = match deployed::read_one(&deployed::location(&repo.root, &env, source, i, c), i, c) {
+                Ok(d) => d,
+                Err(e) => return (None, e.into()),
+            };
+            let (f, mut diags) = templates.render_checked(&env, i, c, d.tree.as_ref());
+            let Some(mut f) = f else { return (None, diags) };
+            let (review, tree) = match compare_one(&f, &d, values.as_ref(), &key, opts) {
+                Ok(r) => r,
+                Err(e) => {
+                    diags.push(e);
+                    return (None, diags);
+                }
+            };
             if let Some(tree) = tree {
                 f.tree = Some(tree);
             }
             let steps = crate::plan::steps_of(&env, &f, Some(&d), &review, values.as_ref());
             f.tree = None;
             d.tree = None;
-            Ok(Reviewed { rendered: f, deployed: d, review, steps })
+            (Some(Reviewed { rendered: f, deployed: d, review, steps }), diags)
         })
         .collect();
     let mut rendered = Vec::with_capacity(results.len());
     let mut deployed = Vec::with_capacity(results.len());
     let mut files = Vec::with_capacity(results.len());
     let mut steps = Vec::with_capacity(results.len());
-    for r in results {
-        match r {
-            Ok(r) => {
-                rendered.push(r.rendered);
-                deployed.push(r.deployed);
-                files.push(r.review);
-                steps.push(r.steps);
-            }
-            Err(d) => ctx.diags.push(d),
+    for (r, diags) in results {
+        ctx.diags.extend(diags);
+        if let Some(r) = r {
+            rendered.push(r.rendered);
+            deployed.push(r.deployed);
+            files.push(r.review);
+            steps.push(r.steps);
         }
     }
     if ctx.diags.has_errors() {

@@ -11,7 +11,7 @@ pub fn run(ctx: &mut Ctx, envs: &[String]) -> Status {
     let mut failed = templates.is_none();
     for name in &names {
         let before = ctx.diags.error_count();
-        let Some(env) = ctx.load_env(&repo, name) else {
+        let Some(env) = ctx.load_env_for_rendering(&repo, name) else {
             failed = true;
             continue;
         };

@@ -73,9 +73,6 @@ pub struct Container {
     pub conf_dir: Option<String>,
     /// This container's `containerOverrides` (its settings are the instance's `base` merged with them).
     pub overrides: Option<Value>,
-    /// The secrets its file holds (indexes into `Environment::secrets`), known before rendering so
-    /// that a review decrypts each one once, up front.
-    pub secrets: Vec<usize>,
 }
 
 /// An `!age` value in one of the environment's files.
@@ -105,7 +102,12 @@ impl Environment {
     /// every container and kept none of these trees (on a fleet they would be most of the memory):
     /// each is built again when its file is rendered, and dropped once written.
     pub fn serverconf(&self, inst: &Instance, c: &Container) -> Element {
-        container_serverconf(&mut Diagnostics::new(), &inst.base, c.overrides.as_ref(), &self.secret_index)
+        self.checked_serverconf(inst, c, &mut Diagnostics::new())
+    }
+
+    /// `serverconf`, with what the schema check finds (for an environment from `load_for_rendering`).
+    pub fn checked_serverconf(&self, inst: &Instance, c: &Container, diags: &mut Diagnostics) -> Element {
+        container_serverconf(diags, &inst.base, c.overrides.as_ref(), &self.secret_index)
     }
 }
 
@@ -119,7 +121,7 @@ fn container_serverconf(
     let has_ims = base.get("ims").is_some();
     match overrides {
         Some(o) => {
-            let settings = base.clone().merge(o.clone());
+            let settings = base.lean_clone().merge(o.lean_clone());
             serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets)
         }
         None => serverconf::build(diags, base.get("serverconf"), &base.origin, has_ims, secrets),
@@ -281,6 +283,17 @@ pub fn load_target_settings(repo: &Repository, name: &str) -> (Option<Target>, D
 /// Loads, merges and validates one environment. Returns the model when there is no error, and all
 /// findings (warnings included) either way.
 pub fn load(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics) {
+    load_with(repo, name, true)
+}
+
+/// Like `load`, but leaves each container's `serverconf` to be checked when it is rendered
+/// (`Templates::render_checked`, which builds the tree anyway): for commands that render every
+/// container, so that no tree is built twice.
+pub fn load_for_rendering(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics) {
+    load_with(repo, name, false)
+}
+
+fn load_with(repo: &Repository, name: &str, check_serverconf: bool) -> (Option<Environment>, Diagnostics) {
     let (sources, mut diags) = read_sources(repo, name);
     let Some(Sources { files, mut secrets, .. }) = sources else { return (None, diags) };
     let recipients = match load_recipients(repo, name) {
@@ -315,7 +328,7 @@ pub fn load(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics)
     for f in &mut files {
         f.root = yaml::Node::empty_map(f.root.pos);
     }
-    let env = build(name, files, tree, secrets, recipients, &mut diags);
+    let env = build(name, files, tree, secrets, recipients, check_serverconf, &mut diags);
     if diags.has_errors() { (None, diags) } else { (env, diags) }
 }
 
@@ -449,6 +462,7 @@ fn build(
     tree: Value,
     secrets: Vec<SecretSlot>,
     recipients: Option<RecipientSet>,
+    check_serverconf: bool,
     diags: &mut Diagnostics,
 ) -> Option<Environment> {
     check_keys(diags, &tree, "the environment", TOP_KEYS);
@@ -498,7 +512,8 @@ fn build(
             .par_iter()
             .map(|f| {
                 let mut d = Diagnostics::new();
-                let inst = load_instance(&mut d, f, defaults.as_ref(), build.unwrap_or(0), &secret_index);
+                let inst =
+                    load_instance(&mut d, f, defaults.as_ref(), build.unwrap_or(0), &secret_index, check_serverconf);
                 (inst, d)
             })
             .collect();
@@ -586,6 +601,7 @@ fn load_instance(
     defaults: Option<&Value>,
     build: u32,
     secrets: &HashMap<Origin, usize>,
+    check_serverconf: bool,
 ) -> Option<Instance> {
     let name = &field.key;
     if !name_ok(name) {
@@ -681,15 +697,16 @@ fn load_instance(
                 }
             }
             let own = overrides.and_then(|o| o.get(cname)).filter(|o| o.is_map()).map(|o| o.without(&["ims"]));
-            // Checked here, kept nowhere: `Environment::serverconf` builds it again for rendering.
-            let held = container_serverconf(diags, &base, own.as_ref(), secrets).secrets();
+            // Checked here (or when rendered), kept nowhere: `Environment::serverconf` builds it again.
+            if check_serverconf {
+                drop(container_serverconf(diags, &base, own.as_ref(), secrets));
+            }
             containers.push(Container {
                 name: cname.clone(),
                 origin: cf.key_origin.clone(),
                 host,
                 conf_dir,
                 overrides: own,
-                secrets: held,
             });
         }
     }

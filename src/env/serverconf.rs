@@ -47,20 +47,6 @@ impl Element {
     pub fn child(&self, name: &str) -> Option<&Element> {
         self.children.iter().find(|c| c.name == name)
     }
-
-    /// The indexes of the secrets this tree holds, in order, each once.
-    pub fn secrets(&self) -> Vec<usize> {
-        fn walk(el: &Element, out: &mut Vec<usize>) {
-            let values = el.attrs.iter().map(|a| &a.value).chain(&el.text);
-            out.extend(values.filter_map(|v| if let AttrValue::Secret(i) = v { Some(*i) } else { None }));
-            el.children.iter().for_each(|c| walk(c, out));
-        }
-        let mut out = Vec::new();
-        walk(self, &mut out);
-        out.sort_unstable();
-        out.dedup();
-        out
-    }
 }
 
 struct Checker<'a> {
