@@ -495,13 +495,20 @@ pub fn mask(content: &str) -> String {
 /// Replaces every placeholder with `f(placeholder)`; `f` returns text already escaped for XML.
 pub fn substitute(content: &str, mut f: impl FnMut(Placeholder) -> String) -> String {
     let mut out = String::with_capacity(content.len());
+    substitute_into(content, &mut out, |p, out| out.push_str(&f(p)));
+    out
+}
+
+/// `substitute` appending to `out`, where `f` writes each value itself: a plaintext written
+/// straight into a buffer that wipes itself leaves no copy behind.
+pub fn substitute_into(content: &str, out: &mut String, mut f: impl FnMut(Placeholder, &mut String)) {
     let mut rest = content;
     while let Some(start) = rest.find(MARK) {
         out.push_str(&rest[..start]);
         let after = &rest[start + MARK.len()..];
         match after.find("@@").and_then(|end| Placeholder::parse(&after[..end]).map(|p| (p, end))) {
             Some((p, end)) => {
-                out.push_str(&f(p));
+                f(p, out);
                 rest = &after[end + 2..];
             }
             None => {
@@ -511,7 +518,6 @@ pub fn substitute(content: &str, mut f: impl FnMut(Placeholder) -> String) -> St
         }
     }
     out.push_str(rest);
-    out
 }
 
 /// The placeholder `s` consists of, if it is exactly one.
