@@ -520,6 +520,28 @@ pub fn substitute_into(content: &str, out: &mut String, mut f: impl FnMut(Placeh
     out.push_str(rest);
 }
 
+/// The file as it is deployed: each placeholder replaced by its value, escaped, written straight
+/// into a buffer sized for the worst case up front (so that growing leaves no copy behind) that wipes
+/// itself when dropped. A secret without a value is written as `missing`.
+pub fn reveal<'a>(
+    f: &RenderedFile,
+    secret: impl Fn(usize) -> Option<&'a crate::secrets::SecretValue>,
+    missing: &str,
+) -> zeroize::Zeroizing<String> {
+    // Escaping makes a character at most 6 bytes long (`&quot;`).
+    let values: usize = f.secrets.iter().filter_map(|&i| secret(i)).map(|v| v.expose().len()).sum::<usize>()
+        + f.kept.iter().map(String::len).sum::<usize>();
+    let mut out = zeroize::Zeroizing::new(String::with_capacity(f.content.len() + 6 * values + 64 * f.secrets.len()));
+    substitute_into(&f.content, &mut out, |p, out| match p {
+        Placeholder::Secret(i) => match secret(i) {
+            Some(v) => xml::escape_into(v.expose(), out),
+            None => out.push_str(missing),
+        },
+        Placeholder::Kept(k) => f.kept.get(k).iter().for_each(|v| xml::escape_into(v, out)),
+    });
+    out
+}
+
 /// The placeholder `s` consists of, if it is exactly one.
 pub fn substitute_one(s: &str) -> Option<Placeholder> {
     s.strip_prefix(MARK)?.strip_suffix("@@").and_then(Placeholder::parse)
@@ -528,6 +550,30 @@ pub fn substitute_one(s: &str) -> Option<Placeholder> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reveal_puts_every_value_in_escaped_and_a_missing_secret_as_told() {
+        let f = RenderedFile {
+            instance: "i".into(),
+            container: "c".into(),
+            file_name: "config-i.xml".into(),
+            content: format!(
+                "<a p=\"{}\" q=\"{}\" r=\"{}\">{}</a>",
+                Placeholder::Secret(0).text(),
+                Placeholder::Kept(0).text(),
+                Placeholder::Secret(1).text(),
+                Placeholder::Secret(0).text()
+            ),
+            secrets: vec![0, 1],
+            kept: vec!["@abc&def".into()],
+            tree: None,
+        };
+        let zero = crate::secrets::SecretValue::new("\"<pa&ss>'\n".into());
+        let out = reveal(&f, |i| (i == 0).then_some(&zero), "(sensitive)");
+        let s = "&quot;&lt;pa&amp;ss&gt;&apos;&#10;";
+        assert_eq!(out.as_str(), format!("<a p=\"{s}\" q=\"@abc&amp;def\" r=\"(sensitive)\">{s}</a>"));
+        assert_eq!(xml::parse(&out).unwrap().attr("p"), Some("\"<pa&ss>'\n"));
+    }
 
     /// The direct writer is only an optimisation: it must produce the templates' bytes exactly.
     #[test]

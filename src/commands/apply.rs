@@ -17,11 +17,10 @@ use crate::credentials::{CredentialStep, STATE_SCHEMA, StateRecord, state_file};
 use crate::deployed::{self, Source};
 use crate::diag::Diagnostic;
 use crate::plan::{PlanFile, PlannedContainer};
-use crate::render::{Placeholder, RenderedFile, substitute};
+use crate::render::RenderedFile;
 use crate::review::Options;
 use crate::secrets::SecretValue;
 use crate::target::{Location, LockError, LockInfo};
-use crate::xml;
 
 /// Backups kept per file in `.nlconf/backups/`.
 pub const KEEP_BACKUPS: usize = 10;
@@ -266,10 +265,7 @@ fn apply_container(
         if let Err(e) = loc.backup(&file, stamp, crate::commands::apply::KEEP_BACKUPS) {
             return fail(ctx, prog, format!("cannot back up {file}: {e}"));
         }
-        let content = Zeroizing::new(substitute(&r.content, |ph| match ph {
-            Placeholder::Secret(i) => values.get(&i).map(|v| xml::escape(v.expose())).unwrap_or_default(),
-            Placeholder::Kept(k) => r.kept.get(k).map(|v| xml::escape(v)).unwrap_or_default(),
-        }));
+        let content = crate::render::reveal(r, |i| values.get(&i), "");
         if let Err(e) = loc.write_atomic(&file, content.as_bytes()) {
             return fail(ctx, prog, format!("cannot write {file}: {e}"));
         }

@@ -11,14 +11,13 @@ use crate::app::{Ctx, Status};
 use crate::deployed::{self, DeployedFile, Source};
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::env::{Container, Environment, Instance};
-use crate::render::{Placeholder, RenderedFile, Templates, substitute_into};
+use crate::render::{Placeholder, RenderedFile, Templates};
 use crate::repo::Repository;
 use crate::review::format::{self, Review};
 use crate::review::mask::fingerprint;
 use crate::review::{self, FileReview, Input, Names, Options};
 use crate::secrets::{FingerprintKey, SecretValue};
 use crate::xml::XmlElement;
-use zeroize::Zeroizing;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -248,23 +247,14 @@ fn compare_one(
         path: f.rel_path(),
         old_source: d.shown.clone(),
     };
-    // What apply would write: when it is the deployed file byte for byte, nothing changes (the kept
-    // values are the deployed file's own). Secrets take part when all of them are known; the buffer
-    // holding their plaintext is sized up front (no copy left by growing) and wiped when dropped.
-    let known = |i: &usize| values.and_then(|v| v.get(i));
+    // What apply would write (`reveal`): when it is the deployed file byte for byte, nothing changes
+    // (the kept values are the deployed file's own). Secrets take part when all of them are known.
+    let known = |i: usize| values.and_then(|v| v.get(&i));
     if let Some(deployed) = d.content.as_deref()
-        && f.secrets.iter().all(|i| known(i).is_some())
+        && f.secrets.iter().all(|&i| known(i).is_some())
+        && crate::render::reveal(f, known, "").as_str() == deployed
     {
-        let extra: usize = f.secrets.iter().filter_map(known).map(|v| v.expose().len()).sum::<usize>()
-            + f.kept.iter().map(String::len).sum::<usize>();
-        let mut would_write = Zeroizing::new(String::with_capacity(f.content.len() + 6 * extra));
-        substitute_into(&f.content, &mut would_write, |p, out| match p {
-            Placeholder::Kept(k) => f.kept.get(k).iter().for_each(|v| crate::xml::escape_into(v, out)),
-            Placeholder::Secret(i) => known(&i).iter().for_each(|v| crate::xml::escape_into(v.expose(), out)),
-        });
-        if would_write.as_str() == deployed {
-            return Ok((review::unchanged(names), None));
-        }
+        return Ok((review::unchanged(names), None));
     }
     let old = d.content.as_deref().zip(d.tree.as_ref()).map(|(text, tree)| Input { text, tree, resolve: &resolve_old });
     let tree = f.tree()?;

@@ -8,8 +8,7 @@ use std::io::Write;
 
 use zeroize::Zeroizing;
 
-use crate::render::{MASK, Placeholder, RenderedFile, mask, substitute};
-use crate::xml;
+use crate::render::{MASK, RenderedFile, mask};
 
 pub fn run(
     ctx: &mut Ctx,
@@ -82,13 +81,10 @@ pub fn run(
         None
     };
     let output = |f: &RenderedFile| -> Zeroizing<String> {
-        Zeroizing::new(match &values {
-            None => mask(&f.content),
-            Some(v) => substitute(&f.content, |p| match p {
-                Placeholder::Secret(i) => v.get(&i).map(|s| xml::escape(s.expose())).unwrap_or_else(|| MASK.into()),
-                Placeholder::Kept(k) => f.kept.get(k).map(|s| xml::escape(s)).unwrap_or_default(),
-            }),
-        })
+        match &values {
+            None => Zeroizing::new(mask(&f.content)),
+            Some(v) => crate::render::reveal(f, |i| v.get(&i), MASK),
+        }
     };
     match out {
         Some(dir) => write_all(ctx, dir, &files, &output, reveal),
