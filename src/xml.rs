@@ -9,19 +9,26 @@ use quick_xml::reader::Reader;
 /// parser gives back exactly the original: `& < > " '`, and tab, newline and carriage return as
 /// character references (a literal newline in an attribute would be read back as a space).
 pub fn escape_into(s: &str, out: &mut String) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            '\t' => out.push_str("&#9;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
+    // Everything escaped is ASCII, so each byte found is a character of its own: the text between
+    // two of them is copied in one piece.
+    let mut done = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&quot;",
+            b'\'' => "&apos;",
+            b'\n' => "&#10;",
+            b'\t' => "&#9;",
+            b'\r' => "&#13;",
+            _ => continue,
+        };
+        out.push_str(&s[done..i]);
+        out.push_str(entity);
+        done = i + 1;
     }
+    out.push_str(&s[done..]);
 }
 
 pub fn escape(s: &str) -> String {

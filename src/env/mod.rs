@@ -121,7 +121,7 @@ fn container_serverconf(
     let has_ims = base.get("ims").is_some();
     match overrides {
         Some(o) => {
-            let settings = base.lean_clone().merge(o.lean_clone());
+            let settings = base.overlay(o);
             serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets)
         }
         None => serverconf::build(diags, base.get("serverconf"), &base.origin, has_ims, secrets),

@@ -44,6 +44,12 @@ pub struct Field {
     pub value: Value,
 }
 
+impl Field {
+    fn lean_field(&self) -> Field {
+        Field { key: self.key.clone(), key_origin: self.key_origin.clone(), value: self.value.lean_clone() }
+    }
+}
+
 /// A value overridden by a higher layer: where it was and, for scalars, what it was.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Overridden {
@@ -199,20 +205,47 @@ impl Value {
     pub fn lean_clone(&self) -> Value {
         let kind = match &self.kind {
             Kind::Scalar(s, style) => Kind::Scalar(s.clone(), *style),
-            Kind::Map(fields) => Kind::Map(
-                fields
-                    .iter()
-                    .map(|f| Field {
-                        key: f.key.clone(),
-                        key_origin: f.key_origin.clone(),
-                        value: f.value.lean_clone(),
-                    })
-                    .collect(),
-            ),
+            Kind::Map(fields) => Kind::Map(fields.iter().map(Field::lean_field).collect()),
             Kind::Seq(items) => Kind::Seq(items.iter().map(Value::lean_clone).collect()),
             Kind::Removed => Kind::Removed,
         };
         Value { kind, tag: self.tag, origin: self.origin.clone(), overrode: Vec::new(), replaces: self.replaces }
+    }
+
+    /// `self.lean_clone().merge(upper.lean_clone())` in one pass, without history: what a container's
+    /// file is rendered from. Nothing of `self` that `upper` replaces is copied.
+    pub fn overlay(&self, upper: &Value) -> Value {
+        let deep = upper.tag == Tag::None && self.tag == Tag::None && !upper.replaces;
+        match (&self.kind, &upper.kind) {
+            (Kind::Map(lower), Kind::Map(upper_fields)) if deep => {
+                let mut fields: Vec<Field> = lower
+                    .iter()
+                    .map(|f| match upper_fields.iter().find(|u| u.key == f.key) {
+                        Some(u) => Field {
+                            key: f.key.clone(),
+                            key_origin: u.key_origin.clone(),
+                            value: f.value.overlay(&u.value),
+                        },
+                        None => f.lean_field(),
+                    })
+                    .collect();
+                fields.extend(
+                    upper_fields.iter().filter(|u| !lower.iter().any(|f| f.key == u.key)).map(Field::lean_field),
+                );
+                Value {
+                    kind: Kind::Map(fields),
+                    tag: Tag::None,
+                    origin: upper.origin.clone(),
+                    overrode: Vec::new(),
+                    replaces: self.replaces,
+                }
+            }
+            (_, kind) => {
+                // A map that did not merge with what was below replaced it (see `merge`).
+                let replaces = matches!(kind, Kind::Map(_));
+                Value { replaces, ..upper.lean_clone() }
+            }
+        }
     }
 
     /// This map without the named keys.
@@ -253,5 +286,33 @@ mod tests {
         }
         assert!(merged.get("keep").is_none());
         assert!(merged.field("keep").unwrap().value.is_removed());
+    }
+
+    #[test]
+    fn overlay_is_merge_without_history() {
+        let cases = [
+            ("a: {b: 1, c: {d: 2}}\nl: [1, 2]\n", "a: {c: {e: 3}, f: 4}\nl: [3]\ng: x\n"),
+            ("a: {b: 1}\n", "a: null\n"),
+            ("a: null\n", "a: {b: 2}\n"),
+            ("a: {b: 1}\n", "a: x\n"),
+            ("a: x\n", "a: {b: 1}\n"),
+            ("a: {b: !empty \"\"}\n", "a: {b: !empty \"\", c: y}\n"),
+            ("s: {k: 1}\n", "s: !empty \"\"\n"),
+        ];
+        for (low, up) in cases {
+            // Also over values that already carry a merge (`replaces` flags, history).
+            let uppers = [value(up, "up.yaml"), value(low, "u0.yaml").merge(value(up, "up.yaml"))];
+            let lowers = [
+                value(low, "low.yaml"),
+                value(up, "l0.yaml").merge(value("a: null\ns: null\n", "l1.yaml")).merge(value(low, "low.yaml")),
+            ];
+            for upper in &uppers {
+                for lower in &lowers {
+                    // What `merge` gives, its history left out.
+                    let expected = lower.clone().merge(upper.clone()).lean_clone();
+                    assert_eq!(lower.overlay(upper), expected, "{low:?} under {up:?}");
+                }
+            }
+        }
     }
 }
