@@ -26,8 +26,11 @@ pub struct DeployedFile {
     pub container: String,
     /// Where it was read, for messages.
     pub shown: String,
-    /// `None` when the file does not exist (a new file).
+    /// `None` when the file does not exist (a new file). A review drops it once compared
+    /// (`commands::diff::against_deployed`): `digest` is what stays.
     pub content: Option<String>,
+    /// `sha256:<hex>` of the bytes, or `absent`.
+    pub digest: String,
     pub tree: Option<XmlElement>,
     /// What nlconf last applied here (`.nlconf/state-<instance>.json`), if anything.
     pub state: Option<StateRecord>,
@@ -40,10 +43,7 @@ pub struct DeployedFile {
 impl DeployedFile {
     /// `sha256:<hex>` of the bytes, or `absent`.
     pub fn digest(&self) -> String {
-        match &self.content {
-            Some(c) => format!("sha256:{}", hex(&Sha256::digest(c.as_bytes()))),
-            None => "absent".into(),
-        }
+        self.digest.clone()
     }
 }
 
@@ -121,6 +121,7 @@ pub fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<Deploy
             container: c.name.clone(),
             shown,
             content: None,
+            digest: "absent".into(),
             tree: None,
             state,
             ims_client_id: None,
@@ -149,6 +150,7 @@ pub fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<Deploy
         instance: inst.name.clone(),
         container: c.name.clone(),
         shown,
+        digest: sha256(content.as_bytes()),
         content: Some(content),
         tree: Some(tree),
         state,

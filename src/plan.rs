@@ -183,20 +183,47 @@ impl PlanFile {
         deployed: &[DeployedFile],
         steps: &[Steps],
     ) -> PlanFile {
+        let texts = rendered.iter().map(|f| (f.instance.as_str(), f.container.as_str(), f.content.clone())).collect();
+        PlanFile::assemble(env, inputs, texts, deployed, steps)
+    }
+
+    /// `new`, taking the rendered texts over (leaving them empty) instead of copying them.
+    pub fn new_taking(
+        env: &Environment,
+        inputs: BTreeMap<String, String>,
+        rendered: &mut [RenderedFile],
+        deployed: &[DeployedFile],
+        steps: &[Steps],
+    ) -> PlanFile {
+        let texts = rendered
+            .iter_mut()
+            .map(|f| (f.instance.as_str(), f.container.as_str(), std::mem::take(&mut f.content)))
+            .collect();
+        PlanFile::assemble(env, inputs, texts, deployed, steps)
+    }
+
+    /// From each container's (instance, container, rendered text), in the order of `steps`.
+    fn assemble(
+        env: &Environment,
+        inputs: BTreeMap<String, String>,
+        texts: Vec<(&str, &str, String)>,
+        deployed: &[DeployedFile],
+        steps: &[Steps],
+    ) -> PlanFile {
         let by_key: HashMap<(&str, &str), &DeployedFile> =
             deployed.iter().map(|d| ((d.instance.as_str(), d.container.as_str()), d)).collect();
-        let containers = rendered
-            .par_iter()
+        let containers = texts
+            .into_par_iter()
             .zip(steps)
-            .map(|(f, s)| {
-                let d = by_key.get(&(f.instance.as_str(), f.container.as_str())).copied();
+            .map(|((instance, container, rendered), s)| {
+                let d = by_key.get(&(instance, container)).copied();
                 PlannedContainer {
-                    instance: f.instance.clone(),
-                    container: f.container.clone(),
+                    instance: instance.to_string(),
+                    container: container.to_string(),
                     location: d.map(|d| d.shown.clone()).unwrap_or_default(),
                     deployed_digest: d.map_or_else(|| "absent".into(), DeployedFile::digest),
                     state_digest: state_digest(d),
-                    rendered: f.content.clone(),
+                    rendered,
                     steps: s.clone(),
                     shown_steps: describe(env, s),
                 }
@@ -214,12 +241,14 @@ impl PlanFile {
 
     /// The plan as pretty JSON: exactly what `serde_json::to_vec_pretty` writes (a test checks).
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
-        Ok(self.to_json_parts()?.concat())
+        let mut out = Vec::new();
+        self.write_json(&mut out).map_err(serde_json::Error::io)?;
+        Ok(out)
     }
 
-    /// `to_json` in parts to be written one after the other, the containers serialised in parallel
-    /// (on a fleet they are megabytes of escaped XML, not worth joining into one buffer).
-    pub fn to_json_parts(&self) -> serde_json::Result<Vec<Vec<u8>>> {
+    /// Writes `to_json` followed by a newline. The containers are serialised in parallel, a batch at a
+    /// time, and written as they come: on a fleet they are megabytes of escaped XML, never held whole.
+    pub fn write_json(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
         #[derive(Serialize)]
         struct Head<'a> {
             schema: &'a str,
@@ -240,39 +269,41 @@ impl PlanFile {
         let mut out = serde_json::to_vec_pretty(&head)?;
         out.push(b'\n');
         if self.containers.is_empty() {
-            return Ok(vec![out]);
+            return w.write_all(&out);
         }
         // `"containers": []` closes the head; the items go between the brackets, one level deeper.
         let tail = b"[]\n}\n";
         debug_assert!(out.ends_with(tail));
         out.truncate(out.len() - tail.len());
         out.extend_from_slice(b"[\n");
-        let items: Vec<Vec<u8>> = self
-            .containers
-            .par_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let json = serde_json::to_vec_pretty(c)?;
-                // Strings are escaped: every newline is the pretty printer's own.
-                let mut indented = Vec::with_capacity(json.len() + json.len() / 8 + 8);
-                if i > 0 {
-                    indented.extend_from_slice(b",\n");
-                }
-                indented.extend_from_slice(b"    ");
-                for &b in &json {
-                    indented.push(b);
-                    if b == b'\n' {
-                        indented.extend_from_slice(b"    ");
+        w.write_all(&out)?;
+        const BATCH: usize = 128;
+        for (n, batch) in self.containers.chunks(BATCH).enumerate() {
+            let items: Vec<Vec<u8>> = batch
+                .par_iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let json = serde_json::to_vec_pretty(c)?;
+                    // Strings are escaped: every newline is the pretty printer's own.
+                    let mut indented = Vec::with_capacity(json.len() + json.len() / 8 + 8);
+                    if n > 0 || i > 0 {
+                        indented.extend_from_slice(b",\n");
                     }
-                }
-                Ok(indented)
-            })
-            .collect::<serde_json::Result<_>>()?;
-        let mut parts = Vec::with_capacity(items.len() + 2);
-        parts.push(out);
-        parts.extend(items);
-        parts.push(b"\n  ]\n}\n".to_vec());
-        Ok(parts)
+                    indented.extend_from_slice(b"    ");
+                    for &b in &json {
+                        indented.push(b);
+                        if b == b'\n' {
+                            indented.extend_from_slice(b"    ");
+                        }
+                    }
+                    Ok(indented)
+                })
+                .collect::<serde_json::Result<_>>()?;
+            for item in &items {
+                w.write_all(item)?;
+            }
+        }
+        w.write_all(b"\n  ]\n}\n")
     }
 
     pub fn has_changes(&self) -> bool {
@@ -352,7 +383,7 @@ mod tests {
 
     #[test]
     fn the_parallel_json_is_what_serde_json_writes() {
-        for n in [0, 1, 3] {
+        for n in [0, 1, 3, 300] {
             let plan = PlanFile {
                 schema: PLAN_SCHEMA.into(),
                 nlconf_version: "0.1.0".into(),

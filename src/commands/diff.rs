@@ -168,8 +168,10 @@ pub fn against_deployed(
                 f.tree = Some(tree);
             }
             let steps = crate::plan::steps_of(&env, &f, Some(&d), &review, values.as_ref());
+            // Only the texts apply writes and the digests the plan records stay for the whole fleet.
             f.tree = None;
             d.tree = None;
+            d.content = None;
             (Some(Reviewed { rendered: f, deployed: d, review, steps }), diags)
         })
         .collect();
@@ -194,7 +196,7 @@ pub fn against_deployed(
         f.actions = crate::plan::describe(&env, s);
     }
     if ctx.ui.verbose {
-        let present = deployed.iter().filter(|d| d.content.is_some()).count();
+        let present = deployed.iter().filter(|d| d.digest != "absent").count();
         ctx.ui.timing(
             &format!(
                 "read {present} deployed files ({} absent), rendered and compared {}",

@@ -24,7 +24,8 @@ pub fn run(ctx: &mut Ctx, args: &PlanArgs) -> Status {
     let opts = Options { semantic: false, context: 3 };
     let Some(c) = diff::against_deployed(ctx, &repo, &args.env, &source, &opts) else { return Status::Failed };
     let started = std::time::Instant::now();
-    let plan = PlanFile::new(&c.env, c.inputs.clone(), &c.rendered, &c.deployed, &c.steps);
+    let mut c = c;
+    let plan = PlanFile::new_taking(&c.env, c.inputs.clone(), &mut c.rendered, &c.deployed, &c.steps);
     let review = c.into_review();
     if let Err(d) = write_plan(&args.out, &plan) {
         ctx.diags.push(d);
@@ -45,8 +46,6 @@ pub fn run(ctx: &mut Ctx, args: &PlanArgs) -> Status {
 }
 
 fn write_plan(path: &Path, plan: &PlanFile) -> Result<(), Diagnostic> {
-    let parts =
-        plan.to_json_parts().map_err(|e| Diagnostic::in_file(path, format!("cannot serialise the plan: {e}")))?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| {
             Diagnostic::in_file(path, format!("cannot create the folder: {}", crate::yaml::io_reason(&e)))
@@ -54,8 +53,7 @@ fn write_plan(path: &Path, plan: &PlanFile) -> Result<(), Diagnostic> {
     }
     // Replaced atomically (apply never reads half a plan) but not synced to disk: a plan lost in a
     // crash is made again, and syncing megabytes would be a tenth of a fleet's plan.
-    let parts: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-    crate::fsutil::write_replace_parts(path, &parts, 0o644)
+    crate::fsutil::write_replace_with(path, 0o644, |w| plan.write_json(w))
         .map_err(|e| Diagnostic::in_file(path, format!("cannot write the plan: {}", crate::yaml::io_reason(&e))))
 }
 

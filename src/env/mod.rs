@@ -305,29 +305,37 @@ fn load_with(repo: &Repository, name: &str, check_serverconf: bool) -> (Option<E
         Err(_) => None,
     };
     check_secrets(name, &mut secrets, recipients.as_ref(), &mut diags);
+    // Each file's tree becomes its layer of settings (in parallel, the strings taken over): the
+    // merged tree has everything from here on, and each file keeps its text, for digests and edits.
+    let mut files = files;
+    let layers: Vec<Option<Value>> = files
+        .par_iter_mut()
+        .map(|file| {
+            if !matches!(file.root.kind, yaml::Kind::Map(_)) {
+                return None;
+            }
+            let fname: Arc<str> = Arc::from(file.display.to_string_lossy().as_ref());
+            let empty = yaml::Node::empty_map(file.root.pos);
+            let root = std::mem::replace(&mut file.root, empty);
+            Some(Value::from_owned_node(root, &fname))
+        })
+        .collect();
     let mut merged: Option<Value> = None;
-    for file in &files {
-        let fname: Arc<str> = Arc::from(file.display.to_string_lossy().as_ref());
-        if !matches!(file.root.kind, yaml::Kind::Map(_)) {
+    for (file, layer) in files.iter_mut().zip(layers) {
+        let Some(v) = layer else {
             diags.error(
-                Location::new(fname.as_ref(), file.root.pos.line, file.root.pos.col),
+                Location::new(&file.display, file.root.pos.line, file.root.pos.col),
                 format!("expected a map of settings at the top of the file, found {}", file.root.kind_name()),
             );
+            file.root = yaml::Node::empty_map(file.root.pos);
             continue;
-        }
-        let v = Value::from_node(&file.root, &fname);
+        };
         merged = Some(match merged {
             None => v,
             Some(lower) => lower.merge(v),
         });
     }
     let Some(tree) = merged else { return (None, diags) };
-    // The merged tree has everything from here on: the files' own trees can go (their text stays,
-    // for digests and edits).
-    let mut files = files;
-    for f in &mut files {
-        f.root = yaml::Node::empty_map(f.root.pos);
-    }
     let env = build(name, files, tree, secrets, recipients, check_serverconf, &mut diags);
     if diags.has_errors() { (None, diags) } else { (env, diags) }
 }

@@ -89,6 +89,27 @@ impl Value {
         Value { kind, tag: node.tag, origin, overrode: Vec::new(), replaces: false }
     }
 
+    /// `from_node`, taking the node's strings over instead of copying them.
+    pub fn from_owned_node(node: yaml::Node, file: &Arc<str>) -> Value {
+        let origin = Origin { file: file.clone(), pos: node.pos };
+        let kind = match node.kind {
+            yaml::Kind::Null => Kind::Removed,
+            yaml::Kind::Scalar(s, style) => Kind::Scalar(s, style),
+            yaml::Kind::Seq(items) => Kind::Seq(items.into_iter().map(|n| Value::from_owned_node(n, file)).collect()),
+            yaml::Kind::Map(entries) => Kind::Map(
+                entries
+                    .into_iter()
+                    .map(|e| Field {
+                        key: e.key,
+                        key_origin: Origin { file: file.clone(), pos: e.key_pos },
+                        value: Value::from_owned_node(e.value, file),
+                    })
+                    .collect(),
+            ),
+        };
+        Value { kind, tag: node.tag, origin, overrode: Vec::new(), replaces: false }
+    }
+
     pub fn empty_map(origin: Origin) -> Value {
         Value { kind: Kind::Map(Vec::new()), tag: Tag::None, origin, overrode: Vec::new(), replaces: false }
     }
