@@ -320,7 +320,8 @@ impl Templates {
         }
     }
 
-    fn render_tree(
+    /// Renders a container's checked `serverconf` tree (`Environment::checked_serverconf`).
+    pub fn render_tree(
         &self,
         env: &Environment,
         inst: &Instance,

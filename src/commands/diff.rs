@@ -118,6 +118,23 @@ pub fn against_deployed(
         return None;
     }
     let pairs = jobs(&env);
+    // Servers are contacted only for a repository without errors: with a remote target, every
+    // container is checked first (elsewhere each one is checked as it is rendered, and reading a
+    // local file for a container that turns out wrong costs nothing).
+    if matches!(source, Source::Target) && env.target.kind == crate::env::TargetKind::Ssh {
+        let found: Vec<Diagnostics> = pairs
+            .par_iter()
+            .map(|(i, c)| {
+                let mut d = Diagnostics::new();
+                drop(env.checked_serverconf(i, c, &mut d));
+                d
+            })
+            .collect();
+        found.into_iter().for_each(|d| ctx.diags.extend(d));
+        if ctx.diags.has_errors() {
+            return None;
+        }
+    }
     // With a key at hand, secrets written into files are compared with the deployed plaintext, and
     // credentials with what was last applied. Without one, nothing needs decrypting. Every secret of
     // the environment is decrypted, each once, before anything is rendered (a secret that every
@@ -144,19 +161,33 @@ pub fn against_deployed(
             }
         }
     };
-    // One pass per container, in parallel: read and parse the deployed file, render, compare, plan
-    // the steps, and drop both trees. Only the texts and the results are held for the whole fleet.
+    // One pass per container, in parallel: check its settings, read and parse the deployed file,
+    // render, compare, plan the steps, and drop both trees. Only the texts and the results are held
+    // for the whole fleet.
     let started = std::time::Instant::now();
     let key = FingerprintKey::random();
     let results: Vec<(Option<Reviewed>, Diagnostics)> = pairs
         .par_iter()
         .map(|(i, c)| {
+            let mut diags = Diagnostics::new();
+            let tree = env.checked_serverconf(i, c, &mut diags);
+            if diags.has_errors() {
+                return (None, diags);
+            }
             let mut d = match deployed::read_one(&deployed::location(&repo.root, &env, source, i, c), i, c) {
                 Ok(d) => d,
-                Err(e) => return (None, e.into()),
+                Err(e) => {
+                    diags.push(e);
+                    return (None, diags);
+                }
             };
-            let (f, mut diags) = templates.render_checked(&env, i, c, d.tree.as_ref());
-            let Some(mut f) = f else { return (None, diags) };
+            let mut f = match templates.render_tree(&env, i, c, tree, d.tree.as_ref()) {
+                Ok(f) => f,
+                Err(e) => {
+                    diags.push(e);
+                    return (None, diags);
+                }
+            };
             let (review, tree) = match compare_one(&f, &d, values.as_ref(), &key, opts) {
                 Ok(r) => r,
                 Err(e) => {

@@ -712,3 +712,39 @@ proptest! {
         repo.run(&args).assert_exit(2);
     }
 }
+
+/// A repository with a mistake is reported before any server is contacted: with an ssh target, no
+/// `ssh` runs (a stand-in on PATH records each call) until every container's settings check out.
+#[test]
+fn a_schema_error_is_reported_before_any_server_is_contacted() {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = tempfile::tempdir().unwrap();
+    let calls = bin.path().join("calls");
+    let ssh = bin.path().join("ssh");
+    std::fs::write(&ssh, format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 255\n", calls.display())).unwrap();
+    std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+    let env = [("PATH", path.as_str())];
+
+    // The stand-in is what a review of this target runs.
+    let repo = Repo::with_prod();
+    repo.run_with(&["diff", "-e", "prod"], b"", &env).assert_exit(1).stderr_contains("cannot read");
+    assert!(calls.exists(), "the review did not go through the ssh stand-in");
+    std::fs::remove_file(&calls).unwrap();
+
+    // Only app2 is wrong: app1 alone would be worth reading.
+    let text = repo.read(crate::harness::PROD_FILE).replace("mta: { autoStart: false }", "mta: { autoStart: maybe }");
+    let repo = repo.raw(crate::harness::PROD_FILE, text);
+    for args in [&["diff", "-e", "prod"][..], &["plan", "-e", "prod", "--out", "p.json"]] {
+        let out = repo.run_with(args, b"", &env);
+        out.assert_exit(1)
+            .assert_no_panic()
+            .stderr_contains("`autoStart` is a Boolean: expected true or false, found `maybe`");
+        assert!(!out.stderr.contains("cannot read"), "{}", out.stderr);
+        assert!(
+            !calls.exists(),
+            "{args:?} contacted a server: {}",
+            std::fs::read_to_string(&calls).unwrap_or_default()
+        );
+    }
+}
