@@ -18,7 +18,11 @@
 //!   Secrets are `!age` values encrypted with the `age` crate: `ims.clientSecret` of each instance first,
 //!   then `shared.proxyConfig.proxyHTTP.password`, then `...proxyHTTPS.password`;
 //! - `DIR/rendered/<container>/config-<instance>.xml`: rendered by the real binary
-//!   (`nlconf render --reveal`) after `nlconf secret rekey` bound the secrets;
+//!   (`nlconf render --reveal`) after `nlconf secret rekey` bound the secrets, then given what nlserver
+//!   writes into every real file and nlconf keeps (carries over): the default data source's encrypted
+//!   password (`password="@..." encrypted="1"`, as `nlserver config -setdblogin` leaves it) and, for
+//!   instances with an `ims:` block, `<shared><ims authIMSTAClientId=... authIMSTAClientSecret="@..."
+//!   authIMSTAId=.../>` (as `nlserver config -setimsoauth` leaves it). This is what apply would write;
 //! - `DIR/deployed/<container>/config-<instance>.xml`: a copy of `rendered/`, drifted: in a share of the
 //!   files (`--drift`) an attribute value changed, and sometimes a typo'd attribute was added or a relay
 //!   rule removed. `DIR/drifted.txt` lists them. `diff -ru DIR/rendered DIR/deployed` shows the drift.
@@ -706,6 +710,7 @@ fn deploy(a: &Args) -> Result<(), String> {
     let rendered = a.out.join("rendered");
     let rendered_s = rendered.to_string_lossy().into_owned();
     run(&bin, &["-C", &dir, "-q", "-i", &id, "render", "-e", "fleet", "--out", &rendered_s, "--reveal"])?;
+    add_nlserver_values(a, &rendered)?;
     // `deployed/` is a copy of it, in which a seeded choice of files drifts. Stable order throughout.
     let deployed = a.out.join("deployed");
     let mut files = Vec::new();
@@ -746,6 +751,77 @@ fn deploy(a: &Args) -> Result<(), String> {
         chosen.len()
     );
     Ok(())
+}
+
+/// What nlserver writes into a real `config-<instance>.xml` and nlconf carries over: the default data
+/// source's encrypted password, and the technical account's credentials (instances with `ims:`).
+/// Each container's ciphertexts differ, as nlserver encrypts with the container's own key.
+fn add_nlserver_values(a: &Args, rendered: &Path) -> Result<(), String> {
+    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // The technical account of each instance, from its YAML file.
+    let mut accounts = std::collections::HashMap::new();
+    let env_dir = a.out.join("environments/fleet");
+    for e in std::fs::read_dir(&env_dir).map_err(|e| e.to_string())?.filter_map(Result::ok) {
+        let text = std::fs::read_to_string(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?;
+        let field = |key: &str| text.lines().find_map(|l| l.trim().strip_prefix(key).map(|v| v.trim().to_string()));
+        let inst = text.lines().find_map(|l| {
+            l.strip_prefix("  ").and_then(|l| l.strip_suffix(':')).filter(|l| !l.starts_with(' ')).map(str::to_string)
+        });
+        if let (Some(inst), Some(id), Some(ta)) = (inst, field("clientId:"), field("technicalAccountId:")) {
+            accounts.insert(inst, (id, ta));
+        }
+    }
+    let mut rng = Rng(a.seed ^ 0x5E7D_B10C);
+    let mut dirs: Vec<_> = std::fs::read_dir(rendered).map_err(|e| e.to_string())?.filter_map(Result::ok).collect();
+    dirs.sort_by_key(|d| d.file_name());
+    for d in dirs {
+        let mut files: Vec<_> =
+            std::fs::read_dir(d.path()).map_err(|e| e.to_string())?.filter_map(Result::ok).collect();
+        files.sort_by_key(|e| e.file_name());
+        for f in files {
+            let path = f.path();
+            let name = f.file_name().to_string_lossy().into_owned();
+            let inst =
+                name.strip_prefix("config-").and_then(|n| n.strip_suffix(".xml")).unwrap_or_default().to_string();
+            let mut text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let password = format!("@{}", rng.chars(44, B64));
+            text = with_attributes(&text, "<dbcnx ", &[("encrypted", "1"), ("password", &password)])
+                .ok_or_else(|| format!("{}: no <dbcnx> to give a password", path.display()))?;
+            if let Some((id, ta)) = accounts.get(&inst) {
+                let secret = format!("@{}", rng.chars(64, B64));
+                let line = format!(
+                    "    <ims authIMSTAClientId=\"{id}\" authIMSTAClientSecret=\"{secret}\" authIMSTAId=\"{ta}\"/>\n"
+                );
+                let at = text
+                    .find("    </dataStore>\n")
+                    .map(|i| i + "    </dataStore>\n".len())
+                    .ok_or_else(|| format!("{}: no </dataStore> to put <ims> after", path.display()))?;
+                text.insert_str(at, &line);
+            }
+            write(&path, &text)?;
+        }
+    }
+    Ok(())
+}
+
+/// The first tag starting with `open` (e.g. `<dbcnx `), with `extra` attributes added, all in nlconf's
+/// order (case-insensitive by name).
+fn with_attributes(text: &str, open: &str, extra: &[(&str, &str)]) -> Option<String> {
+    let start = text.find(open)?;
+    let end = start + text[start..].find('>')?;
+    let body = text[start + open.len()..end].trim_end_matches('/').trim();
+    let mut attrs: Vec<(String, String)> = body
+        .split("\" ")
+        .filter_map(|pair| {
+            let (name, value) = pair.split_once("=\"")?;
+            Some((name.trim().to_string(), value.trim_end_matches('"').to_string()))
+        })
+        .collect();
+    attrs.extend(extra.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+    attrs.sort_by(|a, b| a.0.to_ascii_lowercase().cmp(&b.0.to_ascii_lowercase()).then_with(|| a.0.cmp(&b.0)));
+    let shown: Vec<String> = attrs.iter().map(|(n, v)| format!("{n}=\"{v}\"")).collect();
+    let close = if text[..end].ends_with('/') { "/>" } else { ">" };
+    Some(format!("{}{}{}{close}{}", &text[..start], open, shown.join(" "), &text[end + 1..]))
 }
 
 fn generate(a: &Args) -> Result<(), String> {
