@@ -41,12 +41,14 @@ pub enum Kind {
 pub struct Field {
     pub key: String,
     pub key_origin: Origin,
-    pub value: Value,
+    /// Shared, so that trees built from others (a container's settings over its instance's) share
+    /// what they do not change instead of copying it.
+    pub value: Arc<Value>,
 }
 
 impl Field {
     fn lean_field(&self) -> Field {
-        Field { key: self.key.clone(), key_origin: self.key_origin.clone(), value: self.value.lean_clone() }
+        Field { key: self.key.clone(), key_origin: self.key_origin.clone(), value: Arc::new(self.value.lean_clone()) }
     }
 }
 
@@ -81,7 +83,7 @@ impl Value {
                     .map(|e| Field {
                         key: e.key.clone(),
                         key_origin: Origin { file: file.clone(), pos: e.key_pos },
-                        value: Value::from_node(&e.value, file),
+                        value: Arc::new(Value::from_node(&e.value, file)),
                     })
                     .collect(),
             ),
@@ -102,7 +104,7 @@ impl Value {
                     .map(|e| Field {
                         key: e.key,
                         key_origin: Origin { file: file.clone(), pos: e.key_pos },
-                        value: Value::from_owned_node(e.value, file),
+                        value: Arc::new(Value::from_owned_node(e.value, file)),
                     })
                     .collect(),
             ),
@@ -116,7 +118,7 @@ impl Value {
 
     /// A field's value, unless absent or removed.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.field(key).map(|f| &f.value).filter(|v| !v.is_removed())
+        self.field(key).map(|f| &*f.value).filter(|v| !v.is_removed())
     }
 
     /// A field, removed ones included.
@@ -183,9 +185,12 @@ impl Value {
                 for field in upper_fields {
                     match lower.iter_mut().find(|f| f.key == field.key) {
                         Some(existing) => {
-                            let below =
-                                std::mem::replace(&mut existing.value, Value::empty_map(field.key_origin.clone()));
-                            existing.value = below.merge(field.value);
+                            let below = std::mem::replace(
+                                &mut existing.value,
+                                Arc::new(Value::empty_map(field.key_origin.clone())),
+                            );
+                            existing.value =
+                                Arc::new(Arc::unwrap_or_clone(below).merge(Arc::unwrap_or_clone(field.value)));
                             existing.key_origin = field.key_origin;
                         }
                         None => lower.push(field),
@@ -233,8 +238,9 @@ impl Value {
         Value { kind, tag: self.tag, origin: self.origin.clone(), overrode: Vec::new(), replaces: self.replaces }
     }
 
-    /// `self.lean_clone().merge(upper.lean_clone())` in one pass, without history: what a container's
-    /// file is rendered from. Nothing of `self` that `upper` replaces is copied.
+    /// `self.clone().merge(upper.clone())` for checking and rendering only: what a container's file
+    /// is rendered from. Built in one pass, without recording history; what `upper` does not change
+    /// is shared with `self` (and keeps its own history), nothing is copied.
     pub fn overlay(&self, upper: &Value) -> Value {
         let deep = upper.tag == Tag::None && self.tag == Tag::None && !upper.replaces;
         match (&self.kind, &upper.kind) {
@@ -245,14 +251,12 @@ impl Value {
                         Some(u) => Field {
                             key: f.key.clone(),
                             key_origin: u.key_origin.clone(),
-                            value: f.value.overlay(&u.value),
+                            value: Arc::new(f.value.overlay(&u.value)),
                         },
-                        None => f.lean_field(),
+                        None => f.clone(),
                     })
                     .collect();
-                fields.extend(
-                    upper_fields.iter().filter(|u| !lower.iter().any(|f| f.key == u.key)).map(Field::lean_field),
-                );
+                fields.extend(upper_fields.iter().filter(|u| !lower.iter().any(|f| f.key == u.key)).cloned());
                 Value {
                     kind: Kind::Map(fields),
                     tag: Tag::None,
@@ -264,7 +268,13 @@ impl Value {
             (_, kind) => {
                 // A map that did not merge with what was below replaced it (see `merge`).
                 let replaces = matches!(kind, Kind::Map(_));
-                Value { replaces, ..upper.lean_clone() }
+                Value {
+                    kind: kind.clone(),
+                    tag: upper.tag,
+                    origin: upper.origin.clone(),
+                    overrode: Vec::new(),
+                    replaces,
+                }
             }
         }
     }
@@ -329,9 +339,9 @@ mod tests {
             ];
             for upper in &uppers {
                 for lower in &lowers {
-                    // What `merge` gives, its history left out.
+                    // What `merge` gives, history left out on both sides.
                     let expected = lower.clone().merge(upper.clone()).lean_clone();
-                    assert_eq!(lower.overlay(upper), expected, "{low:?} under {up:?}");
+                    assert_eq!(lower.overlay(upper).lean_clone(), expected, "{low:?} under {up:?}");
                 }
             }
         }

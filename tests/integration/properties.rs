@@ -73,7 +73,11 @@ fn value(tree: &Tree, file: &str, line: &mut u32) -> Value {
             Kind::Map(
                 fields
                     .iter()
-                    .map(|(k, t)| Field { key: k.clone(), key_origin: origin.clone(), value: value(t, file, line) })
+                    .map(|(k, t)| Field {
+                        key: k.clone(),
+                        key_origin: origin.clone(),
+                        value: value(t, file, line).into(),
+                    })
                     .collect(),
             ),
             Tag::None,
@@ -191,7 +195,7 @@ proptest! {
         let result = layer_value(&lower, "lower.yaml").merge(layer_value(&upper, "upper.yaml"));
         let low = layer_value(&lower, "lower.yaml");
         for f in result.fields() {
-            let below = low.field(&f.key).map(|b| &b.value);
+            let below = low.field(&f.key).map(|b| &*b.value);
             if let (Kind::Scalar(..), Some(below @ Value { kind: Kind::Scalar(..), .. })) = (&f.value.kind, below)
                 && f.value.origin.file.as_ref() == "upper.yaml"
             {
