@@ -33,13 +33,13 @@ fn walk(
     origin: &Origin,
 ) {
     let mut added = false;
-    for (name, value) in &deployed.attrs {
+    for (name, value) in deployed.attrs() {
         if rendered.attr(name).is_some() {
             continue;
         }
         if let Some(sensitive) = carried(def, name, value) {
-            let value = if sensitive { AttrValue::Kept(value.clone()) } else { AttrValue::Text(value.clone()) };
-            rendered.attrs.push(Attr { name: name.clone(), value, origin: origin.clone(), sensitive });
+            let value = if sensitive { AttrValue::Kept(value.to_string()) } else { AttrValue::Text(value.to_string()) };
+            rendered.attrs.push(Attr { name: name.to_string(), value, origin: origin.clone(), sensitive });
             added = true;
         }
     }
@@ -123,6 +123,6 @@ fn walk(
 }
 
 fn has_carried(schema: &'static Schema, def: &ElementDef, deployed: &XmlElement) -> bool {
-    deployed.attrs.iter().any(|(n, v)| carried(def, n, v).is_some())
+    deployed.attrs().any(|(n, v)| carried(def, n, v).is_some())
         || deployed.children.iter().any(|c| schema.child(def, &c.name).is_some_and(|cd| has_carried(schema, cd, c)))
 }

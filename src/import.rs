@@ -187,25 +187,25 @@ fn element(
     let mut fields: Vec<(String, Y)> = Vec::new();
     let mut raw: Vec<(String, Y)> = Vec::new();
     let password_kept = def.path == "shared/dataStore/dataSource/dbcnx" && el.attr("password").is_some();
-    for (name, value) in &el.attrs {
+    for (name, value) in el.attrs() {
         let here = if path.is_empty() { el.name.clone() } else { path.to_string() };
         let sensitive = def.attr(name).is_some_and(|a| a.sensitive) || crate::review::mask::looks_encrypted(value);
         if nlserver_owned(&def.path, name).is_some() || sensitive || (password_kept && name == "encrypted") {
             report.kept_by_nlserver.push(format!("{here}/@{name}"));
             continue;
         }
-        if def.key.as_deref() == Some(name.as_str()) && def.repeatable {
+        if def.key.as_deref() == Some(name) && def.repeatable {
             continue;
         }
-        let y = if value.is_empty() { Y::Empty } else { Y::Scalar(value.clone()) };
+        let y = if value.is_empty() { Y::Empty } else { Y::Scalar(value.to_string()) };
         if def.attr(name).is_some() {
-            fields.push((name.clone(), y));
+            fields.push((name.to_string(), y));
         } else {
             let hint = did_you_mean(name, def.attributes.iter().map(|a| a.name.as_str()))
                 .map(|s| format!(": did you mean `{s}`? ACC ignores `{name}`"))
                 .unwrap_or_else(|| ": not in Adobe's reference (ACC may ignore it)".into());
             report.raw_attributes.push(format!("{here}/@{name}{hint} [{container}]"));
-            raw.push((name.clone(), y));
+            raw.push((name.to_string(), y));
         }
     }
     // Children, grouped by name in order of first appearance.
@@ -263,8 +263,8 @@ fn element(
                 // An element holding only what nlserver wrote comes back from the deployed file.
                 let only_kept = matches!(&y, Y::Map(f) if f.is_empty())
                     && items[0].children.is_empty()
-                    && !items[0].attrs.is_empty()
-                    && items[0].attrs.iter().all(|(a, _)| {
+                    && items[0].attrs().len() > 0
+                    && items[0].attrs().all(|(a, _)| {
                         nlserver_owned(&cdef.path, a).is_some() || cdef.attr(a).is_some_and(|d| d.sensitive)
                     });
                 if !only_kept {

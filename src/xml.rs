@@ -46,18 +46,43 @@ pub fn tera_escape(s: &str, w: &mut dyn std::io::Write) -> std::io::Result<()> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XmlElement {
     pub name: String,
-    pub attrs: Vec<(String, String)>,
-    /// Byte range in the document of each attribute's raw (escaped) value, parallel to `attrs`.
-    pub value_ranges: Vec<std::ops::Range<usize>>,
+    /// The attributes' names and (unescaped) values back to back, read through `attrs()`: one
+    /// allocation per element rather than two per attribute (a fleet's review parses millions).
+    attr_text: String,
+    attr_spans: Vec<AttrSpan>,
     pub children: Vec<XmlElement>,
     pub text: String,
     pub line: u32,
     pub col: u32,
 }
 
+/// Where an attribute is: its name and value in `attr_text`, its raw value in the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct AttrSpan {
+    name_end: u32,
+    value_end: u32,
+    raw: std::ops::Range<usize>,
+}
+
 impl XmlElement {
+    /// The attributes, in document order: (name, unescaped value).
+    pub fn attrs(&self) -> impl ExactSizeIterator<Item = (&str, &str)> + '_ {
+        let mut start = 0;
+        self.attr_spans.iter().map(move |s| {
+            let (name_end, value_end) = (s.name_end as usize, s.value_end as usize);
+            let pair = (&self.attr_text[start..name_end], &self.attr_text[name_end..value_end]);
+            start = value_end;
+            pair
+        })
+    }
+
+    /// Byte range in the document of each attribute's raw (escaped) value, in the order of `attrs()`.
+    pub fn value_ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.attr_spans.iter().map(|s| s.raw.clone())
+    }
+
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.attrs().find(|(n, _)| *n == name).map(|(_, v)| v)
     }
 
     pub fn child(&self, name: &str) -> Option<&XmlElement> {
@@ -207,19 +232,20 @@ fn close(stack: &mut [XmlElement], root: &mut Option<XmlElement>, el: XmlElement
 
 fn element(e: &BytesStart<'_>, text: &str, (line, col): (u32, u32)) -> Result<XmlElement, String> {
     let name = e.name().as_ref().to_string();
-    let mut attrs = Vec::new();
-    let mut value_ranges = Vec::new();
+    let mut attr_text = String::new();
+    let mut attr_spans = Vec::new();
     for a in e.attributes().with_checks(true) {
         let a = a.map_err(|e| e.to_string())?;
-        let key = a.key.as_ref().to_string();
         // The reader borrows from `text`, so a borrowed value's address gives its position.
         let raw: &str = a.value.as_ref();
         let at = (raw.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
-        value_ranges.push(if at <= text.len() && at + raw.len() <= text.len() { at..at + raw.len() } else { 0..0 });
-        let value = a.normalized_value(XmlVersion::Implicit1_0).map_err(|e| e.to_string())?.into_owned();
-        attrs.push((key, value));
+        let raw = if at <= text.len() && at + raw.len() <= text.len() { at..at + raw.len() } else { 0..0 };
+        attr_text.push_str(a.key.as_ref());
+        let name_end = attr_text.len() as u32;
+        attr_text.push_str(&a.normalized_value(XmlVersion::Implicit1_0).map_err(|e| e.to_string())?);
+        attr_spans.push(AttrSpan { name_end, value_end: attr_text.len() as u32, raw });
     }
-    Ok(XmlElement { name, attrs, value_ranges, children: Vec::new(), text: String::new(), line, col })
+    Ok(XmlElement { name, attr_text, attr_spans, children: Vec::new(), text: String::new(), line, col })
 }
 
 #[cfg(test)]
@@ -232,7 +258,11 @@ mod tests {
         let doc = format!("<?xml version='1.0'?>\n<serverconf a=\"{}\"/>", escape(value));
         let root = parse(&doc).unwrap();
         assert_eq!(root.attr("a"), Some(value));
-        assert_eq!(&doc[root.value_ranges[0].clone()], escape(value));
+        assert_eq!(&doc[root.value_ranges().next().unwrap()], escape(value));
+        let two = parse("<a x=\"1\" yy=\"&lt;2\"/>").unwrap();
+        assert_eq!(two.attrs().collect::<Vec<_>>(), [("x", "1"), ("yy", "<2")]);
+        assert_eq!(two.attr("yy"), Some("<2"));
+        assert_eq!(two.attr("y"), None);
     }
 
     #[test]

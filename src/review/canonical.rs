@@ -29,16 +29,15 @@ fn write(
     out.push('<');
     out.push_str(&name);
     let mut attrs: Vec<(&str, &str)> = el
-        .attrs
-        .iter()
+        .attrs()
         .map(|(k, v)| {
             let boolean = def.and_then(|d| d.attr(k)).is_some_and(|a| a.ty == AttrType::Boolean);
-            let v = match (boolean, v.as_str()) {
+            let v = match (boolean, v) {
                 (true, "1") => "true",
                 (true, "0") => "false",
-                _ => v.as_str(),
+                _ => v,
             };
-            (k.as_str(), v)
+            (k, v)
         })
         .collect();
     attrs.sort();

@@ -82,7 +82,7 @@ fn walk(
     key: &FingerprintKey,
     out: &mut Vec<Found>,
 ) {
-    for ((name, value), range) in el.attrs.iter().zip(&el.value_ranges) {
+    for ((name, value), range) in el.attrs().zip(el.value_ranges()) {
         let raw = &side.text[range.clone()];
         let placeholder = crate::render::substitute_one(raw);
         let schema_sensitive = def.is_some_and(|d| {

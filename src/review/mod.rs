@@ -212,7 +212,7 @@ pub fn ignored_attributes(root: &XmlElement, new: Option<&XmlElement>) -> Vec<St
         new: Option<&XmlElement>,
         out: &mut Vec<String>,
     ) {
-        for (name, _) in &el.attrs {
+        for (name, _) in el.attrs() {
             let kept = new.is_some_and(|n| n.attr(name).is_some());
             if def.attr(name).is_none() && !def.path.is_empty() && !kept {
                 let hint = crate::diag::did_you_mean(name, def.attributes.iter().map(|a| a.name.as_str()))

@@ -684,7 +684,8 @@ proptest! {
 /// A real rendered file, parsed and written back reformatted.
 fn reformatted(text: &str, seed: u64, change: Option<usize>) -> String {
     fn convert(el: &nlconf::xml::XmlElement) -> Node {
-        Node { name: el.name.clone(), attrs: el.attrs.clone(), children: el.children.iter().map(convert).collect() }
+        let attrs = el.attrs().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        Node { name: el.name.clone(), attrs, children: el.children.iter().map(convert).collect() }
     }
     let root = convert(&nlconf::xml::parse(text).unwrap());
     let mut children = root.children;
