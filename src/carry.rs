@@ -8,6 +8,8 @@
 //! nlserver (`@` + base64). Missing elements are created on the way to a carried attribute (placed
 //! where the deployed file has them), so that nothing is erased.
 
+use std::borrow::Cow;
+
 use crate::env::{Attr, AttrValue, Element, Origin};
 use crate::schema::{ElementDef, Schema, nlserver_owned};
 use crate::xml::XmlElement;
@@ -39,7 +41,12 @@ fn walk(
         }
         if let Some(sensitive) = carried(def, name, value) {
             let value = if sensitive { AttrValue::Kept(value.to_string()) } else { AttrValue::Text(value.to_string()) };
-            rendered.attrs.push(Attr { name: name.to_string(), value, origin: origin.clone(), sensitive });
+            // The schema's spelling when it knows the attribute (no copy), else the deployed file's.
+            let name = match def.attr(name) {
+                Some(a) => Cow::Borrowed(a.name.as_str()),
+                None => Cow::Owned(name.to_string()),
+            };
+            rendered.attrs.push(Attr { name, value, origin: origin.clone(), sensitive });
             added = true;
         }
     }
@@ -50,7 +57,7 @@ fn walk(
         && let Some(flag) = deployed.attr("encrypted")
     {
         rendered.attrs.push(Attr {
-            name: "encrypted".into(),
+            name: Cow::Borrowed("encrypted"),
             value: AttrValue::Text(flag.to_string()),
             origin: origin.clone(),
             sensitive: false,
@@ -97,16 +104,11 @@ fn walk(
                 after = Some(i);
             }
             None if has_carried(schema, cdef, dc) => {
-                let mut el = Element {
-                    name: dc.name.clone(),
-                    path: cdef.path.clone(),
-                    attrs: vec![],
-                    children: vec![],
-                    text: None,
-                };
+                let mut el =
+                    Element { name: &cdef.name, path: &cdef.path, attrs: vec![], children: vec![], text: None };
                 if let (Some(key), Some(v)) = (&cdef.key, cdef.key.as_ref().and_then(|k| dc.attr(k))) {
                     el.attrs.push(Attr {
-                        name: key.clone(),
+                        name: Cow::Borrowed(key.as_str()),
                         value: AttrValue::Text(v.to_string()),
                         origin: origin.clone(),
                         sensitive: false,

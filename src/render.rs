@@ -268,19 +268,19 @@ impl Sensitive {
 
 fn flatten(el: &Element, depth: usize, lines: &mut Vec<Line>, sensitive: &mut Sensitive) {
     let attrs =
-        el.attrs.iter().map(|a| AttrOut { name: a.name.clone(), value: sensitive.placeholder(&a.value) }).collect();
+        el.attrs.iter().map(|a| AttrOut { name: a.name.to_string(), value: sensitive.placeholder(&a.value) }).collect();
     let indent = "  ".repeat(depth);
     let (kind, text) = match (&el.text, el.children.is_empty()) {
         (Some(t), _) => ("text", sensitive.placeholder(t)),
         (None, true) => ("empty", String::new()),
         (None, false) => ("open", String::new()),
     };
-    lines.push(Line { indent: indent.clone(), kind, name: el.name.clone(), attrs, text });
+    lines.push(Line { indent: indent.clone(), kind, name: el.name.to_string(), attrs, text });
     if kind == "open" {
         for c in &el.children {
             flatten(c, depth + 1, lines, sensitive);
         }
-        lines.push(Line { indent, kind: "close", name: el.name.clone(), attrs: vec![], text: String::new() });
+        lines.push(Line { indent, kind: "close", name: el.name.to_string(), attrs: vec![], text: String::new() });
     }
 }
 
@@ -449,7 +449,7 @@ fn write_element(el: &Element, depth: usize, out: &mut String, sensitive: &mut S
     let indent = |out: &mut String| (0..depth).for_each(|_| out.push_str("  "));
     indent(out);
     out.push('<');
-    xml::escape_into(&el.name, out);
+    xml::escape_into(el.name, out);
     for a in &el.attrs {
         out.push(' ');
         xml::escape_into(&a.name, out);
@@ -462,7 +462,7 @@ fn write_element(el: &Element, depth: usize, out: &mut String, sensitive: &mut S
             out.push('>');
             sensitive.write(t, out);
             out.push_str("</");
-            xml::escape_into(&el.name, out);
+            xml::escape_into(el.name, out);
             out.push_str(">\n");
         }
         None if el.children.is_empty() => out.push_str("/>\n"),
@@ -473,7 +473,7 @@ fn write_element(el: &Element, depth: usize, out: &mut String, sensitive: &mut S
             }
             indent(out);
             out.push_str("</");
-            xml::escape_into(&el.name, out);
+            xml::escape_into(el.name, out);
             out.push_str(">\n");
         }
     }

@@ -1,5 +1,6 @@
 //! `serverconf:` checked against the schema and turned into the element tree that is rendered.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use super::value::{Field, Kind, Origin, Value};
@@ -23,7 +24,8 @@ pub enum AttrValue {
 
 #[derive(Debug, Clone)]
 pub struct Attr {
-    pub name: String,
+    /// The schema's name (borrowed), or one from `rawAttributes` or a deployed file.
+    pub name: Cow<'static, str>,
     pub value: AttrValue,
     pub origin: Origin,
     /// Sensitive per the schema, or the value came from a secret.
@@ -32,8 +34,9 @@ pub struct Attr {
 
 #[derive(Debug, Clone)]
 pub struct Element {
-    pub name: String,
-    pub path: String,
+    /// Its schema definition's name and path (a fleet's review builds millions of elements).
+    pub name: &'static str,
+    pub path: &'static str,
     pub attrs: Vec<Attr>,
     pub children: Vec<Element>,
     pub text: Option<AttrValue>,
@@ -72,7 +75,7 @@ pub fn build(
         _ => {
             c.diags
                 .error(v.origin.location(), format!("serverconf: expected a map of elements, found {}", v.kind_name()));
-            Element { name: "serverconf".into(), path: String::new(), attrs: vec![], children: vec![], text: None }
+            Element { name: "serverconf", path: "", attrs: vec![], children: vec![], text: None }
         }
     };
     c.check_pipelined(&mut root, v, has_ims);
@@ -81,18 +84,12 @@ pub fn build(
 
 impl Checker<'_> {
     fn element(&mut self, def: &'static ElementDef, v: &Value, key: Option<(&str, &Field)>) -> Element {
-        let mut el = Element {
-            name: def.name.clone(),
-            path: def.path.clone(),
-            attrs: Vec::new(),
-            children: Vec::new(),
-            text: None,
-        };
+        let mut el = Element { name: &def.name, path: &def.path, attrs: Vec::new(), children: Vec::new(), text: None };
         if let Some((key_value, field)) = key
             && let Some(key_attr) = &def.key
         {
             el.attrs.push(Attr {
-                name: key_attr.clone(),
+                name: Cow::Borrowed(key_attr),
                 value: AttrValue::Text(key_value.to_string()),
                 origin: field.key_origin.clone(),
                 sensitive: false,
@@ -117,8 +114,7 @@ impl Checker<'_> {
         }
         sort_attrs(&mut el.attrs);
         // Children in schema order; repeated elements keep their YAML order (stable sort).
-        el.children
-            .sort_by_cached_key(|c| self.schema.element(&c.path).map_or(usize::MAX, |d| self.schema.order_of(d)));
+        el.children.sort_by_cached_key(|c| self.schema.element(c.path).map_or(usize::MAX, |d| self.schema.order_of(d)));
         el
     }
 
@@ -137,8 +133,8 @@ impl Checker<'_> {
             match v.as_str() {
                 Some(s) if v.tag != Tag::Age => {
                     parent.children.push(Element {
-                        name: def.name.clone(),
-                        path: def.path.clone(),
+                        name: &def.name,
+                        path: &def.path,
                         attrs: vec![],
                         children: vec![],
                         text: Some(AttrValue::Text(s.to_string())),
@@ -261,12 +257,13 @@ impl Checker<'_> {
             }
             if let Some(value) = self.scalar(&raw.value, &|| format!("rawAttributes.{}", raw.key)) {
                 let sensitive = matches!(value, AttrValue::Secret(_));
-                el.attrs.push(Attr { name: raw.key.clone(), value, origin: raw.value.origin.clone(), sensitive });
+                let name = Cow::Owned(raw.key.clone());
+                el.attrs.push(Attr { name, value, origin: raw.value.origin.clone(), sensitive });
             }
         }
     }
 
-    fn attribute(&mut self, def: &ElementDef, attr: &AttrDef, f: &Field) -> Option<Attr> {
+    fn attribute(&mut self, def: &ElementDef, attr: &'static AttrDef, f: &Field) -> Option<Attr> {
         let v = &f.value;
         let at = || v.origin.location();
         if let Some(why) = nlserver_owned(&def.path, &attr.name) {
@@ -326,7 +323,7 @@ impl Checker<'_> {
             return None;
         }
         let sensitive = attr.sensitive || matches!(value, AttrValue::Secret(_));
-        Some(Attr { name: attr.name.clone(), value, origin: v.origin.clone(), sensitive })
+        Some(Attr { name: Cow::Borrowed(&attr.name), value, origin: v.origin.clone(), sensitive })
     }
 
     /// A scalar attribute value: text, `!empty ""`, or a secret.
@@ -452,7 +449,7 @@ impl Checker<'_> {
             (None, true) if enabled => {
                 // The technical account is the only supported authentication: imply it.
                 p.attrs.push(Attr {
-                    name: "authType".into(),
+                    name: Cow::Borrowed("authType"),
                     value: AttrValue::Text("imsJwtToken".into()),
                     origin: pv.origin.clone(),
                     sensitive: false,
