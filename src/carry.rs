@@ -68,7 +68,11 @@ fn walk(
     }
     // A created element goes right after the rendered sibling that precedes it in the deployed file,
     // so that what nlserver wrote stays where it wrote it (and re-rendering changes no byte).
+    // A deployed child with nothing to carry in it needs no walking, and its place among the
+    // rendered children (a search, quadratic over long lists) only when an element is created after
+    // it: `skipped` holds those since the last place known, latest last.
     let mut after: Option<usize> = None;
+    let mut skipped: Vec<(&XmlElement, &'static ElementDef, usize)> = Vec::new();
     let mut seen: Vec<(&str, usize)> = Vec::new();
     for dc in &deployed.children {
         let Some(cdef) = schema.child(def, &dc.name) else { continue };
@@ -85,25 +89,21 @@ fn walk(
                 }
             }
         };
-        let position = match (&cdef.key, cdef.repeatable) {
-            (Some(key), true) => {
-                let kv = dc.attr(key);
-                rendered.children.iter().position(|c| {
-                    c.name == dc.name
-                        && c.attr(key).is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if Some(t.as_str()) == kv))
-                })
-            }
-            (None, true) => {
-                rendered.children.iter().enumerate().filter(|(_, c)| c.name == dc.name).nth(nth).map(|(i, _)| i)
-            }
-            _ => rendered.children.iter().position(|c| c.name == dc.name),
-        };
-        match position {
+        if !has_carried(schema, cdef, dc) {
+            skipped.push((dc, cdef, nth));
+            continue;
+        }
+        match position(rendered, dc, cdef, nth) {
             Some(i) => {
                 walk(schema, cdef, &mut rendered.children[i], dc, origin);
                 after = Some(i);
+                skipped.clear();
             }
-            None if has_carried(schema, cdef, dc) => {
+            None => {
+                if let Some(i) = skipped.iter().rev().find_map(|(s, sdef, snth)| position(rendered, s, sdef, *snth)) {
+                    after = Some(i);
+                }
+                skipped.clear();
                 let mut el =
                     Element { name: &cdef.name, path: &cdef.path, attrs: vec![], children: vec![], text: None };
                 if let (Some(key), Some(v)) = (&cdef.key, cdef.key.as_ref().and_then(|k| dc.attr(k))) {
@@ -119,8 +119,24 @@ fn walk(
                 rendered.children.insert(at, el);
                 after = Some(at);
             }
-            None => {}
         }
+    }
+}
+
+/// Where the rendered counterpart of deployed child `dc` (the `nth` of its name) is, if anywhere.
+fn position(rendered: &Element, dc: &XmlElement, cdef: &ElementDef, nth: usize) -> Option<usize> {
+    match (&cdef.key, cdef.repeatable) {
+        (Some(key), true) => {
+            let kv = dc.attr(key);
+            rendered.children.iter().position(|c| {
+                c.name == dc.name
+                    && c.attr(key).is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if Some(t.as_str()) == kv))
+            })
+        }
+        (None, true) => {
+            rendered.children.iter().enumerate().filter(|(_, c)| c.name == dc.name).nth(nth).map(|(i, _)| i)
+        }
+        _ => rendered.children.iter().position(|c| c.name == dc.name),
     }
 }
 
