@@ -336,26 +336,40 @@ impl Templates {
         let root =
             deployed.map(|d| d.name.as_str()).filter(|n| n.eq_ignore_ascii_case("serverconf")).unwrap_or("serverconf");
         let file_name = format!("config-{}.xml", inst.name);
-        if self.builtin_only {
-            let content = write_builtin(&env.name, &inst.name, &c.name, root, &tree, &mut sensitive);
-            let Sensitive { mut secrets, kept } = sensitive;
-            secrets.sort_unstable();
-            secrets.dedup();
-            return Ok(RenderedFile {
-                instance: inst.name.clone(),
-                container: c.name.clone(),
-                file_name,
-                content,
-                secrets,
-                kept,
-                tree: None,
-            });
-        }
+        let (content, tree) = if self.builtin_only {
+            (write_builtin(&env.name, &inst.name, &c.name, root, &tree, &mut sensitive), None)
+        } else {
+            let (content, parsed) = self.render_template(env, inst, c, root, &tree, &mut sensitive)?;
+            (content, Some(parsed))
+        };
+        let Sensitive { mut secrets, kept } = sensitive;
+        secrets.sort_unstable();
+        secrets.dedup();
+        Ok(RenderedFile {
+            instance: inst.name.clone(),
+            container: c.name.clone(),
+            file_name,
+            content,
+            secrets,
+            kept,
+            tree,
+        })
+    }
+
+    /// A repository's own templates through Tera; the output is parsed, as nothing guarantees it.
+    fn render_template(
+        &self,
+        env: &Environment,
+        inst: &Instance,
+        c: &Container,
+        root: &str,
+        tree: &Element,
+        sensitive: &mut Sensitive,
+    ) -> Result<(String, XmlElement), Diagnostic> {
         let mut lines = Vec::new();
         for child in &tree.children {
-            flatten(child, 1, &mut lines, &mut sensitive);
+            flatten(child, 1, &mut lines, sensitive);
         }
-        drop(tree);
         let content = {
             let mut ctx = Context::new();
             ctx.insert("environment", &env.name);
@@ -370,22 +384,11 @@ impl Templates {
         let tree = check_output(&content).map_err(|e| {
             Diagnostic::in_file(
                 Path::new(&self.shown(MAIN_TEMPLATE)),
-                format!("rendered malformed XML for {}/{file_name} ({e})", c.name),
+                format!("rendered malformed XML for {}/config-{}.xml ({e})", c.name, inst.name),
             )
             .with_help("fix the template; the output must be one well-formed <serverconf> document")
         })?;
-        let Sensitive { mut secrets, kept } = sensitive;
-        secrets.sort_unstable();
-        secrets.dedup();
-        Ok(RenderedFile {
-            instance: inst.name.clone(),
-            container: c.name.clone(),
-            file_name,
-            content,
-            secrets,
-            kept,
-            tree: Some(tree),
-        })
+        Ok((content, tree))
     }
 
     /// Every container of every instance (optionally filtered), rendered in parallel, in a stable order.
