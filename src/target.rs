@@ -104,14 +104,7 @@ pub fn locate_named(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quotes_for_the_shell() {
-        assert_eq!(shell_quote("/a b/it's"), "'/a b/it'\\''s'");
-    }
-}
+mod tests;
 
 /// Who holds a container's lock, as written in `<conf>/.nlconf/lock`.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]

@@ -1,0 +1,24 @@
+//! Unit tests of `crate::credentials`.
+
+use super::*;
+
+#[test]
+fn dates() {
+    assert_eq!(civil_from_days(0), (1970, 1, 1));
+    assert_eq!(civil_from_days(20_783), (2026, 11, 26));
+}
+
+#[test]
+fn rsa_pem_checks() {
+    assert!(check_rsa_pem("garbage").is_err());
+    assert!(
+        check_rsa_pem("-----BEGIN ENCRYPTED PRIVATE KEY-----\nabc\n-----END ENCRYPTED PRIVATE KEY-----")
+            .unwrap_err()
+            .contains("passphrase")
+    );
+    assert!(
+        check_rsa_pem("-----BEGIN EC PRIVATE KEY-----\nabc\n-----END EC PRIVATE KEY-----")
+            .unwrap_err()
+            .contains("not an RSA")
+    );
+}

@@ -1,0 +1,48 @@
+//! Unit tests of `crate::render`.
+
+use super::*;
+
+#[test]
+fn reveal_puts_every_value_in_escaped_and_a_missing_secret_as_told() {
+    let f = RenderedFile {
+        instance: "i".into(),
+        container: "c".into(),
+        file_name: "config-i.xml".into(),
+        content: format!(
+            "<a p=\"{}\" q=\"{}\" r=\"{}\">{}</a>",
+            Placeholder::Secret(0).text(),
+            Placeholder::Kept(0).text(),
+            Placeholder::Secret(1).text(),
+            Placeholder::Secret(0).text()
+        ),
+        secrets: vec![0, 1],
+        kept: vec!["@abc&def".into()],
+        tree: None,
+    };
+    let zero = crate::secrets::SecretValue::new("\"<pa&ss>'\n".into());
+    let out = reveal(&f, |i| (i == 0).then_some(&zero), "(sensitive)");
+    let s = "&quot;&lt;pa&amp;ss&gt;&apos;&#10;";
+    assert_eq!(out.as_str(), format!("<a p=\"{s}\" q=\"@abc&amp;def\" r=\"(sensitive)\">{s}</a>"));
+    assert_eq!(xml::parse(&out).unwrap().attr("p"), Some("\"<pa&ss>'\n"));
+}
+
+/// The direct writer is only an optimisation: it must produce the templates' bytes exactly.
+#[test]
+fn the_direct_writer_writes_what_the_builtin_templates_render() {
+    let repo = Repository::open(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut t = Templates::load(&repo).unwrap();
+    assert!(t.builtin_only, "the repository's templates/ are the built-in ones");
+    for name in ["dev", "stage", "prod"] {
+        let (env, diags) = crate::env::load(&repo, name);
+        let env = env.unwrap_or_else(|| panic!("{name}: {:?}", diags.sorted()));
+        t.builtin_only = true;
+        let (direct, _) = t.render_environment(&env, None, None);
+        t.builtin_only = false;
+        let (tera, _) = t.render_environment(&env, None, None);
+        assert!(!direct.is_empty());
+        assert_eq!(direct.len(), tera.len());
+        for (a, b) in direct.iter().zip(&tera) {
+            assert_eq!(a.content, b.content, "{name} {}", a.rel_path());
+        }
+    }
+}
