@@ -54,35 +54,20 @@ pub struct AppliedCredentials {
     pub ciphertexts: String,
 }
 
-/// The credential step of one instance (the same on each of its containers).
-#[derive(Debug, Clone)]
-pub struct CredentialStep {
-    pub instance: String,
-    pub auth: Auth,
-    pub org_id: String,
-    pub client_id: String,
-    pub technical_account_id: String,
-    /// Indexes into `Environment::secrets`.
-    pub client_secret: usize,
-    pub private_key: Option<usize>,
+/// The credential step of one instance (the same on each of its containers): its `ims:` block.
+#[derive(Debug, Clone, Copy)]
+pub struct CredentialStep<'a> {
+    pub instance: &'a str,
+    pub ims: &'a Ims,
 }
 
-impl CredentialStep {
-    pub fn of(inst: &Instance) -> Option<CredentialStep> {
-        let ims: &Ims = inst.ims.as_ref()?;
-        Some(CredentialStep {
-            instance: inst.name.clone(),
-            auth: ims.auth,
-            org_id: ims.org_id.clone(),
-            client_id: ims.client_id.clone(),
-            technical_account_id: ims.technical_account_id.clone(),
-            client_secret: ims.client_secret,
-            private_key: ims.private_key,
-        })
+impl<'a> CredentialStep<'a> {
+    pub fn of(inst: &'a Instance) -> Option<CredentialStep<'a>> {
+        Some(CredentialStep { instance: &inst.name, ims: inst.ims.as_ref()? })
     }
 
     fn option(&self) -> &'static str {
-        match self.auth {
+        match self.ims.auth {
             Auth::Oauth => "-setimsoauth",
             Auth::Jwt => "-setimsjwtauth",
         }
@@ -90,30 +75,30 @@ impl CredentialStep {
 
     /// The command as shown in reviews and logs: secrets masked.
     pub fn shown(&self, nlserver: &str) -> String {
-        let key = if self.auth == Auth::Jwt { "/(sensitive)" } else { "" };
+        let key = if self.ims.auth == Auth::Jwt { "/(sensitive)" } else { "" };
         format!(
             "{nlserver} config -instance:{} {}:{}/{}/{}/(sensitive){key}",
             self.instance,
             self.option(),
-            self.org_id,
-            self.client_id,
-            self.technical_account_id
+            self.ims.org_id,
+            self.ims.client_id,
+            self.ims.technical_account_id
         )
     }
 
     /// The real argument vector (no shell): the only place a credential's plaintext goes.
     pub fn argv(&self, nlserver: &str, values: &HashMap<usize, SecretValue>) -> Option<Vec<Zeroizing<String>>> {
-        let secret = values.get(&self.client_secret)?;
+        let secret = values.get(&self.ims.client_secret)?;
         let mut arg = Zeroizing::new(format!(
             "{}:{}/{}/{}/{}",
             self.option(),
-            self.org_id,
-            self.client_id,
-            self.technical_account_id,
+            self.ims.org_id,
+            self.ims.client_id,
+            self.ims.technical_account_id,
             secret.expose()
         ));
-        if self.auth == Auth::Jwt {
-            let key = values.get(&self.private_key?)?;
+        if self.ims.auth == Auth::Jwt {
+            let key = values.get(&self.ims.private_key?)?;
             let encoded = Zeroizing::new(BASE64_STANDARD.encode(key.expose().as_bytes()));
             arg.push('/');
             arg.push_str(&encoded);
@@ -127,7 +112,7 @@ impl CredentialStep {
     }
 
     fn slots(&self) -> impl Iterator<Item = usize> {
-        std::iter::once(self.client_secret).chain(self.private_key)
+        std::iter::once(self.ims.client_secret).chain(self.ims.private_key)
     }
 
     pub fn ciphertext_digest(&self, env: &Environment) -> String {
@@ -144,7 +129,7 @@ impl CredentialStep {
     /// The fingerprint of all fields, secrets included; `None` without the plaintexts.
     pub fn fingerprint(&self, env_name: &str, values: &HashMap<usize, SecretValue>) -> Option<String> {
         let mut material = Zeroizing::new(Vec::new());
-        for part in [self.auth.name(), &self.org_id, &self.client_id, &self.technical_account_id] {
+        for part in [self.ims.auth.name(), &self.ims.org_id, &self.ims.client_id, &self.ims.technical_account_id] {
             material.extend_from_slice(part.as_bytes());
             material.push(0);
         }
@@ -160,10 +145,10 @@ impl CredentialStep {
 
     pub fn record(&self, env: &Environment, values: &HashMap<usize, SecretValue>) -> Option<AppliedCredentials> {
         Some(AppliedCredentials {
-            auth: self.auth.name().into(),
-            org_id: self.org_id.clone(),
-            client_id: self.client_id.clone(),
-            technical_account_id: self.technical_account_id.clone(),
+            auth: self.ims.auth.name().into(),
+            org_id: self.ims.org_id.clone(),
+            client_id: self.ims.client_id.clone(),
+            technical_account_id: self.ims.technical_account_id.clone(),
             fingerprint: self.fingerprint(&env.name, values)?,
             ciphertexts: self.ciphertext_digest(env),
         })
@@ -181,10 +166,10 @@ impl CredentialStep {
             return Some("no record of applied credentials on this container".into());
         };
         let fields = [
-            ("auth", applied.auth.as_str(), self.auth.name()),
-            ("orgId", &applied.org_id, &self.org_id),
-            ("clientId", &applied.client_id, &self.client_id),
-            ("technicalAccountId", &applied.technical_account_id, &self.technical_account_id),
+            ("auth", applied.auth.as_str(), self.ims.auth.name()),
+            ("orgId", &applied.org_id, &self.ims.org_id),
+            ("clientId", &applied.client_id, &self.ims.client_id),
+            ("technicalAccountId", &applied.technical_account_id, &self.ims.technical_account_id),
         ];
         let changed: Vec<&str> = fields.iter().filter(|(_, a, b)| a != b).map(|(n, _, _)| *n).collect();
         if !changed.is_empty() {
@@ -208,21 +193,21 @@ pub fn check_plaintexts(env: &Environment, values: &HashMap<usize, SecretValue>)
     for inst in &env.instances {
         let Some(step) = CredentialStep::of(inst) else { continue };
         let at = |i: usize| env.secrets.get(i).map(|s| s.origin.location());
-        if let Some(secret) = values.get(&step.client_secret) {
+        if let Some(secret) = values.get(&step.ims.client_secret) {
             if secret.expose().contains('/') {
                 diags.push(
-                    Diagnostic::error(at(step.client_secret), format!("instances.{}.ims.clientSecret contains `/`, the field separator of nlserver -setims*", inst.name))
+                    Diagnostic::error(at(step.ims.client_secret), format!("instances.{}.ims.clientSecret contains `/`, the field separator of nlserver -setims*", inst.name))
                         .with_help("create another client secret in the Developer Console (up to two exist at a time) and set it with nlconf secret set"),
                 );
             }
             if secret.expose().trim().is_empty() {
                 diags.push(Diagnostic::error(
-                    at(step.client_secret),
+                    at(step.ims.client_secret),
                     format!("instances.{}.ims.clientSecret is empty", inst.name),
                 ));
             }
         }
-        if let Some(k) = step.private_key
+        if let Some(k) = step.ims.private_key
             && let Some(key) = values.get(&k)
             && let Err(why) = check_rsa_pem(key.expose())
         {
