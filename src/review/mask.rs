@@ -11,6 +11,9 @@ use crate::schema::{ElementDef, Schema, nlserver_owned};
 use crate::secrets::{FingerprintKey, SecretValue};
 use crate::xml::XmlElement;
 
+/// A side of a comparison (`review::Input`).
+type Side<'a> = super::Input<'a>;
+
 /// How a sensitive attribute compares between the old and the new side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -39,13 +42,6 @@ struct Found {
 
 /// What a placeholder's value is, for comparison: a fingerprint, or `None` when unknown.
 pub type Resolve<'a> = dyn Fn(Placeholder) -> Option<String> + 'a;
-
-/// A side of a comparison: its text (placeholders allowed) and how to fingerprint placeholders.
-pub struct Side<'a> {
-    pub text: &'a str,
-    pub tree: &'a XmlElement,
-    pub resolve: &'a Resolve<'a>,
-}
 
 pub struct Masked {
     pub old: String,

@@ -9,7 +9,7 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::secrets::FingerprintKey;
 use crate::xml::XmlElement;
-use mask::{MaskedValue, Resolve, Side};
+use mask::{MaskedValue, Resolve};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -64,7 +64,8 @@ impl FileReview {
     }
 }
 
-/// One side to compare: its text, its parsed tree, and how its placeholders compare.
+/// One side to compare: its text (placeholders allowed), its parsed tree, and how its placeholders
+/// are fingerprinted.
 pub struct Input<'a> {
     pub text: &'a str,
     pub tree: &'a XmlElement,
@@ -116,9 +117,7 @@ pub fn compare(
         // Identical bytes (the common case on a large fleet): nothing to mask or diff.
         return unchanged(names);
     }
-    let old_side = old.as_ref().map(|i| Side { text: i.text, tree: i.tree, resolve: i.resolve });
-    let new_side = new.as_ref().map(|i| Side { text: i.text, tree: i.tree, resolve: i.resolve });
-    let masked = mask::mask_pair(old_side.as_ref(), new_side.as_ref(), key);
+    let masked = mask::mask_pair(old.as_ref(), new.as_ref(), key);
     let values_changed = masked
         .values
         .iter()
