@@ -90,31 +90,9 @@ impl Repo {
         self.work.path().join(rel)
     }
 
-    /// Runs `nlconf -C <repo> --color never ARGS...` and returns what it printed.
+    /// Runs `nlconf -C <repo> --color never ARGS...` (empty stdin) and returns what it printed.
     pub fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new(env!("CARGO_BIN_EXE_nlconf"))
-            .arg("-C")
-            .arg(&self.root)
-            .args(["--color", "never"])
-            .args(args)
-            .current_dir(self.work.path())
-            .env("NO_COLOR", "1")
-            // Help text wraps at COLUMNS when the output is not a terminal: fix it for snapshots.
-            .env("COLUMNS", "100")
-            .env("HOME", self.work.path())
-            .env_remove("RUST_BACKTRACE")
-            .env_remove("RUST_LIB_BACKTRACE")
-            .env_remove("NLCONF_AGE_IDENTITY")
-            .env_remove("SOPS_AGE_KEY_FILE")
-            .output()
-            .expect("run the nlconf binary");
-        Output {
-            args: args.iter().map(|s| s.to_string()).collect(),
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
-            temp: self.work.path().to_string_lossy().into_owned(),
-        }
+        self.run_with(args, b"", &[])
     }
 }
 
@@ -242,6 +220,25 @@ pub fn dedent(text: &str) -> String {
 
 // Added for the secrets, leak and review tests --------------------------------------------------------
 
+/// A staging environment without Triggers (no `ims:` block), to write with `Repo::file`.
+pub const STAGE: &str = "
+    campaign:
+      build: 9383
+    instances:
+      mkt_stage:
+        containers:
+          app1: { host: app1.stage.example.com }
+        serverconf:
+          shared:
+            dataStore:
+              hosts: \"stage-console.example.com*\"
+              dataSource:
+                default:
+                  dbcnx: { provider: PostgreSQL, server: db1.stage.example.com, login: \"campaign:mkt_stage\" }
+          mta: { autoStart: true }
+          wfserver: { autoStart: true }
+    ";
+
 /// The test-only age identity that decrypts the production fixtures' secrets (`PROD_RECIPIENTS`).
 pub const PROD_IDENTITY: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/integration/fixtures/prod-identity.agekey");
 
@@ -258,6 +255,7 @@ impl Repo {
             .args(args)
             .current_dir(self.work.path())
             .env("NO_COLOR", "1")
+            // Help text wraps at COLUMNS when the output is not a terminal: fix it for snapshots.
             .env("COLUMNS", "100")
             .env("HOME", self.work.path())
             .env_remove("RUST_BACKTRACE")

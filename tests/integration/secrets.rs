@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::harness::{OVERRIDE, PROD_FILE, PROD_IDENTITY, Repo, have_tool};
+use crate::harness::{OVERRIDE, PROD_FILE, PROD_IDENTITY, Repo, STAGE, have_tool};
 
 /// A key that is not among the recipients of any fixture: the wrong key.
 pub const OTHER_IDENTITY: &str =
@@ -398,24 +398,6 @@ fn set_refuses_a_missing_value_file_naming_it() {
 }
 
 // secret rekey ---------------------------------------------------------------------------------------
-
-const STAGE: &str = "
-    campaign:
-      build: 9383
-    instances:
-      mkt_stage:
-        containers:
-          app1: { host: app1.stage.example.com }
-        serverconf:
-          shared:
-            dataStore:
-              hosts: \"stage-console.example.com*\"
-              dataSource:
-                default:
-                  dbcnx: { provider: PostgreSQL, server: db1.stage.example.com, login: \"campaign:mkt_stage\" }
-          mta: { autoStart: true }
-          wfserver: { autoStart: true }
-    ";
 
 #[test]
 fn rekey_after_adding_a_recipient_reencrypts_only_the_values_encrypted_to_the_old_set() {

@@ -2,26 +2,7 @@
 
 use insta::assert_snapshot;
 
-use crate::harness::{OVERRIDE, Repo};
-
-/// A staging environment without Triggers: no `ims:` block is needed.
-const STAGE: &str = "
-    campaign:
-      build: 9383
-    instances:
-      mkt_stage:
-        containers:
-          app1: { host: app1.stage.example.com }
-        serverconf:
-          shared:
-            dataStore:
-              hosts: \"stage-console.example.com*\"
-              dataSource:
-                default:
-                  dbcnx: { provider: PostgreSQL, server: db1.stage.example.com, login: \"campaign:mkt_stage\" }
-          mta: { autoStart: true }
-          wfserver: { autoStart: true }
-    ";
+use crate::harness::{OVERRIDE, Repo, STAGE};
 
 #[test]
 fn a_valid_environment_is_reported_ok_with_its_size() {
