@@ -3,7 +3,7 @@
 //!
 //! - `load_env`: read, merge and validate an environment (`nlconf::env::load`), for 10 and 40
 //!   instances of 5 containers: the time should grow linearly.
-//! - `render_container`: render one ~10 KB file (`Templates::render_container`), without and with a
+//! - `render_container`: render one ~10 KB file (`Templates::render_checked`), without and with a
 //!   deployed tree to carry nlserver's attributes from.
 //! - `xml_parse`, `canonical`: parse a rendered file; its canonical form (`review::canonical`).
 //! - `compare_*`: `review::compare` of a large file (1,000 and 10,000 relay rules) with itself and with
@@ -53,7 +53,7 @@ fn fixture(instances: usize) -> &'static Fixture {
         let env = env.unwrap_or_else(|| panic!("the generated fleet does not validate: {diags:?}"));
         let templates = Templates::load(&repo).unwrap_or_else(|d| panic!("templates: {d:?}"));
         let inst = &env.instances[0];
-        let mut file = templates.render_container(&env, inst, &inst.containers[2], None).expect("render");
+        let mut file = templates.render_checked(&env, inst, &inst.containers[2], None).0.expect("render");
         file.parse().expect("well-formed");
         Box::leak(Box::new(Fixture { repo, env, templates, file }))
     })
@@ -72,7 +72,7 @@ fn load_env(bencher: divan::Bencher, instances: usize) {
 fn render_container(bencher: divan::Bencher) {
     let fx = fixture(10);
     let inst = &fx.env.instances[0];
-    bencher.bench(|| fx.templates.render_container(&fx.env, inst, &inst.containers[2], None).expect("render"));
+    bencher.bench(|| fx.templates.render_checked(&fx.env, inst, &inst.containers[2], None).0.expect("render"));
 }
 
 #[divan::bench(sample_count = 200)]
@@ -81,7 +81,7 @@ fn render_container_with_deployed(bencher: divan::Bencher) {
     let inst = &fx.env.instances[0];
     let deployed = fx.file.tree.as_ref().expect("parsed");
     bencher
-        .bench(|| fx.templates.render_container(&fx.env, inst, &inst.containers[2], Some(deployed)).expect("render"));
+        .bench(|| fx.templates.render_checked(&fx.env, inst, &inst.containers[2], Some(deployed)).0.expect("render"));
 }
 
 #[divan::bench(sample_count = 200)]

@@ -285,20 +285,10 @@ fn flatten(el: &Element, depth: usize, lines: &mut Vec<Line>, sensitive: &mut Se
 }
 
 impl Templates {
-    /// Renders one container's file. With the deployed file, nlserver's attributes are carried over
-    /// and the root element keeps the deployed file's spelling (`serverconf` or `serverConf`).
-    pub fn render_container(
-        &self,
-        env: &Environment,
-        inst: &Instance,
-        c: &Container,
-        deployed: Option<&XmlElement>,
-    ) -> Result<RenderedFile, Diagnostic> {
-        self.render_tree(env, inst, c, env.serverconf(inst, c), deployed)
-    }
-
-    /// `render_container` with what the schema check of the container's `serverconf` finds (an
-    /// environment from `env::load_for_rendering` has not been checked): no file when it finds errors.
+    /// Renders one container's file, with what the schema check of its `serverconf` finds (an
+    /// environment from `env::load_for_rendering` has not been checked): no file when it finds
+    /// errors. With the deployed file, nlserver's attributes are carried over and the root element
+    /// keeps the deployed file's spelling (`serverconf` or `serverConf`).
     pub fn render_checked(
         &self,
         env: &Environment,
@@ -399,11 +389,8 @@ impl Templates {
         container: Option<&str>,
     ) -> (Vec<RenderedFile>, Diagnostics) {
         let jobs: Vec<(&Instance, &Container)> = env
-            .instances
-            .iter()
-            .filter(|i| instance.is_none_or(|n| i.name == n))
-            .flat_map(|i| i.containers.iter().map(move |c| (i, c)))
-            .filter(|(_, c)| container.is_none_or(|n| c.name == n))
+            .containers()
+            .filter(|(i, c)| instance.is_none_or(|n| i.name == n) && container.is_none_or(|n| c.name == n))
             .collect();
         // Checked as rendered: the environment may come from `env::load_for_rendering` (findings that
         // loading already made come out twice here, and are reported once).

@@ -92,10 +92,6 @@ pub fn print(ctx: &Ctx, review: &Review, fmt: Format) {
     let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
 
-fn jobs(env: &Environment) -> Vec<(&Instance, &Container)> {
-    env.instances.iter().flat_map(|i| i.containers.iter().map(move |c| (i, c))).collect()
-}
-
 /// Renders every container against its deployed file and compares them.
 pub fn against_deployed(
     ctx: &mut Ctx,
@@ -117,20 +113,12 @@ pub fn against_deployed(
         );
         return None;
     }
-    let pairs = jobs(&env);
+    let pairs: Vec<(&Instance, &Container)> = env.containers().collect();
     // Servers are contacted only for a repository without errors: with a remote target, every
     // container is checked first (elsewhere each one is checked as it is rendered, and reading a
     // local file for a container that turns out wrong costs nothing).
     if matches!(source, Source::Target) && env.target.kind == crate::env::TargetKind::Ssh {
-        let found: Vec<Diagnostics> = pairs
-            .par_iter()
-            .map(|(i, c)| {
-                let mut d = Diagnostics::new();
-                drop(env.checked_serverconf(i, c, &mut d));
-                d
-            })
-            .collect();
-        found.into_iter().for_each(|d| ctx.diags.extend(d));
+        ctx.diags.extend(env.check_serverconf());
         if ctx.diags.has_errors() {
             return None;
         }
@@ -308,7 +296,7 @@ type OldNew<'a> = (Option<&'a RenderedFile>, Option<&'a RenderedFile>);
 /// Secrets are compared by ciphertext.
 fn against_base(ctx: &mut Ctx, repo: &Repository, env_name: &str, rev: &str, opts: &Options) -> Option<Review> {
     let templates = ctx.templates(repo);
-    let env = ctx.load_env(repo, env_name)?;
+    let env = ctx.load_env_for_rendering(repo, env_name)?;
     let templates = templates?;
     let checkout = match crate::gitrev::checkout(&repo.root, rev) {
         Ok(c) => c,
@@ -320,17 +308,25 @@ fn against_base(ctx: &mut Ctx, repo: &Repository, env_name: &str, rev: &str, opt
     let base_repo = Repository { root: checkout.root.clone() };
     // The environment may be new in this change: then every file is new.
     let base = if base_repo.env_dir(env_name).is_dir() {
-        let (base_env, diags) = crate::env::load(&base_repo, env_name);
-        let base_templates = Templates::load(&base_repo);
-        let mut base_diags: Diagnostics = diags;
-        let base_templates = match base_templates {
+        let (base_env, mut base_diags) = crate::env::load_for_rendering(&base_repo, env_name);
+        let base_templates = match Templates::load(&base_repo) {
             Ok(t) => Some(t),
             Err(d) => {
                 base_diags.extend(d);
                 None
             }
         };
-        // Findings in the base revision are the base's business; only its errors stop the review.
+        let rendered = match (base_env, base_templates) {
+            (Some(e), Some(t)) => {
+                let (mut files, d) = t.render_environment(&e, None, None);
+                base_diags.extend(d);
+                base_diags.extend(parse_all(&mut files));
+                Some((e, files))
+            }
+            _ => None,
+        };
+        // Findings in the base revision are the base's business; only its errors stop the review,
+        // shown as the base's (`REV:path`), not the working tree's.
         if base_diags.has_errors() {
             for d in base_diags.sorted().into_iter().filter(|d| d.is_error()) {
                 let location = d.location.map(|l| Location { file: format!("{rev}:{}", l.file.display()).into(), ..l });
@@ -338,18 +334,7 @@ fn against_base(ctx: &mut Ctx, repo: &Repository, env_name: &str, rev: &str, opt
             }
             return None;
         }
-        match (base_env, base_templates) {
-            (Some(e), Some(t)) => {
-                let (mut files, mut d) = t.render_environment(&e, None, None);
-                d.extend(parse_all(&mut files));
-                if d.has_errors() {
-                    ctx.diags.extend(d);
-                    return None;
-                }
-                Some((e, files))
-            }
-            _ => None,
-        }
+        rendered
     } else {
         None
     };

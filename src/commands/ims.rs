@@ -10,8 +10,7 @@ pub fn status(ctx: &mut Ctx, env_name: &str, deployed_dir: Option<&std::path::Pa
     let Some(repo) = ctx.repo() else { return Status::Failed };
     let Some(env) = ctx.load_env(&repo, env_name) else { return Status::Failed };
     let source = deployed_dir.map_or(Source::Target, |d| Source::Dir(d.to_path_buf()));
-    let jobs: Vec<(&Instance, &Container)> =
-        env.instances.iter().flat_map(|i| i.containers.iter().map(move |c| (i, c))).collect();
+    let jobs: Vec<(&Instance, &Container)> = env.containers().collect();
     let (files, diags) = deployed::read_all(&repo.root, &env, &source, &jobs);
     if diags.has_errors() {
         ctx.diags.extend(diags);

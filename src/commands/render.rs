@@ -22,7 +22,14 @@ pub fn run(
         return Status::Failed;
     };
     let templates = ctx.templates(&repo);
-    let Some(env) = ctx.load_env(&repo, env_name) else {
+    // Rendering every container checks each as it renders it; a selection is rendered from a
+    // fully checked environment, so that a mistake elsewhere is still reported.
+    let env = if instance.is_none() && container.is_none() {
+        ctx.load_env_for_rendering(&repo, env_name)
+    } else {
+        ctx.load_env(&repo, env_name)
+    };
+    let Some(env) = env else {
         return Status::Failed;
     };
     let Some(templates) = templates else {

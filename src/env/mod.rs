@@ -98,14 +98,32 @@ impl Environment {
         self.instances.iter().any(|i| i.ims.as_ref().is_some_and(|ims| ims.auth == Auth::Jwt))
     }
 
-    /// A container's `serverconf`, checked against the schema and ready to render. Loading checked
-    /// every container and kept none of these trees (on a fleet they would be most of the memory):
-    /// each is built again when its file is rendered, and dropped once written.
-    pub fn serverconf(&self, inst: &Instance, c: &Container) -> Element {
-        self.checked_serverconf(inst, c, &mut Diagnostics::new())
+    /// What the schema check finds in every container's `serverconf` (in parallel; the trees are
+    /// dropped as they are checked): `load` runs it, and commands that render build the trees anyway.
+    pub fn check_serverconf(&self) -> Diagnostics {
+        let pairs: Vec<(&Instance, &Container)> = self.containers().collect();
+        let found: Vec<Diagnostics> = pairs
+            .par_iter()
+            .map(|(i, c)| {
+                let mut d = Diagnostics::new();
+                drop(self.checked_serverconf(i, c, &mut d));
+                d
+            })
+            .collect();
+        found.into_iter().fold(Diagnostics::new(), |mut all, d| {
+            all.extend(d);
+            all
+        })
     }
 
-    /// `serverconf`, with what the schema check finds (for an environment from `load_for_rendering`).
+    /// Every container with its instance, in order.
+    pub fn containers(&self) -> impl Iterator<Item = (&Instance, &Container)> {
+        self.instances.iter().flat_map(|i| i.containers.iter().map(move |c| (i, c)))
+    }
+
+    /// A container's `serverconf` tree, ready to render, and what the schema check finds in it.
+    /// Environments keep none of these trees (on a fleet they would be most of the memory): each is
+    /// built when its file is rendered, and dropped once written.
     pub fn checked_serverconf(&self, inst: &Instance, c: &Container, diags: &mut Diagnostics) -> Element {
         container_serverconf(diags, &inst.base, c.overrides.as_ref(), &self.secret_index)
     }
@@ -283,17 +301,20 @@ pub fn load_target_settings(repo: &Repository, name: &str) -> (Option<Target>, D
 /// Loads, merges and validates one environment. Returns the model when there is no error, and all
 /// findings (warnings included) either way.
 pub fn load(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics) {
-    load_with(repo, name, true)
+    let (env, mut diags) = load_for_rendering(repo, name);
+    if let Some(e) = &env {
+        diags.extend(e.check_serverconf());
+        if diags.has_errors() {
+            return (None, diags);
+        }
+    }
+    (env, diags)
 }
 
 /// Like `load`, but leaves each container's `serverconf` to be checked when it is rendered
 /// (`Templates::render_checked`, which builds the tree anyway): for commands that render every
 /// container, so that no tree is built twice.
 pub fn load_for_rendering(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics) {
-    load_with(repo, name, false)
-}
-
-fn load_with(repo: &Repository, name: &str, check_serverconf: bool) -> (Option<Environment>, Diagnostics) {
     let (sources, mut diags) = read_sources(repo, name);
     let Some(Sources { files, mut secrets, .. }) = sources else { return (None, diags) };
     let recipients = match load_recipients(repo, name) {
@@ -336,7 +357,7 @@ fn load_with(repo: &Repository, name: &str, check_serverconf: bool) -> (Option<E
         });
     }
     let Some(tree) = merged else { return (None, diags) };
-    let env = build(name, files, tree, secrets, recipients, check_serverconf, &mut diags);
+    let env = build(name, files, tree, secrets, recipients, &mut diags);
     if diags.has_errors() { (None, diags) } else { (env, diags) }
 }
 
@@ -470,7 +491,6 @@ fn build(
     tree: Value,
     secrets: Vec<SecretSlot>,
     recipients: Option<RecipientSet>,
-    check_serverconf: bool,
     diags: &mut Diagnostics,
 ) -> Option<Environment> {
     check_keys(diags, &tree, "the environment", TOP_KEYS);
@@ -520,8 +540,7 @@ fn build(
             .par_iter()
             .map(|f| {
                 let mut d = Diagnostics::new();
-                let inst =
-                    load_instance(&mut d, f, defaults.as_ref(), build.unwrap_or(0), &secret_index, check_serverconf);
+                let inst = load_instance(&mut d, f, defaults.as_ref(), build.unwrap_or(0), &secret_index);
                 (inst, d)
             })
             .collect();
@@ -609,7 +628,6 @@ fn load_instance(
     defaults: Option<&Value>,
     build: u32,
     secrets: &HashMap<Origin, usize>,
-    check_serverconf: bool,
 ) -> Option<Instance> {
     let name = &field.key;
     if !name_ok(name) {
@@ -705,10 +723,6 @@ fn load_instance(
                 }
             }
             let own = overrides.and_then(|o| o.get(cname)).filter(|o| o.is_map()).map(|o| o.without(&["ims"]));
-            // Checked here (or when rendered), kept nowhere: `Environment::serverconf` builds it again.
-            if check_serverconf {
-                drop(container_serverconf(diags, &base, own.as_ref(), secrets));
-            }
             containers.push(Container {
                 name: cname.clone(),
                 origin: cf.key_origin.clone(),

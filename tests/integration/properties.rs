@@ -340,7 +340,8 @@ proptest! {
         let templates = nlconf::render::Templates::load(&repo).map_err(|_| TestCaseError::fail("templates"))?;
         let inst = env.instance("mkt_prod").unwrap();
         for container in &inst.containers {
-            let file = templates.render_container(&env, inst, container, None).map_err(|d| TestCaseError::fail(d.to_string()))?;
+            let (file, found) = templates.render_checked(&env, inst, container, None);
+            let file = file.ok_or_else(|| TestCaseError::fail(format!("{:?}", found.sorted())))?;
             let xml = nlconf::render::mask(&file.content);
             let root = nlconf::xml::parse(&xml).map_err(|e| TestCaseError::fail(format!("{e}\n{xml}")))?;
             let got = root.child("shared").and_then(|s| s.child("dataStore")).and_then(|d| d.attr("hosts"));
