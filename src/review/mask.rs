@@ -4,7 +4,7 @@
 //! Values are compared through fingerprints keyed per run (HMAC with a random key), so no output
 //! holds anything from which a value could be recovered, and equal values are still recognised.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::render::{MASK, Placeholder};
 use crate::schema::{ElementDef, Schema, nlserver_owned};
@@ -62,11 +62,22 @@ pub fn looks_encrypted(v: &str) -> bool {
         && v[1..].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
-fn find(side: &Side, key: &FingerprintKey) -> Vec<Found> {
+/// The sensitive values of one side: schema-sensitive, a placeholder, encrypted-looking, or at a
+/// place (`also`) where the other side holds a sensitive value. An `!age` secret on an attribute the
+/// schema does not call sensitive is plaintext in the deployed file: masked because the rendered
+/// side has a secret there.
+fn find(side: &Side, key: &FingerprintKey, also: &HashSet<&str>) -> Vec<Found> {
     let mut out = Vec::new();
     let schema = Schema::get();
-    walk(schema, Some(schema.root()), side.tree, String::new(), side, key, &mut out);
+    let finder = Finder { side, key, also };
+    walk(schema, Some(schema.root()), side.tree, String::new(), &finder, &mut out);
     out
+}
+
+struct Finder<'a> {
+    side: &'a Side<'a>,
+    key: &'a FingerprintKey,
+    also: &'a HashSet<&'a str>,
 }
 
 fn walk(
@@ -74,10 +85,10 @@ fn walk(
     def: Option<&'static ElementDef>,
     el: &XmlElement,
     path: String,
-    side: &Side,
-    key: &FingerprintKey,
+    find: &Finder,
     out: &mut Vec<Found>,
 ) {
+    let Finder { side, key, also } = *find;
     for ((name, value), range) in el.attrs().zip(el.value_ranges()) {
         let raw = &side.text[range.clone()];
         let placeholder = crate::render::substitute_one(raw);
@@ -85,14 +96,15 @@ fn walk(
             d.attr(name).is_some_and(|a| a.sensitive)
                 || nlserver_owned(&d.path, name).is_some_and(|_| looks_encrypted(value))
         });
-        if placeholder.is_none() && !schema_sensitive && !looks_encrypted(value) {
+        let at = format!("{path}/@{name}");
+        if placeholder.is_none() && !schema_sensitive && !looks_encrypted(value) && !also.contains(at.as_str()) {
             continue;
         }
         let fingerprint = match placeholder {
             Some(p) => (side.resolve)(p),
             None => Some(fingerprint(key, value)),
         };
-        out.push(Found { key: format!("{path}/@{name}"), range: range.clone(), fingerprint });
+        out.push(Found { key: at, range: range.clone(), fingerprint });
     }
     let mut counts: HashMap<&str, usize> = HashMap::new();
     for c in &el.children {
@@ -105,14 +117,26 @@ fn walk(
         };
         *n += 1;
         let child_path = if path.is_empty() { step } else { format!("{path}/{step}") };
-        walk(schema, cdef, c, child_path, side, key, out);
+        walk(schema, cdef, c, child_path, find, out);
     }
 }
 
 /// Masks both sides, deciding for each sensitive value whether it changed.
 pub fn mask_pair(old: Option<&Side>, new: Option<&Side>, key: &FingerprintKey) -> Masked {
-    let old_found = old.map(|s| find(s, key)).unwrap_or_default();
-    let new_found = new.map(|s| find(s, key)).unwrap_or_default();
+    // A value sensitive on either side is masked on both.
+    let new_first = new.map(|s| find(s, key, &HashSet::new())).unwrap_or_default();
+    let old_found = {
+        let new_keys: HashSet<&str> = new_first.iter().map(|f| f.key.as_str()).collect();
+        old.map(|s| find(s, key, &new_keys)).unwrap_or_default()
+    };
+    let new_found = {
+        let old_keys: HashSet<&str> = old_found.iter().map(|f| f.key.as_str()).collect();
+        let missing = old_keys.iter().any(|k| !new_first.iter().any(|f| f.key == *k));
+        match new {
+            Some(s) if missing => find(s, key, &old_keys),
+            _ => new_first,
+        }
+    };
     let old_map: HashMap<&str, &Option<String>> = old_found.iter().map(|f| (f.key.as_str(), &f.fingerprint)).collect();
     let new_map: HashMap<&str, &Option<String>> = new_found.iter().map(|f| (f.key.as_str(), &f.fingerprint)).collect();
     let status = |k: &str| match (old_map.get(k), new_map.get(k)) {
@@ -124,7 +148,7 @@ pub fn mask_pair(old: Option<&Side>, new: Option<&Side>, key: &FingerprintKey) -
         (None, None) => Change::Unknown,
     };
     let mut values = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for f in new_found.iter().chain(&old_found) {
         if seen.insert(f.key.clone()) {
             values.push(MaskedValue { attribute: f.key.clone(), status: status(&f.key) });

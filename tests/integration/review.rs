@@ -749,3 +749,38 @@ fn a_schema_error_is_reported_before_any_server_is_contacted() {
         );
     }
 }
+
+/// An `!age` secret on an attribute the schema does not call sensitive is plaintext in the deployed
+/// file: the review masks it there too, with or without the key. (Without the key, the change
+/// cannot be told: the value is shown "not compared".)
+#[test]
+fn a_secret_on_an_ordinary_attribute_is_masked_on_the_deployed_side_too() {
+    const VALUE: &str = "leaky-plaintext-4242";
+    const ROTATED: &str = "rotated-plaintext-5151";
+    let path = "instances.mkt_prod.serverconf.shared.dataStore.hosts";
+    let repo = Repo::with_prod().set_secret("prod", path, VALUE);
+    // What apply would have written: the plaintext, in the deployed copy.
+    repo.run(&["-i", PROD_IDENTITY, "render", "-e", "prod", "--out", "deployed", "--reveal"]).assert_exit(0);
+    assert!(std::fs::read_to_string(repo.work_path("deployed/app1/config-mkt_prod.xml")).unwrap().contains(VALUE));
+    let repo = repo.set_secret("prod", path, ROTATED);
+    for key in [&["-i", PROD_IDENTITY][..], &[]] {
+        for format in ["text", "json", "markdown"] {
+            let mut args = key.to_vec();
+            args.extend(["diff", "-e", "prod", "--deployed", "deployed", "-U", "1000", "--format", format]);
+            let out = repo.run(&args);
+            out.assert_exit(0);
+            for needle in [VALUE, ROTATED] {
+                assert!(
+                    !out.stdout.contains(needle) && !out.stderr.contains(needle),
+                    "{needle} in {args:?}:\n{}",
+                    out.stdout
+                );
+            }
+        }
+    }
+    let out = repo.run(&["-i", PROD_IDENTITY, "diff", "-e", "prod", "--deployed", "deployed"]);
+    out.stdout_contains("hosts=\"(sensitive, changed: old value)\"")
+        .stdout_contains("hosts=\"(sensitive, changed: new value)\"");
+    let json = repo.run(&["diff", "-e", "prod", "--deployed", "deployed", "--format", "json"]);
+    assert!(json.stdout.contains("\"attribute\": \"shared/dataStore/@hosts\""), "{}", json.stdout);
+}
