@@ -105,6 +105,9 @@ impl RecipientSet {
     pub fn parse(text: &str) -> Result<RecipientSet, Vec<LineError>> {
         let mut entries: Vec<RecipientEntry> = Vec::new();
         let mut errors = Vec::new();
+        // Inside a pasted private key (`-----BEGIN ...` to `-----END ...`): its first line is
+        // reported, the others are key material and are neither parsed nor quoted.
+        let mut in_key = false;
         for (index, raw) in text.split('\n').enumerate() {
             let line = index + 1;
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
@@ -114,6 +117,11 @@ impl RecipientSet {
             if body.is_empty() || body.starts_with('#') {
                 continue;
             }
+            if in_key {
+                in_key = !body.starts_with("-----END");
+                continue;
+            }
+            in_key = body.starts_with("-----BEGIN");
             match parse_recipient(body) {
                 Ok((kind, parsed, canonical)) => {
                     if entries.iter().all(|e| e.canonical != canonical) {

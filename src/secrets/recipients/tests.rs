@@ -112,6 +112,26 @@ fn a_pasted_private_key_is_refused_without_echoing_it() {
 }
 
 #[test]
+fn the_lines_of_a_pasted_private_key_are_not_echoed() {
+    let body = [
+        "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW",
+        "QyNTUxOQAAACBvZXJzYmFzZTY0a2V5bWF0ZXJpYWxub3RyZWFsbHlhbnl0aGluZw==",
+    ];
+    let text = format!(
+        "{}\n-----BEGIN OPENSSH PRIVATE KEY-----\n{}\n{}\n-----END OPENSSH PRIVATE KEY-----\nagee1xyz\n",
+        x25519(),
+        body[0],
+        body[1]
+    );
+    let errors = RecipientSet::parse(&text).unwrap_err();
+    let lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![2, 6], "{errors:?}");
+    for e in &errors {
+        assert!(body.iter().all(|b| !e.message.contains(&b[..12])), "{}", e.message);
+    }
+}
+
+#[test]
 fn short_rsa_keys_are_refused() {
     // A 1024-bit key (age requires 2048 bits or more).
     let errors = RecipientSet::parse(super::super::tests::RSA_1024_PUB).unwrap_err();
