@@ -88,20 +88,23 @@ impl<'a> CredentialStep<'a> {
 
     /// The real argument vector (no shell): the only place a credential's plaintext goes.
     pub fn argv(&self, nlserver: &str, values: &HashMap<usize, SecretValue>) -> Option<Vec<Zeroizing<String>>> {
+        use std::fmt::Write as _;
         let secret = values.get(&self.ims.client_secret)?;
-        let mut arg = Zeroizing::new(format!(
-            "{}:{}/{}/{}/{}",
-            self.option(),
-            self.ims.org_id,
-            self.ims.client_id,
-            self.ims.technical_account_id,
-            secret.expose()
-        ));
-        if self.ims.auth == Auth::Jwt {
-            let key = values.get(&self.ims.private_key?)?;
-            let encoded = Zeroizing::new(BASE64_STANDARD.encode(key.expose().as_bytes()));
+        let key = match self.ims.auth {
+            Auth::Jwt => Some(Zeroizing::new(BASE64_STANDARD.encode(values.get(&self.ims.private_key?)?.expose()))),
+            Auth::Oauth => None,
+        };
+        let ids = [self.option(), &self.ims.org_id, &self.ims.client_id, &self.ims.technical_account_id];
+        // Sized up front (growing would leave unwiped copies of the credentials behind).
+        let len = ids.iter().map(|s| s.len() + 1).sum::<usize>()
+            + secret.expose().len()
+            + key.as_ref().map_or(0, |k| k.len() + 1);
+        let mut arg = Zeroizing::new(String::with_capacity(len));
+        let _ = write!(arg, "{}:{}/{}/{}/", ids[0], ids[1], ids[2], ids[3]);
+        arg.push_str(secret.expose());
+        if let Some(k) = &key {
             arg.push('/');
-            arg.push_str(&encoded);
+            arg.push_str(k);
         }
         Some(vec![
             Zeroizing::new(nlserver.to_string()),
@@ -128,13 +131,18 @@ impl<'a> CredentialStep<'a> {
 
     /// The fingerprint of all fields, secrets included; `None` without the plaintexts.
     pub fn fingerprint(&self, env_name: &str, values: &HashMap<usize, SecretValue>) -> Option<String> {
-        let mut material = Zeroizing::new(Vec::new());
-        for part in [self.ims.auth.name(), &self.ims.org_id, &self.ims.client_id, &self.ims.technical_account_id] {
+        let parts = [self.ims.auth.name(), &self.ims.org_id, &self.ims.client_id, &self.ims.technical_account_id];
+        let secrets: Vec<&SecretValue> = self.slots().map(|i| values.get(&i)).collect::<Option<_>>()?;
+        // Sized up front (growing would leave unwiped copies of the credentials behind).
+        let len = parts.iter().map(|p| p.len() + 1).sum::<usize>()
+            + secrets.iter().map(|s| s.expose().len() + 1).sum::<usize>();
+        let mut material = Zeroizing::new(Vec::with_capacity(len));
+        for part in parts {
             material.extend_from_slice(part.as_bytes());
             material.push(0);
         }
-        for i in self.slots() {
-            material.extend_from_slice(values.get(&i)?.expose().as_bytes());
+        for s in secrets {
+            material.extend_from_slice(s.expose().as_bytes());
             material.push(0);
         }
         let salt = format!("nlconf-credentials-v1\0{env_name}\0{}", self.instance);

@@ -147,7 +147,7 @@ impl Location {
             Location::Ssh { dir, .. } => {
                 let f = shell_quote(file);
                 let script = format!(
-                    "set -e; cd {d}; mkdir -p .nlconf; tmp=.nlconf/tmp-{name}-$$; trap 'rm -f \"$tmp\"' EXIT; \
+                    "set -e; umask 077; cd {d}; mkdir -p .nlconf; tmp=.nlconf/tmp-{name}-$$; trap 'rm -f \"$tmp\"' EXIT; \
                      cat > \"$tmp\"; \
                      if [ -e {f} ]; then chmod --reference={f} \"$tmp\"; chown --reference={f} \"$tmp\" 2>/dev/null || true; \
                      else chmod 640 \"$tmp\"; chown --reference=. \"$tmp\" 2>/dev/null || true; fi; \
@@ -283,6 +283,8 @@ impl Location {
                 let mut input = zeroize::Zeroizing::new(Vec::new());
                 if let Some(i) = secret_arg {
                     let secret = argv.get(i).ok_or_else(|| io::Error::other("no such argument"))?;
+                    // Sized up front: growing would leave an unwiped copy of the credential.
+                    input.reserve_exact(secret.len() + 1);
                     if secret.contains('\n') {
                         return Err(io::Error::other("an argument holds a newline"));
                     }

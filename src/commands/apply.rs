@@ -17,7 +17,7 @@ use crate::credentials::{CredentialStep, STATE_SCHEMA, StateRecord, state_file};
 use crate::deployed::{self, Source};
 use crate::diag::Diagnostic;
 use crate::plan::{PlanFile, PlannedContainer};
-use crate::render::RenderedFile;
+use crate::render::{MASK, RenderedFile};
 use crate::review::Options;
 use crate::secrets::SecretValue;
 use crate::target::{Location, LockError, LockInfo};
@@ -56,7 +56,7 @@ pub fn run(ctx: &mut Ctx, plan_path: &Path, force_unlock: bool) -> Status {
         ctx.ui.out(&format!("apply {}: nothing to do", plan.environment));
         return Status::Ok;
     }
-    let values = c.values.clone().unwrap_or_default();
+    let values = c.values.take().unwrap_or_default();
     // A relative nlserver path of a local target is relative to the repository.
     let env = &mut c.env;
     if env.target.kind == crate::env::TargetKind::Local && env.nlserver.contains('/') && !env.nlserver.starts_with('/')
@@ -197,13 +197,14 @@ fn hostname() -> String {
 
 /// Replaces any secret that a failing program may have echoed.
 fn scrub(text: &str, values: &HashMap<usize, SecretValue>) -> String {
-    let mut out = text.to_string();
+    // Each intermediate copy may hold a secret until it is replaced: all are wiped when dropped.
+    let mut out = Zeroizing::new(text.to_string());
     for v in values.values() {
         let s = v.expose();
         if s.len() >= 4 {
-            out = out.replace(s, "(sensitive)");
-            let b64 = base64::Engine::encode(&base64::prelude::BASE64_STANDARD, s.as_bytes());
-            out = out.replace(&b64, "(sensitive)");
+            out = Zeroizing::new(out.replace(s, MASK));
+            let b64 = Zeroizing::new(base64::Engine::encode(&base64::prelude::BASE64_STANDARD, s.as_bytes()));
+            out = Zeroizing::new(out.replace(b64.as_str(), MASK));
         }
     }
     out.trim().to_string()
