@@ -117,8 +117,8 @@ fn compare(old: (&str, &XmlElement), new: (&str, &XmlElement), key: &Fingerprint
         path: "i001-wf1/config-i001.xml".into(),
         old_source: "deployed".into(),
     };
-    let old = Input { text: old.0, tree: old.1, resolve: &resolve };
-    let new = Input { text: new.0, tree: new.1, resolve: &resolve };
+    let old = Input { text: old.0, tree: old.1, resolve: &resolve, secret_attributes: &[] };
+    let new = Input { text: new.0, tree: new.1, resolve: &resolve, secret_attributes: &[] };
     review::compare(names, Some(old), Some(new), &Options { semantic: false, context: 3 }, key)
 }
 

@@ -36,6 +36,11 @@ pub struct StateRecord {
     /// runs them again.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<Vec<String>>,
+    /// Attributes of the file that hold a secret of the YAML (e.g. `shared/dataStore/@hosts`), as
+    /// apply last wrote it: their plaintext is in the deployed file, and a review masks them there
+    /// whatever the YAML says now (a secret since removed from the YAML included).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_attributes: Vec<String>,
     pub applied_at: String,
     pub nlconf_version: String,
 }

@@ -249,9 +249,25 @@ fn apply_container(
         container: p.container.clone(),
         credentials: previous.and_then(|s| s.credentials.clone()),
         pending: p.steps.post.clone(),
+        secret_attributes: previous.map(|s| s.secret_attributes.clone()).unwrap_or_default(),
         applied_at: crate::credentials::now_utc(),
         nlconf_version: env!("CARGO_PKG_VERSION").into(),
     };
+    // The secrets' attributes in the file about to be written: until it is, the old file's are
+    // still there too.
+    let written = if p.steps.write_file {
+        match r.tree() {
+            Ok(tree) => crate::review::mask::secret_attributes(&r.content, &tree),
+            Err(d) => return fail(ctx, prog, d.message),
+        }
+    } else {
+        record.secret_attributes.clone()
+    };
+    for a in &written {
+        if !record.secret_attributes.contains(a) {
+            record.secret_attributes.push(a.clone());
+        }
+    }
     let save = |record: &StateRecord| {
         let json = serde_json::to_vec_pretty(record).unwrap_or_default();
         loc.write_atomic(&state_file(&p.instance), &json)
@@ -271,6 +287,15 @@ fn apply_container(
             return fail(ctx, prog, format!("cannot write {file}: {e}"));
         }
         prog.done.push(format!("wrote {file}"));
+        // Saved with the steps that follow, or now when none does.
+        let changed = record.secret_attributes != written;
+        record.secret_attributes = written;
+        if changed
+            && p.steps.post.is_empty()
+            && let Err(e) = save(&record)
+        {
+            return fail(ctx, prog, format!("cannot write the state record: {e}"));
+        }
     }
     if p.steps.credentials.is_some()
         && let Some(step) = env.instance(&p.instance).and_then(CredentialStep::of)

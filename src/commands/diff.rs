@@ -277,9 +277,16 @@ fn compare_one(
     {
         return Ok((review::unchanged(names), None));
     }
-    let old = d.content.as_deref().zip(d.tree.as_ref()).map(|(text, tree)| Input { text, tree, resolve: &resolve_old });
+    // What apply last wrote from secrets is plaintext there, masked whatever the YAML says now.
+    let written = d.state.as_ref().map_or(&[][..], |s| s.secret_attributes.as_slice());
+    let old = d.content.as_deref().zip(d.tree.as_ref()).map(|(text, tree)| Input {
+        text,
+        tree,
+        resolve: &resolve_old,
+        secret_attributes: written,
+    });
     let tree = f.tree()?;
-    let new = Input { text: &f.content, tree: &tree, resolve: &resolve_new };
+    let new = Input { text: &f.content, tree: &tree, resolve: &resolve_new, secret_attributes: &[] };
     let review = review::compare(names, old, Some(new), opts, key);
     Ok((review, if let Cow::Owned(t) = tree { Some(t) } else { None }))
 }
@@ -367,8 +374,12 @@ fn against_base(ctx: &mut Ctx, repo: &Repository, env_name: &str, rev: &str, opt
         .map(|((instance, container), (old, new))| {
             let resolve_old = |p: Placeholder| base_env.and_then(|e| by_ciphertext(e, p));
             let resolve_new = |p: Placeholder| by_ciphertext(&env, p);
-            let old = old.and_then(|f| Some(Input { text: &f.content, tree: f.tree.as_ref()?, resolve: &resolve_old }));
-            let new = new.and_then(|f| Some(Input { text: &f.content, tree: f.tree.as_ref()?, resolve: &resolve_new }));
+            let old = old.and_then(|f| {
+                Some(Input { text: &f.content, tree: f.tree.as_ref()?, resolve: &resolve_old, secret_attributes: &[] })
+            });
+            let new = new.and_then(|f| {
+                Some(Input { text: &f.content, tree: f.tree.as_ref()?, resolve: &resolve_new, secret_attributes: &[] })
+            });
             let names = Names {
                 instance: instance.clone(),
                 container: container.clone(),

@@ -121,16 +121,33 @@ fn walk(
     }
 }
 
+/// The attributes of a rendered file that hold a secret of the YAML (an `@@nlconf:secret:N@@`
+/// placeholder), as `review` names them: apply records them (`StateRecord::secret_attributes`).
+pub fn secret_attributes(text: &str, tree: &XmlElement) -> Vec<String> {
+    let unknown = |_: Placeholder| None;
+    let side = Side { text, tree, resolve: &unknown, secret_attributes: &[] };
+    find(&side, &FingerprintKey::random(), &HashSet::new())
+        .into_iter()
+        .filter(|f| matches!(crate::render::substitute_one(&text[f.range.clone()]), Some(Placeholder::Secret(_))))
+        .map(|f| f.key)
+        .collect()
+}
+
 /// Masks both sides, deciding for each sensitive value whether it changed.
 pub fn mask_pair(old: Option<&Side>, new: Option<&Side>, key: &FingerprintKey) -> Masked {
     // A value sensitive on either side is masked on both.
-    let new_first = new.map(|s| find(s, key, &HashSet::new())).unwrap_or_default();
+    fn known<'a>(s: Option<&Side<'a>>) -> HashSet<&'a str> {
+        s.map(|s| s.secret_attributes.iter().map(String::as_str).collect()).unwrap_or_default()
+    }
+    let new_first = new.map(|s| find(s, key, &known(new))).unwrap_or_default();
     let old_found = {
-        let new_keys: HashSet<&str> = new_first.iter().map(|f| f.key.as_str()).collect();
-        old.map(|s| find(s, key, &new_keys)).unwrap_or_default()
+        let mut also = known(old);
+        also.extend(new_first.iter().map(|f| f.key.as_str()));
+        old.map(|s| find(s, key, &also)).unwrap_or_default()
     };
     let new_found = {
-        let old_keys: HashSet<&str> = old_found.iter().map(|f| f.key.as_str()).collect();
+        let mut old_keys: HashSet<&str> = old_found.iter().map(|f| f.key.as_str()).collect();
+        old_keys.extend(known(new));
         let missing = old_keys.iter().any(|k| !new_first.iter().any(|f| f.key == *k));
         match new {
             Some(s) if missing => find(s, key, &old_keys),

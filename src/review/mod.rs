@@ -70,6 +70,9 @@ pub struct Input<'a> {
     pub text: &'a str,
     pub tree: &'a XmlElement,
     pub resolve: &'a Resolve<'a>,
+    /// Attributes known to hold a secret whatever they look like (a deployed file: what apply last
+    /// wrote from `!age` values, `StateRecord::secret_attributes`), masked like any sensitive value.
+    pub secret_attributes: &'a [String],
 }
 
 pub struct Options {

@@ -1367,3 +1367,43 @@ fn no_plaintext_leaks_from_plan_and_apply() {
         check_target(label);
     }
 }
+
+/// A secret apply wrote into a file stays masked in reviews of that file once it has left the YAML:
+/// the state record lists where apply wrote secrets (`secret_attributes`).
+#[test]
+fn a_secret_removed_from_the_yaml_is_still_masked_where_apply_wrote_it() {
+    const VALUE: &str = "written-once-plaintext-77";
+    let site = Site::local();
+    site.set_secret("instances.mkt_prod.serverconf.shared.dataStore.hosts", VALUE);
+    site.deploy();
+    let file = site.deployed("app1", "config-mkt_prod.xml");
+    assert!(std::fs::read_to_string(&file).unwrap().contains(VALUE));
+    assert_eq!(state(&site, "app1", "mkt_prod")["secret_attributes"], serde_json::json!(["shared/dataStore/@hosts"]));
+
+    // The value leaves the YAML: plain text again.
+    let text = site.repo.read(ENV_FILE);
+    let start = text.find("hosts: !age |").unwrap();
+    let end_marker = "-----END AGE ENCRYPTED FILE-----";
+    let end = start + text[start..].find(end_marker).unwrap() + end_marker.len();
+    std::fs::write(
+        site.repo.path(ENV_FILE),
+        format!("{}hosts: \"console.example.com*\"{}", &text[..start], &text[end..]),
+    )
+    .unwrap();
+    let out = site.plan("p.plan", 2);
+    out.stdout_contains("hosts=\"(sensitive, changed: old value)\"");
+    let plan = std::fs::read_to_string(site.repo.work_path("p.plan")).unwrap();
+    for (what, shown) in [
+        ("plan", out.stdout.as_str()),
+        ("plan file", plan.as_str()),
+        ("json", &site.run(&["diff", "-e", "prod", "--format", "json"]).stdout),
+        ("markdown", &site.run(&["diff", "-e", "prod", "--format", "markdown"]).stdout),
+        ("without the key", &site.run_without_identity(&["diff", "-e", "prod"]).stdout),
+    ] {
+        assert!(!shown.contains(VALUE), "{what} shows the secret:\n{shown}");
+    }
+    // Once applied, nothing is written from a secret there any more.
+    site.apply("p.plan");
+    assert!(state(&site, "app1", "mkt_prod").get("secret_attributes").is_none());
+    site.plan("p2.plan", 0);
+}
