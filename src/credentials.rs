@@ -213,11 +213,24 @@ pub fn check_plaintexts(env: &Environment, values: &HashMap<usize, SecretValue>)
                         .with_help("create another client secret in the Developer Console (up to two exist at a time) and set it with nlconf secret set"),
                 );
             }
-            if secret.expose().trim().is_empty() {
+            let s = secret.expose();
+            if s.trim().is_empty() {
                 diags.push(Diagnostic::error(
                     at(step.ims.client_secret),
                     format!("instances.{}.ims.clientSecret is empty", inst.name),
                 ));
+            } else if s.trim() != s || s.chars().any(char::is_control) {
+                // (Which characters is not said: that would tell something of the secret.)
+                diags.push(
+                    Diagnostic::error(
+                        at(step.ims.client_secret),
+                        format!(
+                            "instances.{}.ims.clientSecret has surrounding whitespace or a control character (a newline?): nlserver would store it as is",
+                            inst.name
+                        ),
+                    )
+                    .with_help("set it again without the newline: `printf %s 'VALUE' | nlconf secret set ...` (--from-file keeps a file's exact bytes)"),
+                );
             }
         }
         if let Some(k) = step.ims.private_key

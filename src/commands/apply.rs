@@ -15,7 +15,7 @@ use crate::app::{Ctx, Status};
 use crate::commands::diff;
 use crate::credentials::{CredentialStep, STATE_SCHEMA, StateRecord, state_file};
 use crate::deployed::{self, Source};
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Location as DiagLocation};
 use crate::plan::{PlanFile, PlannedContainer};
 use crate::render::{MASK, RenderedFile};
 use crate::review::Options;
@@ -48,7 +48,7 @@ pub fn run(ctx: &mut Ctx, plan_path: &Path, force_unlock: bool) -> Status {
     let Some(mut c) = diff::against_deployed(ctx, &repo, &plan.environment, &Source::Target, &opts) else {
         return Status::Failed;
     };
-    let now = PlanFile::new(&c.env, c.inputs.clone(), &c.rendered, &c.deployed, &c.steps);
+    let now = PlanFile::new(&c.env, std::mem::take(&mut c.inputs), &c.rendered, &c.deployed, &c.steps);
     if refuse(ctx, &plan.differences(&now)) {
         return Status::Failed;
     }
@@ -92,24 +92,34 @@ pub fn run(ctx: &mut Ctx, plan_path: &Path, force_unlock: bool) -> Status {
         if locked.iter().any(|(k, _)| *k == key) {
             continue;
         }
+        let lock_file = DiagLocation::file(loc.shown(crate::target::LOCK_FILE));
         if force_unlock && let Err(e) = loc.unlock() {
-            ctx.diags.push(Diagnostic::error(None, format!("{}: cannot remove the lock: {e}", p.container)));
+            ctx.diags.push(
+                Diagnostic::error(Some(lock_file.clone()), format!("{}: cannot remove the lock: {e}", p.container))
+                    .with_help("remove it by hand on the container once no apply runs there"),
+            );
         }
         match loc.lock(&info) {
             Ok(()) => locked.push((key, loc)),
             Err(e) => {
-                let msg = match e {
+                let held = "wait for it to finish; if it died, check the containers and run apply with --force-unlock";
+                // A held lock is named by its holder (or its path); a failure to take one, by its path.
+                let (at, msg, help) = match e {
                     LockError::Held(text) => match serde_json::from_str::<LockInfo>(&text) {
-                        Ok(holder) => format!("{}: another apply holds the lock: {holder}", p.container),
-                        Err(_) => {
-                            format!("{}: the folder is locked ({})", p.container, loc.shown(crate::target::LOCK_FILE))
-                        }
+                        Ok(holder) => (None, format!("{}: another apply holds the lock: {holder}", p.container), held),
+                        Err(_) => (
+                            None,
+                            format!("{}: the folder is locked ({})", p.container, loc.shown(crate::target::LOCK_FILE)),
+                            held,
+                        ),
                     },
-                    LockError::Io(e) => format!("{}: cannot take the lock: {e}", p.container),
+                    LockError::Io(e) => (
+                        Some(lock_file),
+                        format!("{}: cannot take the lock: {e}", p.container),
+                        "check that the conf folder exists and that nlconf's user may write there (ssh targets: that `ssh` to the host works without a prompt)",
+                    ),
                 };
-                ctx.diags.push(Diagnostic::error(None, msg).with_help(
-                    "wait for it to finish; if it died, check the containers and run apply with --force-unlock",
-                ));
+                ctx.diags.push(Diagnostic::error(at, msg).with_help(help));
                 release(ctx, &locked);
                 return Status::Failed;
             }
@@ -237,7 +247,10 @@ fn apply_container(
             eprintln!();
         }
         prog.failed = Some(what.clone());
-        ctx.diags.push(Diagnostic::error(None, format!("{}: {what}", p.container)));
+        ctx.diags.push(
+            Diagnostic::error(Some(DiagLocation::file(loc.shown(&file))), format!("{}: {what}", p.container))
+                .with_help("the state record keeps the steps left to do: fix the cause, then plan and apply again"),
+        );
         false
     };
     // The state record says what is still to do, before anything is done: if apply dies or a step

@@ -1407,3 +1407,21 @@ fn a_secret_removed_from_the_yaml_is_still_masked_where_apply_wrote_it() {
     assert!(state(&site, "app1", "mkt_prod").get("secret_attributes").is_none());
     site.plan("p2.plan", 0);
 }
+
+/// `secret set --from-file` keeps a file's exact bytes: a client secret ending in a newline would
+/// reach nlserver as is. plan refuses it, saying where and what to do, without showing it.
+#[test]
+fn a_client_secret_with_a_trailing_newline_is_refused() {
+    let site = Site::local();
+    std::fs::write(site.repo.work_path("secret.txt"), "p8e-secret-with-newline\n").unwrap();
+    site.repo
+        .run(&["secret", "set", "-e", "prod", "instances.mkt_prod.ims.clientSecret", "--from-file", "secret.txt"])
+        .assert_exit(0);
+    let out = site.run(&["plan", "-e", "prod", "--out", "q.plan"]);
+    out.assert_exit(1)
+        .stderr_contains("error: instances.mkt_prod.ims.clientSecret has surrounding whitespace or a control character")
+        .stderr_contains("help: set it again without the newline");
+    assert!(out.stderr.starts_with(&format!("{ENV_FILE}:")), "the error names the YAML file:\n{}", out.stderr);
+    assert!(!out.stderr.contains("p8e-secret-with-newline"), "{}", out.stderr);
+    assert!(!site.repo.work_path("q.plan").exists(), "a plan was written");
+}
