@@ -23,15 +23,9 @@ pub fn status(ctx: &mut Ctx, env_name: &str, deployed_dir: Option<&std::path::Pa
         "YAML".into(),
         "LAST APPLIED BY NLCONF".into(),
     ]];
-    for (inst, c) in &jobs {
-        let Some(d) = files.iter().find(|d| d.instance == inst.name && d.container == c.name) else { continue };
-        let deployed_id = d
-            .tree
-            .as_ref()
-            .and_then(|t| t.child("shared"))
-            .and_then(|s| s.child("ims"))
-            .and_then(|i| i.attr("authIMSTAClientId"))
-            .filter(|v| !v.is_empty());
+    // read_all keeps the order of the jobs (and stopped above on any error).
+    for ((inst, c), d) in jobs.iter().zip(&files) {
+        let deployed_id = d.ims_client_id.as_deref();
         let shown_id = match (&d.content, deployed_id) {
             (None, _) => "no file".to_string(),
             (Some(_), None) => "not configured".to_string(),

@@ -238,12 +238,22 @@ pub fn secret_line(slot: &SecretSlot, line_in_text: usize) -> Location {
 
 /// Parses each secret's ciphertext and checks where it is bound (DESIGN §4).
 fn check_secrets(env: &str, secrets: &mut [SecretSlot], recipients: Option<&RecipientSet>, diags: &mut Diagnostics) {
+    let digest = recipients.map(RecipientSet::digest);
+    // `secret set` takes a dotted path; a value inside a list has none it can write to.
+    let set_again = |path: &str| {
+        if path.contains('[') {
+            format!(
+                "encrypt it by hand with `age -a -R environments/{env}/recipients` and paste it under `!age |` (secret set takes no path into a list)"
+            )
+        } else {
+            format!("nlconf secret set -e {env} {path}")
+        }
+    };
     for slot in secrets.iter_mut() {
         match Ciphertext::parse(&slot.text) {
             Err(e) => diags.push(
-                Diagnostic::at(secret_line(slot, e.line), format!("{}: {}", slot.yaml_path, e.message)).with_help(
-                    format!("restore it from git, or set it again: nlconf secret set -e {env} {}", slot.yaml_path),
-                ),
+                Diagnostic::at(secret_line(slot, e.line), format!("{}: {}", slot.yaml_path, e.message))
+                    .with_help(format!("restore it from git, or set it again: {}", set_again(&slot.yaml_path))),
             ),
             Ok(ct) => {
                 let at = slot.origin.location();
@@ -256,15 +266,19 @@ fn check_secrets(env: &str, secrets: &mut [SecretSlot], recipients: Option<&Reci
                                 slot.yaml_path, slot.yaml_path
                             ),
                         )
-                        .with_help(format!("a secret copied from another place is refused; set this one: nlconf secret set -e {env} {}", slot.yaml_path)),
+                        .with_help(format!("a secret copied from another place is refused; set this one: {}", set_again(&slot.yaml_path))),
                     ),
                     BindingStatus::Unbound => diags.push(
                         Diagnostic::warning(Some(at), format!("{}: unbound secret (encrypted without nlconf's header)", slot.yaml_path))
-                            .with_help(format!("bind it to its place: nlconf secret rekey -e {env}")),
+                            .with_help(if slot.yaml_path.contains('[') {
+                                "secrets inside lists stay unbound: rekey cannot rewrite them in place".to_string()
+                            } else {
+                                format!("bind it to its place: nlconf secret rekey -e {env}")
+                            }),
                     ),
                     BindingStatus::Bound => {
-                        if let (Some(b), Some(r)) = (&ct.binding, recipients)
-                            && b.recipients_digest != r.digest()
+                        if let (Some(b), Some(d)) = (&ct.binding, &digest)
+                            && b.recipients_digest != *d
                         {
                             diags.push(
                                 Diagnostic::warning(Some(at), format!("{}: encrypted to another recipient set than environments/{env}/recipients", slot.yaml_path))
