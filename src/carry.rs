@@ -27,6 +27,19 @@ fn carried(def: &ElementDef, name: &str, value: &str) -> Option<bool> {
     (nlserver_owned(&def.path, name).is_some() || sensitive).then_some(sensitive)
 }
 
+/// The element whose encrypted `password` only works with its `encrypted` flag beside it.
+const DBCNX: &str = "shared/dataStore/dataSource/dbcnx";
+
+/// Whether attribute `name` of deployed element `el` is kept from the deployed file rather than
+/// written from YAML (what `import` leaves out of the YAML it writes): a carried value, or the
+/// `encrypted` flag beside a carried dbcnx password.
+pub(crate) fn kept_from_deployed(def: &ElementDef, el: &XmlElement, name: &str, value: &str) -> bool {
+    carried(def, name, value).is_some()
+        || (name == "encrypted"
+            && def.path == DBCNX
+            && el.attr("password").is_some_and(|p| carried(def, "password", p).is_some()))
+}
+
 fn walk(
     schema: &'static Schema,
     def: &'static ElementDef,
@@ -51,7 +64,7 @@ fn walk(
         }
     }
     // An encrypted DB password only works with its flag: keep `encrypted` with a kept `password`.
-    if def.path == "shared/dataStore/dataSource/dbcnx"
+    if def.path == DBCNX
         && rendered.attrs.iter().any(|a| a.name == "password" && matches!(a.value, AttrValue::Kept(_)))
         && rendered.attr("encrypted").is_none()
         && let Some(flag) = deployed.attr("encrypted")

@@ -131,7 +131,7 @@ impl<'a> CredentialStep<'a> {
             }
             h.update([0]);
         }
-        format!("sha256:{}", crate::deployed::hex(&h.finalize()))
+        format!("sha256:{}", crate::secrets::hex(&h.finalize()))
     }
 
     /// The fingerprint of all fields, secrets included; `None` without the plaintexts.
@@ -153,7 +153,7 @@ impl<'a> CredentialStep<'a> {
         let salt = format!("nlconf-credentials-v1\0{env_name}\0{}", self.instance);
         let mut out = [0u8; 32];
         pbkdf2::pbkdf2_hmac::<Sha256>(&material, salt.as_bytes(), FINGERPRINT_ROUNDS, &mut out);
-        Some(format!("pbkdf2-sha256:{FINGERPRINT_ROUNDS}:{}", crate::deployed::hex(&out)))
+        Some(format!("pbkdf2-sha256:{FINGERPRINT_ROUNDS}:{}", crate::secrets::hex(&out)))
     }
 
     pub fn record(&self, env: &Environment, values: &HashMap<usize, SecretValue>) -> Option<AppliedCredentials> {

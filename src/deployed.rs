@@ -49,11 +49,7 @@ impl DeployedFile {
 
 /// `sha256:<hex>` of some bytes.
 pub fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex(&Sha256::digest(bytes)))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    format!("sha256:{}", crate::secrets::hex(&Sha256::digest(bytes)))
 }
 
 /// Where a container's file is, for a source.

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::diag::did_you_mean;
-use crate::schema::{ElementDef, Schema, nlserver_owned};
+use crate::schema::{ElementDef, Schema};
 use crate::xml::XmlElement;
 
 /// A technical account as the files name it: client ID and technical account ID.
@@ -186,11 +186,9 @@ fn element(
 ) -> Y {
     let mut fields: Vec<(String, Y)> = Vec::new();
     let mut raw: Vec<(String, Y)> = Vec::new();
-    let password_kept = def.path == "shared/dataStore/dataSource/dbcnx" && el.attr("password").is_some();
     for (name, value) in el.attrs() {
         let here = if path.is_empty() { el.name.clone() } else { path.to_string() };
-        let sensitive = def.attr(name).is_some_and(|a| a.sensitive) || crate::review::mask::looks_encrypted(value);
-        if nlserver_owned(&def.path, name).is_some() || sensitive || (password_kept && name == "encrypted") {
+        if crate::carry::kept_from_deployed(def, el, name, value) {
             report.kept_by_nlserver.push(format!("{here}/@{name}"));
             continue;
         }
@@ -264,9 +262,7 @@ fn element(
                 let only_kept = matches!(&y, Y::Map(f) if f.is_empty())
                     && items[0].children.is_empty()
                     && items[0].attrs().len() > 0
-                    && items[0].attrs().all(|(a, _)| {
-                        nlserver_owned(&cdef.path, a).is_some() || cdef.attr(a).is_some_and(|d| d.sensitive)
-                    });
+                    && items[0].attrs().all(|(a, v)| crate::carry::kept_from_deployed(cdef, items[0], a, v));
                 if !only_kept {
                     fields.push((name.to_string(), y));
                 }
