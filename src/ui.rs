@@ -6,21 +6,27 @@ use crate::cli::ColorArg;
 use crate::diag::{Diagnostic, Diagnostics, Severity};
 
 pub struct Ui {
+    /// Color on stderr (diagnostics, notes).
     pub color: bool,
+    /// Color on stdout (the review), decided like `color` for that stream.
+    pub color_out: bool,
     pub quiet: bool,
     pub verbose: bool,
 }
 
 impl Ui {
     pub fn new(color: ColorArg, quiet: bool, verbose: bool) -> Ui {
-        let color = match color {
+        let wanted = |is_terminal: bool| match color {
             ColorArg::Always => true,
             ColorArg::Never => false,
-            ColorArg::Auto => {
-                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
-            }
+            ColorArg::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && is_terminal,
         };
-        Ui { color, quiet, verbose }
+        Ui {
+            color: wanted(std::io::stderr().is_terminal()),
+            color_out: wanted(std::io::stdout().is_terminal()),
+            quiet,
+            verbose,
+        }
     }
 
     pub fn paint(&self, code: &str, text: &str) -> String {

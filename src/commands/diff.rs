@@ -80,10 +80,10 @@ pub fn run(ctx: &mut Ctx, args: &DiffArgs) -> Status {
 }
 
 pub fn print(ctx: &Ctx, review: &Review, fmt: Format) {
-    use std::io::{IsTerminal, Write};
+    use std::io::Write;
     let text = match fmt {
         Format::Text => {
-            let color = ctx.ui.color && std::io::stdout().is_terminal();
+            let color = ctx.ui.color_out;
             format::text(review, color)
         }
         Format::Json => format::json(review),
