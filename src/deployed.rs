@@ -81,16 +81,14 @@ pub fn read_all(
     (files, diags)
 }
 
-fn read_state(loc: &Location, inst: &Instance, c: &Container) -> Result<Option<StateRecord>, Diagnostic> {
-    let file = state_file(&inst.name);
-    let shown = loc.shown(&file);
-    let bytes = loc.read(&file).map_err(|e| {
-        Diagnostic::error(
-            Some(DiagLocation::file(&shown)),
-            format!("{}: cannot read the state record: {}", c.name, crate::yaml::io_reason(&e)),
-        )
-    })?;
-    let Some(bytes) = bytes else { return Ok(None) };
+fn read_state(
+    loc: &Location,
+    inst: &Instance,
+    c: &Container,
+    read: std::io::Result<Option<Vec<u8>>>,
+) -> Result<Option<StateRecord>, Diagnostic> {
+    let shown = loc.shown(&state_file(&inst.name));
+    let Some(bytes) = read.map_err(|e| cannot_read(loc, &shown, c, "the state record", &e))? else { return Ok(None) };
     serde_json::from_slice::<StateRecord>(&bytes).map(Some).map_err(|e| {
         Diagnostic::at(
             DiagLocation::new(&shown, e.line() as u32, e.column() as u32),
@@ -100,18 +98,26 @@ fn read_state(loc: &Location, inst: &Instance, c: &Container) -> Result<Option<S
     })
 }
 
-/// Reads and parses one container's deployed file and state record.
+fn cannot_read(loc: &Location, shown: &str, c: &Container, what: &str, e: &std::io::Error) -> Diagnostic {
+    let d =
+        Diagnostic::in_file(Path::new(shown), format!("{}: cannot read {what}: {}", c.name, crate::yaml::io_reason(e)));
+    match loc {
+        Location::Ssh { .. } => d.with_help(
+            "check that `ssh` to the container's host works without a prompt (nlconf runs it with BatchMode=yes)",
+        ),
+        Location::Local(_) => d,
+    }
+}
+
+/// Reads and parses one container's deployed file and state record (over ssh, in one connection).
 pub fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFile, Diagnostic> {
-    let state = read_state(loc, inst, c)?;
+    let state_name = state_file(&inst.name);
     let file = format!("config-{}.xml", inst.name);
+    let mut both = loc.read_many(&[&state_name, &file]).into_iter();
+    let (state_read, file_read) = (both.next().unwrap_or(Ok(None)), both.next().unwrap_or(Ok(None)));
+    let state = read_state(loc, inst, c, state_read)?;
     let shown = loc.shown(&file);
-    let bytes = loc.read(&file).map_err(|e| {
-        Diagnostic::error(
-            Some(DiagLocation::file(&shown)),
-            format!("{}: cannot read the deployed file: {}", c.name, crate::yaml::io_reason(&e)),
-        )
-    })?;
-    let Some(bytes) = bytes else {
+    let Some(bytes) = file_read.map_err(|e| cannot_read(loc, &shown, c, "the deployed file", &e))? else {
         return Ok(DeployedFile {
             instance: inst.name.clone(),
             container: c.name.clone(),

@@ -44,6 +44,50 @@ impl Location {
         }
     }
 
+    /// Reads several files of the folder: for each, its bytes or `None` when absent. Over ssh, one
+    /// connection reads them all (a review reads a container's state record and file together);
+    /// a failure of that connection is every file's.
+    pub fn read_many(&self, files: &[&str]) -> Vec<io::Result<Option<Vec<u8>>>> {
+        let Location::Ssh { dir, .. } = self else {
+            return files.iter().map(|f| self.read(f)).collect();
+        };
+        // Each file as a header line (`-` when absent, else its size) and exactly that many bytes.
+        let mut script = String::from("set -e");
+        for f in files {
+            let p = shell_quote(&format!("{dir}/{f}"));
+            script.push_str(&format!(
+                "; if test -e {p}; then n=$(wc -c < {p}); echo $n; head -c $n -- {p}; else echo -; fi"
+            ));
+        }
+        let failed = |e: &dyn std::fmt::Display| files.iter().map(|_| Err(io::Error::other(e.to_string()))).collect();
+        let out = match self.ssh(&script).stdin(Stdio::null()).output() {
+            Ok(o) if o.status.success() => o.stdout,
+            Ok(o) => return failed(&ssh_failure(&o.stderr)),
+            Err(e) => return failed(&e),
+        };
+        let mut rest = out.as_slice();
+        let mut read = Vec::with_capacity(files.len());
+        for _ in files {
+            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                return failed(&"ssh: the files changed while they were read; run again");
+            };
+            let header = std::str::from_utf8(&rest[..nl]).unwrap_or("").trim();
+            rest = &rest[nl + 1..];
+            if header == "-" {
+                read.push(Ok(None));
+                continue;
+            }
+            match header.parse::<usize>() {
+                Ok(n) if n <= rest.len() => {
+                    read.push(Ok(Some(rest[..n].to_vec())));
+                    rest = &rest[n..];
+                }
+                _ => return failed(&"ssh: the files changed while they were read; run again"),
+            }
+        }
+        read
+    }
+
     /// An `ssh` command to this container's host running `script` in the remote shell.
     pub fn ssh(&self, script: &str) -> Command {
         let mut cmd = Command::new("ssh");
