@@ -86,6 +86,8 @@ pub struct ElementDef {
     /// The element holds text (e.g. `web/jsp/classpath`), written as a scalar in YAML.
     pub text_content: bool,
     pub notes: String,
+    /// Its place in the schema's tables: elements are rendered in this order among their siblings.
+    pub order: usize,
 }
 
 impl ElementDef {
@@ -139,6 +141,7 @@ impl Schema {
                 children: Vec::new(),
                 text_content: false,
                 notes: String::new(),
+                order: 0,
             }],
             by_path: HashMap::new(),
             root: 0,
@@ -157,6 +160,7 @@ impl Schema {
                     text_content: notes.starts_with("text content"),
                     notes,
                     path: path.clone(),
+                    order: schema.elements.len(),
                 };
                 let parent = parent_path(&path).to_string();
                 let idx = schema.elements.len();
@@ -210,11 +214,6 @@ impl Schema {
     pub fn child_names<'a>(&'a self, parent: &'a ElementDef) -> impl Iterator<Item = &'a str> + 'a {
         let nested = (parent.path == "securityZone").then_some("securityZone");
         parent.children.iter().map(|&i| self.elements[i].name.as_str()).chain(nested)
-    }
-
-    /// The position of an element among its siblings in the schema, for a stable rendering order.
-    pub fn order_of(&self, el: &ElementDef) -> usize {
-        self.by_path.get(&el.path).copied().unwrap_or(usize::MAX)
     }
 }
 

@@ -107,11 +107,6 @@ fn explain_instance(inst: &Instance, env_name: &str, filter: Option<&str>, out: 
             (*name, ls)
         })
         .collect();
-    let Some((_, first)) = per_container.first() else {
-        return;
-    };
-    // The instance-level value of a path is the one with no containerOverrides origin: take the
-    // bottom of the first container's override chain when its top comes from containerOverrides.
     let mut seen = std::collections::HashSet::new();
     let mut paths: Vec<&str> = Vec::new();
     for (_, ls) in &per_container {
@@ -121,10 +116,10 @@ fn explain_instance(inst: &Instance, env_name: &str, filter: Option<&str>, out: 
             }
         }
     }
-    let _ = first;
+    let by_path: Vec<(&str, std::collections::HashMap<&str, &Value>)> =
+        per_container.iter().map(|(n, ls)| (*n, ls.iter().map(|l| (l.path.as_str(), l.value)).collect())).collect();
     for path in paths.into_iter().filter(|p| under(p, filter)) {
-        let values: Vec<(&str, Option<&Value>)> =
-            per_container.iter().map(|(n, ls)| (*n, ls.iter().find(|l| l.path == path).map(|l| l.value))).collect();
+        let values: Vec<(&str, Option<&Value>)> = by_path.iter().map(|(n, m)| (*n, m.get(path).copied())).collect();
         let reference = values.iter().find_map(|(_, v)| *v);
         let Some(reference) = reference else { continue };
         let same = values.iter().all(|(_, v)| v.is_some_and(|v| v.origin == reference.origin));

@@ -114,7 +114,7 @@ impl Checker<'_> {
         }
         sort_attrs(&mut el.attrs);
         // Children in schema order; repeated elements keep their YAML order (stable sort).
-        el.children.sort_by_cached_key(|c| self.schema.element(c.path).map_or(usize::MAX, |d| self.schema.order_of(d)));
+        el.children.sort_by_cached_key(|c| self.schema.element(c.path).map_or(usize::MAX, |d| d.order));
         el
     }
 

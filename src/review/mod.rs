@@ -132,18 +132,10 @@ pub fn compare(
         _ => FileStatus::Modified,
     };
     let mut review = FileReview {
-        instance: names.instance,
-        container: names.container,
-        path: names.path,
-        old_source: names.old_source,
         status,
-        cosmetic_only: false,
-        added: 0,
-        removed: 0,
-        hunks: Vec::new(),
         masked: masked.values,
-        actions: Vec::new(),
         notes: old.as_ref().map(|o| ignored_attributes(o.tree, new.as_ref().map(|n| n.tree))).unwrap_or_default(),
+        ..unchanged(names)
     };
     if status == FileStatus::Unchanged {
         return review;
