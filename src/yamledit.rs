@@ -75,9 +75,22 @@ struct InsertPoint {
     indent: usize,
 }
 
+/// Why an edit cannot be made, and where in the file (1-based line and column) when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EditError {
+    pub at: Option<(u32, u32)>,
+    pub message: String,
+}
+
+impl EditError {
+    fn at(marker: &saphyr_parser::Marker, message: String) -> EditError {
+        EditError { at: Some((marker.line() as u32, marker.col() as u32 + 1)), message }
+    }
+}
+
 /// Sets the scalar at `path` to `!age |` followed by `content` (lines without indentation),
 /// creating missing keys. Returns the new text; every byte outside the edited value is kept.
-pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<String, String> {
+pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<String, EditError> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
     let byte_at = |ci: usize| chars.get(ci).map_or(text.len(), |(b, _)| *b);
     let mut parser = Parser::new_from_str(text);
@@ -88,7 +101,7 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
     // End of the last value seen, and whether it was a block scalar (whose span runs on to the next token).
     let mut last_end: (usize, bool) = (0, false);
     while let Some(ev) = parser.next_event() {
-        let (event, span) = ev.map_err(|e| format!("invalid YAML at line {}: {}", e.marker().line(), e.info()))?;
+        let (event, span) = ev.map_err(|e| EditError::at(e.marker(), format!("invalid YAML: {}", e.info())))?;
         let start = span.start.index();
         let end = span.end.index();
         let col = span.start.col();
@@ -120,7 +133,7 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
                             }
                             continue;
                         }
-                        return Err(format!("unsupported complex key at line {}", span.start.line()));
+                        return Err(EditError::at(&span.start, "unsupported complex key".to_string()));
                     }
                 },
             }
@@ -130,6 +143,16 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
                 let empty_plain = value.is_empty() && style == ScalarStyle::Plain;
                 last_end = (end, matches!(style, ScalarStyle::Literal | ScalarStyle::Folded));
                 if value_path.as_deref() == Some(path) {
+                    // A block scalar cannot stand inside `{...}`.
+                    if let Some(Frame::Map { flow: true, .. }) = stack.last() {
+                        return Err(EditError::at(
+                            &span.start,
+                            format!(
+                                "`{}` is in a flow map (`{{...}}`); write that map as a block map to set it",
+                                path.join(".")
+                            ),
+                        ));
+                    }
                     found = Some(Found {
                         start,
                         end,
@@ -147,7 +170,14 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
                         insert = Some(InsertPoint { depth: vp.len(), at, indent: key_col + 2 });
                         continue;
                     }
-                    return Err(format!("`{}` is a scalar, so it cannot hold `{}`", vp.join("."), path[vp.len()]));
+                    return Err(EditError::at(
+                        &span.start,
+                        format!(
+                            "`{}` is a scalar, so it cannot hold `{}`: remove its value or choose another path",
+                            vp.join("."),
+                            path[vp.len()]
+                        ),
+                    ));
                 }
             }
             Event::MappingStart(..) => {
@@ -174,10 +204,13 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
                     && insert.as_ref().is_none_or(|i| i.depth < p.len())
                 {
                     if flow {
-                        return Err(format!(
-                            "`{}` is a flow map (`{{...}}`); write it as a block map to add `{}`",
-                            if p.is_empty() { "the file".to_string() } else { p.join(".") },
-                            path[p.len()]
+                        return Err(EditError::at(
+                            &span.start,
+                            format!(
+                                "`{}` is a flow map (`{{...}}`); write it as a block map to add `{}`",
+                                if p.is_empty() { "the file".to_string() } else { p.join(".") },
+                                path[p.len()]
+                            ),
                         ));
                     }
                     let at = match value_end {
@@ -228,7 +261,7 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
     let (depth, at, indent) = match insert {
         Some(i) => (i.depth, i.at, i.indent),
         None if !root_seen || text.trim().is_empty() => (0, text.len(), 0),
-        None => return Err("the file's top level is not a map".to_string()),
+        None => return Err(EditError { at: Some((1, 1)), message: "the file's top level is not a map".to_string() }),
     };
     out.push_str(&text[..at]);
     if !out.is_empty() && !out.ends_with('\n') {

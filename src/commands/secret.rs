@@ -58,7 +58,11 @@ pub fn set(ctx: &mut Ctx, env_name: &str, path: &str, from_file: Option<&Path>) 
     let new_text = match edit(&file.text, &keys, &ct) {
         Ok(t) => t,
         Err(e) => {
-            ctx.diags.push(Diagnostic::in_file(&file.display, format!("cannot set {canonical}: {e}")));
+            let message = format!("cannot set {canonical}: {}", e.message);
+            ctx.diags.push(match e.at {
+                Some((line, col)) => Diagnostic::at(crate::diag::Location::new(&file.display, line, col), message),
+                None => Diagnostic::in_file(&file.display, message),
+            });
             return Status::Failed;
         }
     };
@@ -142,17 +146,19 @@ fn read_value(from_file: Option<&Path>, path: &str) -> Result<SecretValue, Diagn
 }
 
 /// The file's text with the ciphertext at `keys`, checked by parsing it back.
-fn edit(text: &str, keys: &[String], ct: &Ciphertext) -> Result<String, String> {
+fn edit(text: &str, keys: &[String], ct: &Ciphertext) -> Result<String, yamledit::EditError> {
     let wanted = ct.to_text();
     let new_text = yamledit::set_age_block(text, keys, &wanted)?;
+    // (Checks of nlconf's own edit: a failure is a bug, and names no place in the user's file.)
+    let bug = |message: String| yamledit::EditError { at: None, message };
     let (root, _) =
-        yaml::parse(&new_text, Path::new("-")).map_err(|d| format!("the edit would break the file ({d})"))?;
+        yaml::parse(&new_text, Path::new("-")).map_err(|d| bug(format!("the edit would break the file ({d})")))?;
     let mut node = &root;
     for k in keys {
-        node = node.get(k).ok_or("the edit did not land where expected")?;
+        node = node.get(k).ok_or_else(|| bug("the edit did not land where expected".into()))?;
     }
     if node.tag != Tag::Age || node.as_str() != Some(wanted.as_str()) {
-        return Err("the edit did not produce the expected value".into());
+        return Err(bug("the edit did not produce the expected value".into()));
     }
     Ok(new_text)
 }
@@ -295,7 +301,7 @@ pub fn rekey(ctx: &mut Ctx, envs: &[String], dry_run: bool) -> Status {
                     .and_then(|keys| {
                         let ct = encrypt(value, &es.recipients, Binding::new(name, &slot.yaml_path, &es.recipients))
                             .map_err(|e| e.to_string())?;
-                        edit(&text, &keys, &ct)
+                        edit(&text, &keys, &ct).map_err(|e| e.message)
                     });
                 match result {
                     Ok(t) => {
