@@ -66,3 +66,10 @@ fn paths_quote_keys_with_dots() {
     assert_eq!(parse_path("instances.\"a.b\".x").unwrap(), vec!["instances", "a.b", "x"]);
     assert!(parse_path("a..b").is_err());
 }
+
+#[test]
+fn a_value_inside_a_flow_map_is_refused_where_it_stands() {
+    let e = set_age_block("x: 1\na: {b: 1}\n", &parse_path("a.b").unwrap(), ARMOR).unwrap_err();
+    assert!(e.message.contains("is in a flow map"), "{}", e.message);
+    assert_eq!(e.at, Some((2, 8)));
+}
