@@ -20,7 +20,9 @@ pub enum Source {
     Dir(PathBuf),
 }
 
-#[derive(Debug, Clone)]
+/// A deployed file holds the plaintext of the secrets apply wrote into it: its `Debug` shows where
+/// it is and its digest, never its content.
+#[derive(Clone)]
 pub struct DeployedFile {
     pub instance: String,
     pub container: String,
@@ -38,6 +40,18 @@ pub struct DeployedFile {
     /// project (`shared/ims/@authIMSTAClientId`), and whether pipelined uses the legacy OAuth.
     pub ims_client_id: Option<String>,
     pub legacy_pipelined: bool,
+}
+
+impl std::fmt::Debug for DeployedFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeployedFile")
+            .field("instance", &self.instance)
+            .field("container", &self.container)
+            .field("shown", &self.shown)
+            .field("digest", &self.digest)
+            .field("has_state", &self.state.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl DeployedFile {

@@ -103,29 +103,40 @@ fn choose_file(sources: &env::Sources, keys: &[String]) -> Option<usize> {
         .or(Some(best.1))
 }
 
+/// The largest secret `secret set` reads (a private key is a few KB).
+const SECRET_LIMIT: usize = 1024 * 1024;
+
+/// Reads a secret into a buffer sized up front, so that no growing leaves a copy behind; a copy
+/// that is dropped on an error is wiped.
+fn read_secret(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
+    let mut buf = zeroize::Zeroizing::new(Vec::with_capacity(SECRET_LIMIT + 1));
+    r.take(SECRET_LIMIT as u64 + 1).read_to_end(&mut buf)?;
+    if buf.len() > SECRET_LIMIT {
+        return Err(std::io::Error::other("the value is larger than 1 MB: not a secret nlconf holds"));
+    }
+    Ok(std::mem::take(&mut *buf))
+}
+
 /// The value from a file (its exact bytes) or stdin (one trailing newline removed); never from an
 /// argument, so it stays out of shell history and process lists.
 fn read_value(from_file: Option<&Path>, path: &str) -> Result<SecretValue, Diagnostic> {
     let bytes = match from_file {
-        Some(f) => std::fs::read(f)
+        Some(f) => std::fs::File::open(f)
+            .and_then(|mut file| read_secret(&mut file))
             .map_err(|e| Diagnostic::in_file(f, format!("cannot read the value: {}", yaml::io_reason(&e))))?,
         None => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
                 eprintln!("Value for {path} (input hidden; end with Enter):");
                 let _ = std::process::Command::new("stty").arg("-echo").status();
-                let mut line = String::new();
+                let mut line = zeroize::Zeroizing::new(String::with_capacity(SECRET_LIMIT));
                 let read = stdin.read_line(&mut line);
                 let _ = std::process::Command::new("stty").arg("echo").status();
                 read.map_err(|e| Diagnostic::error(None, format!("cannot read stdin: {e}")))?;
-                line.into_bytes()
+                std::mem::take(&mut *line).into_bytes()
             } else {
-                let mut buf = Vec::new();
-                stdin
-                    .lock()
-                    .read_to_end(&mut buf)
-                    .map_err(|e| Diagnostic::error(None, format!("cannot read stdin: {e}")))?;
-                buf
+                read_secret(&mut stdin.lock())
+                    .map_err(|e| Diagnostic::error(None, format!("cannot read stdin: {}", yaml::io_reason(&e))))?
             }
         }
     };
@@ -141,8 +152,13 @@ fn read_value(from_file: Option<&Path>, path: &str) -> Result<SecretValue, Diagn
         return Err(Diagnostic::error(None, format!("empty value for {path}: nothing to encrypt"))
             .with_help("pipe the value on stdin (printf %s \"$VALUE\" | nlconf secret set ...) or use --from-file"));
     }
-    SecretValue::from_bytes(bytes)
-        .map_err(|_| Diagnostic::error(None, format!("the value for {path} is not UTF-8 text")))
+    SecretValue::from_bytes(bytes).map_err(|_| {
+        let message = format!("the value for {path} is not UTF-8 text");
+        match from_file {
+            Some(f) => Diagnostic::in_file(f, message),
+            None => Diagnostic::error(None, message),
+        }
+    })
 }
 
 /// The file's text with the ciphertext at `keys`, checked by parsing it back.
