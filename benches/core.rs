@@ -18,7 +18,7 @@ use nlconf::render::{Placeholder, RenderedFile, Templates};
 use nlconf::repo::Repository;
 use nlconf::review::{self, Input, Names, Options};
 use nlconf::secrets::FingerprintKey;
-use nlconf::xml::{self, XmlElement};
+use nlconf::support::xml::{self, XmlElement};
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../examples/fleet.rs"]

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::yaml::io_reason;
+use crate::support::yaml::io_reason;
 
 #[derive(Debug, Clone)]
 pub struct Repository {
@@ -38,7 +38,7 @@ impl Repository {
 
     /// A path as shown to the user: relative to the repository.
     pub fn display(&self, path: &Path) -> PathBuf {
-        crate::yaml::display_path(&self.root, path)
+        crate::support::yaml::display_path(&self.root, path)
     }
 
     /// The environments: every folder under `environments/`, in name order.

@@ -83,7 +83,7 @@ pub fn run(ctx: &mut Ctx, plan_path: &Path, force_unlock: bool) -> Status {
         holder: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()),
         host: hostname(),
         pid: std::process::id(),
-        time: crate::credentials::now_utc(),
+        time: crate::support::clock::now_utc(),
     };
     let mut locked: Vec<(String, Location)> = Vec::new();
     for (p, _) in &work {
@@ -151,7 +151,7 @@ pub fn run(ctx: &mut Ctx, plan_path: &Path, force_unlock: bool) -> Status {
         return Status::Failed;
     }
 
-    let stamp = crate::credentials::now_stamp();
+    let stamp = crate::support::clock::now_stamp();
     let live = std::io::stderr().is_terminal() && !ctx.ui.quiet;
     let mut progress: Vec<(String, Progress)> = Vec::new();
     let mut stopped = false;
@@ -263,7 +263,7 @@ fn apply_container(
         credentials: previous.and_then(|s| s.credentials.clone()),
         pending: p.steps.post.clone(),
         secret_attributes: previous.map(|s| s.secret_attributes.clone()).unwrap_or_default(),
-        applied_at: crate::credentials::now_utc(),
+        applied_at: crate::support::clock::now_utc(),
         nlconf_version: env!("CARGO_PKG_VERSION").into(),
     };
     // The secrets' attributes in the file about to be written: until it is, the old file's are
@@ -331,7 +331,7 @@ fn apply_container(
         }
         prog.done.push("set the credentials".into());
         record.credentials = step.record(env, values);
-        record.applied_at = crate::credentials::now_utc();
+        record.applied_at = crate::support::clock::now_utc();
         if let Err(e) = save(&record) {
             return fail(ctx, prog, format!("cannot write the state record: {e}"));
         }

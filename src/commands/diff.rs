@@ -17,7 +17,7 @@ use crate::review::format::{self, Review};
 use crate::review::mask::fingerprint;
 use crate::review::{self, FileReview, Input, Names, Options};
 use crate::secrets::{FingerprintKey, SecretValue};
-use crate::xml::XmlElement;
+use crate::support::xml::XmlElement;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -229,7 +229,7 @@ pub fn against_deployed(
     let mut inputs: BTreeMap<String, String> = env
         .files
         .iter()
-        .map(|f| (f.display.to_string_lossy().into_owned(), crate::deployed::sha256(f.text.as_bytes())))
+        .map(|f| (f.display.to_string_lossy().into_owned(), crate::support::digest::sha256(f.text.as_bytes())))
         .collect();
     if let Some(r) = &env.recipients {
         inputs.insert(format!("environments/{}/recipients", env.name), format!("recipients:{}", r.digest()));
@@ -305,7 +305,7 @@ fn against_base(ctx: &mut Ctx, repo: &Repository, env_name: &str, rev: &str, opt
     let templates = ctx.templates(repo);
     let env = ctx.load_env_for_rendering(repo, env_name)?;
     let templates = templates?;
-    let checkout = match crate::gitrev::checkout(&repo.root, rev) {
+    let checkout = match crate::support::git::checkout(&repo.root, rev) {
         Ok(c) => c,
         Err(d) => {
             ctx.diags.push(d);

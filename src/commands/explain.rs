@@ -14,7 +14,7 @@ struct Leaf<'a> {
 
 fn leaves<'a>(v: &'a Value, path: &mut String, out: &mut Vec<Leaf<'a>>) {
     match &v.kind {
-        Kind::Map(fields) if v.tag == crate::yaml::Tag::None && !fields.is_empty() => {
+        Kind::Map(fields) if v.tag == crate::support::yaml::Tag::None && !fields.is_empty() => {
             for f in fields {
                 let len = path.len();
                 if !path.is_empty() {

@@ -7,7 +7,7 @@ use crate::app::{Ctx, Status};
 use crate::diag::{Diagnostic, Location};
 use crate::env;
 use crate::import::{self, Input};
-use crate::xml;
+use crate::support::xml;
 
 pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, specs: &[String], force: bool) -> Status {
     let Some(repo) = ctx.repo() else { return Status::Failed };
@@ -106,12 +106,12 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, specs: &[String], forc
     let names: Vec<String> = inputs.iter().map(|i| format!("{}={}", i.container, i.shown)).collect();
     let header = format!(
         "Imported by `nlconf import` on {} from:\n  {}\nnlserver's encrypted attributes are not here: nlconf keeps them from the deployed files.",
-        &crate::credentials::now_utc()[..10],
+        &crate::support::clock::now_utc()[..10],
         names.join("\n  ")
     );
     let imported = import::import(env_name, instance, &inputs, &header);
-    if let Err(e) = crate::fsutil::write_atomic(&out_path, imported.yaml.as_bytes()) {
-        ctx.diags.push(Diagnostic::in_file(&shown_out, format!("cannot write: {}", crate::yaml::io_reason(&e))));
+    if let Err(e) = crate::support::fs::write_atomic(&out_path, imported.yaml.as_bytes()) {
+        ctx.diags.push(Diagnostic::in_file(&shown_out, format!("cannot write: {}", crate::support::yaml::io_reason(&e))));
         return Status::Failed;
     }
     ctx.ui.out(&format!("wrote {} ({})", shown_out.display(), crate::ui::count(inputs.len(), "container")));
@@ -169,8 +169,8 @@ fn read_local(path: &Path, instance: &str) -> Result<(String, String), Diagnosti
             .with_help(format!("import config-{instance}.xml files for --instance {instance}")));
     }
     let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::in_file(path, format!("cannot read: {}", crate::yaml::io_reason(&e))))?;
-    let text = crate::yaml::decode_text(bytes, path, "config files")?;
+        .map_err(|e| Diagnostic::in_file(path, format!("cannot read: {}", crate::support::yaml::io_reason(&e))))?;
+    let text = crate::support::yaml::decode_text(bytes, path, "config files")?;
     Ok((shown, text))
 }
 
@@ -185,7 +185,7 @@ fn read_target(
     let file = format!("config-{instance}.xml");
     let shown = loc.shown(&file);
     match loc.read(&file) {
-        Ok(Some(bytes)) => Ok((shown.clone(), crate::yaml::decode_text(bytes, Path::new(&shown), "config files")?)),
+        Ok(Some(bytes)) => Ok((shown.clone(), crate::support::yaml::decode_text(bytes, Path::new(&shown), "config files")?)),
         Ok(None) => Err(Diagnostic::in_file(Path::new(&shown), format!("{container}: no such file on the target"))),
         Err(e) => Err(Diagnostic::in_file(Path::new(&shown), format!("{container}: cannot read: {e}"))),
     }

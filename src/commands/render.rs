@@ -127,9 +127,9 @@ fn write_all(
         let result = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| crate::fsutil::write_replace(&path, output(f).as_bytes(), mode));
+            .and_then(|()| crate::support::fs::write_replace(&path, output(f).as_bytes(), mode));
         if let Err(e) = result {
-            ctx.diags.push(Diagnostic::in_file(&path, format!("cannot write: {}", crate::yaml::io_reason(&e))));
+            ctx.diags.push(Diagnostic::in_file(&path, format!("cannot write: {}", crate::support::yaml::io_reason(&e))));
             return Status::Failed;
         }
         ctx.ui.out(&format!("wrote {}", path.display()));

@@ -9,8 +9,8 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::env::{self, SecretSlot, quote_path_key};
 use crate::repo::Repository;
 use crate::secrets::{Binding, BindingStatus, Ciphertext, RecipientSet, SecretValue, encrypt};
-use crate::yaml::{self, Tag};
-use crate::yamledit;
+use crate::support::yaml::{self, Tag};
+use crate::support::yamledit;
 
 pub fn set(ctx: &mut Ctx, env_name: &str, path: &str, from_file: Option<&Path>) -> Status {
     let Some(repo) = ctx.repo() else { return Status::Failed };
@@ -181,7 +181,7 @@ fn edit(text: &str, keys: &[String], ct: &Ciphertext) -> Result<String, yamledit
 
 fn write_keeping_mode(path: &Path, text: &str) -> std::io::Result<()> {
     let perms = std::fs::metadata(path).map(|m| m.permissions()).ok();
-    crate::fsutil::write_atomic(path, text.as_bytes())?;
+    crate::support::fs::write_atomic(path, text.as_bytes())?;
     if let Some(p) = perms {
         std::fs::set_permissions(path, p)?;
     }

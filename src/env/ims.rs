@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use super::value::{Origin, Value};
 use super::{OAUTH_MIN_BUILD, expect_map, expect_scalar, unknown_key};
 use crate::diag::{Diagnostic, Diagnostics};
-use crate::yaml::Tag;
+use crate::support::yaml::Tag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Auth {

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::repo::Repository;
 use crate::secrets::{BindingStatus, Ciphertext, RecipientSet};
-use crate::yaml::{self, Pos, SourceFile, Tag};
+use crate::support::yaml::{self, Pos, SourceFile, Tag};
 
 pub use ims::{Auth, Ims};
 pub use serverconf::{Attr, AttrValue, Element};

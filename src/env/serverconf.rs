@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::value::{Field, Kind, Origin, Value};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::schema::{AttrDef, AttrType, ElementDef, Schema, nlserver_owned};
-use crate::yaml::Tag;
+use crate::support::yaml::Tag;
 
 /// Starts every placeholder in rendered text: `@@nlconf:secret:N@@` (a secret of the environment)
 /// or `@@nlconf:kept:N@@` (a value kept from the deployed file). A placeholder is replaced by a mask

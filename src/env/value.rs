@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::diag::Location;
-use crate::yaml::{self, Pos, Style, Tag};
+use crate::support::yaml::{self, Pos, Style, Tag};
 
 /// Where a value was written: file and position.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -8,7 +8,7 @@ fn scalars_read_back_as_written() {
         ["plain", "a b", "$(XTK_INSTALL_DIR)/var", "*", "a: b", "x #y", "", "null", "line\nbreak", "'q'", "\"d\"", "-1"]
     {
         let yaml = format!("k: {}\n", scalar(s));
-        let (root, _) = crate::yaml::parse(&yaml, std::path::Path::new("t")).unwrap();
+        let (root, _) = crate::support::yaml::parse(&yaml, std::path::Path::new("t")).unwrap();
         let got = root.get("k").and_then(|n| n.as_str()).map(str::to_string).unwrap_or_default();
         assert_eq!(got, s, "{yaml}");
     }

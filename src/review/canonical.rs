@@ -4,7 +4,7 @@
 //! in Boolean attributes do not matter; the order of repeated elements and every value do.
 
 use crate::schema::{AttrType, ElementDef, Schema};
-use crate::xml::{XmlElement, escape};
+use crate::support::xml::{XmlElement, escape};
 
 pub fn canonical(root: &XmlElement) -> String {
     let mut out = String::new();

@@ -7,9 +7,9 @@
 use std::collections::{HashMap, HashSet};
 
 use crate::render::{MASK, Placeholder};
-use crate::schema::{ElementDef, Schema, nlserver_owned};
+use crate::schema::{ElementDef, Schema, looks_encrypted, nlserver_owned};
 use crate::secrets::{FingerprintKey, SecretValue};
-use crate::xml::XmlElement;
+use crate::support::xml::XmlElement;
 
 /// A side of a comparison (`review::Input`).
 type Side<'a> = super::Input<'a>;
@@ -52,14 +52,6 @@ pub struct Masked {
 /// Fingerprints a value with the run's key.
 pub fn fingerprint(key: &FingerprintKey, value: &str) -> String {
     SecretValue::new(value.to_string()).fingerprint(key)
-}
-
-/// Does this look like a value encrypted by nlserver (`@` followed by base64)? Such values are
-/// masked even on attributes the schema does not know.
-pub fn looks_encrypted(v: &str) -> bool {
-    v.len() >= 12
-        && v.starts_with('@')
-        && v[1..].bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
 }
 
 /// The sensitive values of one side: schema-sensitive, a placeholder, encrypted-looking, or at a

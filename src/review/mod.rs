@@ -8,7 +8,7 @@ use serde::Serialize;
 use similar::{ChangeTag, TextDiff};
 
 use crate::secrets::FingerprintKey;
-use crate::xml::XmlElement;
+use crate::support::xml::XmlElement;
 use mask::{MaskedValue, Resolve};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -140,7 +140,7 @@ pub fn compare(
     if status == FileStatus::Unchanged {
         return review;
     }
-    let canon = |t: &str| crate::xml::parse(t).ok().map(|tree| canonical::canonical(&tree));
+    let canon = |t: &str| crate::support::xml::parse(t).ok().map(|tree| canonical::canonical(&tree));
     let (old_text, new_text) = if status == FileStatus::Modified {
         let (co, cn) = (canon(&masked.old), canon(&masked.new));
         let same = co.is_some() && co == cn;

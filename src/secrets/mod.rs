@@ -30,14 +30,3 @@ pub use identity::{
 };
 pub use recipients::{LineError, RecipientEntry, RecipientKind, RecipientSet};
 pub use value::{FingerprintKey, NotUtf8, SecretValue};
-
-/// Lower-case hexadecimal, for digests.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}

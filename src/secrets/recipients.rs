@@ -171,7 +171,7 @@ impl RecipientSet {
             hasher.update(text.as_bytes());
             hasher.update(b"\n");
         }
-        super::hex(&hasher.finalize()[..8])
+        crate::support::digest::hex(&hasher.finalize()[..8])
     }
 
     /// The recipients as age wants them for [`age::Encryptor::with_recipients`].

@@ -49,7 +49,7 @@ impl SecretValue {
         };
         mac.update(self.expose().as_bytes());
         let tag = mac.finalize().into_bytes();
-        super::hex(&tag[..8])
+        crate::support::digest::hex(&tag[..8])
     }
 }
 

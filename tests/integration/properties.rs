@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use nlconf::env::value::{Field, Kind, Origin, Value};
-use nlconf::yaml::{Pos, Style, Tag};
+use nlconf::support::yaml::{Pos, Style, Tag};
 use proptest::prelude::*;
 
 // Merging -------------------------------------------------------------------------------------------
@@ -281,15 +281,15 @@ proptest! {
 
     #[test]
     fn an_escaped_attribute_value_parses_back_exactly(s in xml_string(0)) {
-        let doc = format!("<?xml version='1.0'?>\n<serverconf><mta xMailer=\"{}\"/></serverconf>\n", nlconf::xml::escape(&s));
-        let root = nlconf::xml::parse(&doc).map_err(|e| TestCaseError::fail(format!("{e}\n{doc}")))?;
+        let doc = format!("<?xml version='1.0'?>\n<serverconf><mta xMailer=\"{}\"/></serverconf>\n", nlconf::support::xml::escape(&s));
+        let root = nlconf::support::xml::parse(&doc).map_err(|e| TestCaseError::fail(format!("{e}\n{doc}")))?;
         prop_assert_eq!(root.child("mta").and_then(|m| m.attr("xMailer")), Some(s.as_str()));
     }
 
     #[test]
     fn escaped_element_text_parses_back_exactly(s in xml_string(0)) {
-        let doc = format!("<serverconf><web><jsp><classpath>{}</classpath></jsp></web></serverconf>", nlconf::xml::escape(&s));
-        let root = nlconf::xml::parse(&doc).map_err(|e| TestCaseError::fail(format!("{e}\n{doc}")))?;
+        let doc = format!("<serverconf><web><jsp><classpath>{}</classpath></jsp></web></serverconf>", nlconf::support::xml::escape(&s));
+        let root = nlconf::support::xml::parse(&doc).map_err(|e| TestCaseError::fail(format!("{e}\n{doc}")))?;
         let text = root.child("web").and_then(|w| w.child("jsp")).and_then(|j| j.child("classpath")).map(|c| c.text.as_str());
         prop_assert_eq!(text, Some(s.as_str()));
     }
@@ -343,7 +343,7 @@ proptest! {
             let (file, found) = templates.render_checked(&env, inst, container, None);
             let file = file.ok_or_else(|| TestCaseError::fail(format!("{:?}", found.sorted())))?;
             let xml = nlconf::render::mask(&file.content);
-            let root = nlconf::xml::parse(&xml).map_err(|e| TestCaseError::fail(format!("{e}\n{xml}")))?;
+            let root = nlconf::support::xml::parse(&xml).map_err(|e| TestCaseError::fail(format!("{e}\n{xml}")))?;
             let got = root.child("shared").and_then(|s| s.child("dataStore")).and_then(|d| d.attr("hosts"));
             prop_assert_eq!(got, Some(hosts.as_str()), "{}", xml);
         }

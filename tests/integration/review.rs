@@ -590,7 +590,7 @@ fn write(node: &Node, depth: usize, style: &mut Option<Style>, out: &mut String)
     }
     for (k, v) in &attrs {
         match style {
-            None => out.push_str(&format!(" {k}=\"{}\"", nlconf::xml::escape(v))),
+            None => out.push_str(&format!(" {k}=\"{}\"", nlconf::support::xml::escape(v))),
             Some(s) => {
                 let space = ["", " ", "\n   ", "\t"][s.pick(4) as usize];
                 let q = if s.pick(2) == 0 { '"' } else { '\'' };
@@ -634,7 +634,7 @@ fn document(children: &[Node], style: Option<Style>) -> String {
 }
 
 fn canonical(text: &str) -> String {
-    let tree = nlconf::xml::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let tree = nlconf::support::xml::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     nlconf::review::canonical::canonical(&tree)
 }
 
@@ -683,11 +683,11 @@ proptest! {
 
 /// A real rendered file, parsed and written back reformatted.
 fn reformatted(text: &str, seed: u64, change: Option<usize>) -> String {
-    fn convert(el: &nlconf::xml::XmlElement) -> Node {
+    fn convert(el: &nlconf::support::xml::XmlElement) -> Node {
         let attrs = el.attrs().map(|(n, v)| (n.to_string(), v.to_string())).collect();
         Node { name: el.name.clone(), attrs, children: el.children.iter().map(convert).collect() }
     }
-    let root = convert(&nlconf::xml::parse(text).unwrap());
+    let root = convert(&nlconf::support::xml::parse(text).unwrap());
     let mut children = root.children;
     if let Some(mut n) = change {
         assert!(with_one_value_changed(&mut children, &mut n));

@@ -725,7 +725,7 @@ fn render_reveal_writes_the_escaped_plaintext_into_files_only_their_owner_can_re
     }
     // The revealed file parses back to exactly the value.
     let text = std::fs::read_to_string(repo.work_path("revealed/app1/config-mkt_prod.xml")).unwrap();
-    let root = nlconf::xml::parse(&text).unwrap();
+    let root = nlconf::support::xml::parse(&text).unwrap();
     let proxy = root.child("shared").and_then(|s| s.child("proxyConfig")).and_then(|p| p.child("proxyHTTP")).unwrap();
     assert_eq!(proxy.attr("password"), Some("a&b<c>\"d'e $(HOME); f"));
 }

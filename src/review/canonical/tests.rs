@@ -1,7 +1,7 @@
 //! Unit tests of `crate::review::canonical`.
 
 use super::*;
-use crate::xml::parse;
+use crate::support::xml::parse;
 
 #[test]
 fn formatting_does_not_matter() {

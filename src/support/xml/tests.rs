@@ -1,4 +1,4 @@
-//! Unit tests of `crate::xml`.
+//! Unit tests of `crate::support::xml`.
 
 use super::*;
 

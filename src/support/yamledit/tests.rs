@@ -1,4 +1,4 @@
-//! Unit tests of `crate::yamledit`.
+//! Unit tests of `crate::support::yamledit`.
 
 use super::*;
 

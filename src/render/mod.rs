@@ -10,18 +10,18 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tera::{Context, ErrorKind, Tera};
 
-use crate::carry;
+pub mod carry;
 use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::env::serverconf::MARK;
 use crate::env::{AttrValue, Container, Element, Environment, Instance};
 use crate::repo::Repository;
-use crate::xml::{self, XmlElement};
+use crate::support::xml::{self, XmlElement};
 
 /// The built-in templates, compiled into the binary. `templates/<name>` in a repository overrides one.
 pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
-    ("config-instance.xml", include_str!("../templates/config-instance.xml")),
-    ("partials/prologue.xml", include_str!("../templates/partials/prologue.xml")),
-    ("partials/element.xml", include_str!("../templates/partials/element.xml")),
+    ("config-instance.xml", include_str!("../../templates/config-instance.xml")),
+    ("partials/prologue.xml", include_str!("../../templates/partials/prologue.xml")),
+    ("partials/element.xml", include_str!("../../templates/partials/element.xml")),
 ];
 
 pub const MAIN_TEMPLATE: &str = "config-instance.xml";
@@ -135,7 +135,7 @@ impl Templates {
         tera.autoescape_on(vec![".xml"]);
         tera.set_escape_fn(xml::tera_escape);
         let shown: BTreeMap<String, String> = sources.iter().map(|(k, (s, _))| (k.clone(), s.clone())).collect();
-        let digests = sources.iter().map(|(k, (_, t))| (k.clone(), crate::deployed::sha256(t.as_bytes()))).collect();
+        let digests = sources.iter().map(|(k, (_, t))| (k.clone(), crate::support::digest::sha256(t.as_bytes()))).collect();
         let builtin_only = sources.len() == BUILTIN_TEMPLATES.len()
             && BUILTIN_TEMPLATES.iter().all(|(name, text)| sources.get(*name).is_some_and(|(_, t)| t == text));
         let raw: Vec<(String, String)> = sources.into_iter().map(|(k, (_, t))| (k, t)).collect();
@@ -162,7 +162,7 @@ fn collect_templates(
         Err(e) => {
             diags.push(Diagnostic::in_file(
                 &repo.display(dir),
-                format!("cannot read folder: {}", crate::yaml::io_reason(&e)),
+                format!("cannot read folder: {}", crate::support::yaml::io_reason(&e)),
             ));
             return;
         }
@@ -182,8 +182,8 @@ fn collect_templates(
             continue;
         }
         let text = std::fs::read(&path)
-            .map_err(|e| Diagnostic::in_file(&shown, format!("cannot read template: {}", crate::yaml::io_reason(&e))))
-            .and_then(|b| crate::yaml::decode_text(b, &shown, "templates"));
+            .map_err(|e| Diagnostic::in_file(&shown, format!("cannot read template: {}", crate::support::yaml::io_reason(&e))))
+            .and_then(|b| crate::support::yaml::decode_text(b, &shown, "templates"));
         match text {
             Ok(t) => {
                 out.insert(name, (shown.to_string_lossy().into_owned(), t));

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use crate::env::{Attr, AttrValue, Element, Origin};
 use crate::schema::{ElementDef, Schema, nlserver_owned};
-use crate::xml::XmlElement;
+use crate::support::xml::XmlElement;
 
 pub fn carry_over(rendered: &mut Element, deployed: &XmlElement, origin: &Origin) {
     let schema = Schema::get();
@@ -22,7 +22,7 @@ pub fn carry_over(rendered: &mut Element, deployed: &XmlElement, origin: &Origin
 /// Whether a deployed attribute is carried over, and whether it is sensitive. A value that looks
 /// encrypted by nlserver is carried (and masked) even on an attribute the schema does not know.
 fn carried(def: &ElementDef, name: &str, value: &str) -> Option<bool> {
-    let encrypted = crate::review::mask::looks_encrypted(value);
+    let encrypted = crate::schema::looks_encrypted(value);
     let sensitive = def.attr(name).is_some_and(|a| a.sensitive) || encrypted;
     (nlserver_owned(&def.path, name).is_some() || sensitive).then_some(sensitive)
 }

@@ -13,7 +13,7 @@ use crate::render::RenderedFile;
 use crate::review::canonical::canonical;
 use crate::review::{FileReview, FileStatus};
 use crate::secrets::SecretValue;
-use crate::xml::XmlElement;
+use crate::support::xml::XmlElement;
 
 /// What apply does on one container for one instance, in order.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -170,7 +170,7 @@ pub struct PlannedContainer {
 
 pub fn state_digest(d: Option<&DeployedFile>) -> String {
     match d.and_then(|d| d.state.as_ref()).and_then(|s| serde_json::to_vec(s).ok()) {
-        Some(bytes) => crate::deployed::sha256(&bytes),
+        Some(bytes) => crate::support::digest::sha256(&bytes),
         None => "absent".into(),
     }
 }
@@ -232,7 +232,7 @@ impl PlanFile {
         PlanFile {
             schema: PLAN_SCHEMA.into(),
             nlconf_version: env!("CARGO_PKG_VERSION").into(),
-            created_at: crate::credentials::now_utc(),
+            created_at: crate::support::clock::now_utc(),
             environment: env.name.clone(),
             inputs,
             containers,

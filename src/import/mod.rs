@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::diag::did_you_mean;
 use crate::schema::{ElementDef, Schema};
-use crate::xml::XmlElement;
+use crate::support::xml::XmlElement;
 
 /// A technical account as the files name it: client ID and technical account ID.
 type Account = (Option<String>, Option<String>);
@@ -188,7 +188,7 @@ fn element(
     let mut raw: Vec<(String, Y)> = Vec::new();
     for (name, value) in el.attrs() {
         let here = if path.is_empty() { el.name.clone() } else { path.to_string() };
-        if crate::carry::kept_from_deployed(def, el, name, value) {
+        if crate::render::carry::kept_from_deployed(def, el, name, value) {
             report.kept_by_nlserver.push(format!("{here}/@{name}"));
             continue;
         }
@@ -262,7 +262,7 @@ fn element(
                 let only_kept = matches!(&y, Y::Map(f) if f.is_empty())
                     && items[0].children.is_empty()
                     && items[0].attrs().len() > 0
-                    && items[0].attrs().all(|(a, v)| crate::carry::kept_from_deployed(cdef, items[0], a, v));
+                    && items[0].attrs().all(|(a, v)| crate::render::carry::kept_from_deployed(cdef, items[0], a, v));
                 if !only_kept {
                     fields.push((name.to_string(), y));
                 }

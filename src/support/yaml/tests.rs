@@ -1,4 +1,4 @@
-//! Unit tests of `crate::yaml`.
+//! Unit tests of `crate::support::yaml`.
 
 use super::*;
 

@@ -3,13 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 
 use crate::credentials::{StateRecord, state_file};
 use crate::diag::{Diagnostic, Diagnostics, Location as DiagLocation};
 use crate::env::{Container, Environment, Instance};
 use crate::target::{self, Location};
-use crate::xml::{self, XmlElement};
+use crate::support::xml::{self, XmlElement};
 
 /// Where to read deployed files from.
 #[derive(Debug, Clone)]
@@ -61,10 +60,6 @@ impl DeployedFile {
     }
 }
 
-/// `sha256:<hex>` of some bytes.
-pub fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", crate::secrets::hex(&Sha256::digest(bytes)))
-}
 
 /// Where a container's file is, for a source.
 pub fn location(repo_root: &Path, env: &Environment, source: &Source, inst: &Instance, c: &Container) -> Location {
@@ -114,7 +109,7 @@ fn read_state(
 
 fn cannot_read(loc: &Location, shown: &str, c: &Container, what: &str, e: &std::io::Error) -> Diagnostic {
     let d =
-        Diagnostic::in_file(Path::new(shown), format!("{}: cannot read {what}: {}", c.name, crate::yaml::io_reason(e)));
+        Diagnostic::in_file(Path::new(shown), format!("{}: cannot read {what}: {}", c.name, crate::support::yaml::io_reason(e)));
     match loc {
         Location::Ssh { .. } => d.with_help(
             "check that `ssh` to the container's host works without a prompt (nlconf runs it with BatchMode=yes)",
@@ -144,7 +139,7 @@ pub fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<Deploy
             legacy_pipelined: false,
         });
     };
-    let content = crate::yaml::decode_text(bytes, Path::new(&shown), "config files")
+    let content = crate::support::yaml::decode_text(bytes, Path::new(&shown), "config files")
         .map_err(|d| Diagnostic { message: format!("{}: deployed file: {}", c.name, d.message), ..d })?;
     let tree = xml::parse(&content).map_err(|e| {
         Diagnostic::at(
@@ -166,7 +161,7 @@ pub fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<Deploy
         instance: inst.name.clone(),
         container: c.name.clone(),
         shown,
-        digest: sha256(content.as_bytes()),
+        digest: crate::support::digest::sha256(content.as_bytes()),
         content: Some(content),
         tree: Some(tree),
         state,

@@ -1,0 +1,10 @@
+//! What the stages stand on, none of it specific to Adobe Campaign: file formats (YAML with
+//! positions, byte-preserving YAML edits, XML with positions), the file system, git and the clock.
+
+pub mod clock;
+pub mod digest;
+pub mod fs;
+pub mod git;
+pub mod xml;
+pub mod yaml;
+pub mod yamledit;
