@@ -225,7 +225,6 @@ fn rows(table: &str) -> impl Iterator<Item = Vec<&str>> {
     table.lines().skip(1).filter(|l| !l.trim().is_empty()).map(|l| l.split('\t').collect())
 }
 
-
 /// Does this look like a value encrypted by nlserver (`@` followed by base64)? Such values are
 /// masked even on attributes the schema does not know.
 pub fn looks_encrypted(v: &str) -> bool {

@@ -5,7 +5,6 @@
 //! deployed files again under the locks; then container by container: back up and write each file
 //! atomically, run the credential step, record it, run the reload/restart steps; release the locks.
 
-use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::Path;
 
@@ -19,7 +18,7 @@ use crate::diag::{Diagnostic, Location as DiagLocation};
 use crate::plan::{PlanFile, PlannedContainer};
 use crate::render::{MASK, RenderedFile};
 use crate::review::Options;
-use crate::secrets::SecretValue;
+use crate::secrets::SecretStore;
 use crate::target::{Location, LockError, LockInfo};
 
 /// Backups kept per file in `.nlconf/backups/`.
@@ -206,10 +205,10 @@ fn hostname() -> String {
 }
 
 /// Replaces any secret that a failing program may have echoed.
-fn scrub(text: &str, values: &HashMap<usize, SecretValue>) -> String {
+fn scrub(text: &str, values: &SecretStore) -> String {
     // Each intermediate copy may hold a secret until it is replaced: all are wiped when dropped.
     let mut out = Zeroizing::new(text.to_string());
-    for v in values.values() {
+    for v in values.ids().into_iter().filter_map(|id| values.get(id)) {
         let s = v.expose();
         if s.len() >= 4 {
             out = Zeroizing::new(out.replace(s, MASK));
@@ -228,7 +227,7 @@ fn apply_container(
     p: &PlannedContainer,
     r: &RenderedFile,
     previous: Option<&StateRecord>,
-    values: &HashMap<usize, SecretValue>,
+    values: &SecretStore,
     stamp: &str,
     prog: &mut Progress,
     label: &str,
@@ -295,7 +294,7 @@ fn apply_container(
         if let Err(e) = loc.backup(&file, stamp, crate::commands::apply::KEEP_BACKUPS) {
             return fail(ctx, prog, format!("cannot back up {file}: {e}"));
         }
-        let content = crate::render::reveal(r, |i| values.get(&i), "");
+        let content = crate::render::reveal(r, |i| values.get(i), "");
         if let Err(e) = loc.write_atomic(&file, content.as_bytes()) {
             return fail(ctx, prog, format!("cannot write {file}: {e}"));
         }

@@ -2,7 +2,7 @@
 //! [--detailed-exitcode]`: what would change, masked, for review.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
@@ -16,7 +16,7 @@ use crate::repo::Repository;
 use crate::review::format::{self, Review};
 use crate::review::mask::fingerprint;
 use crate::review::{self, FileReview, Input, Names, Options};
-use crate::secrets::{FingerprintKey, SecretValue};
+use crate::secrets::{FingerprintKey, SecretStore};
 use crate::support::xml::XmlElement;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,7 +56,7 @@ pub struct Computed {
     /// Per container (same order as `rendered`), what apply would do.
     pub steps: Vec<crate::plan::Steps>,
     /// The decrypted secrets (rendered ones and credentials) when an identity was at hand.
-    pub values: Option<HashMap<usize, SecretValue>>,
+    pub values: Option<SecretStore>,
     /// Every input and its digest: YAML files, recipients, templates.
     pub inputs: BTreeMap<String, String>,
 }
@@ -129,11 +129,12 @@ pub fn against_deployed(
     // container overrides is decrypted for nothing, and must decrypt like any other).
     let started = std::time::Instant::now();
     let Ok(ids) = ctx.keys() else { return None };
-    let values: Option<HashMap<usize, SecretValue>> = match &ids {
+    let values: Option<SecretStore> = match &ids {
         None => None,
         Some(ids) => {
-            let wanted: Vec<usize> = (0..env.secrets.len()).collect();
-            match crate::secrets::store::decrypt_slots(&env.secrets, &wanted, ids) {
+            let wanted: Vec<crate::secrets::SecretId> =
+                (0..env.secrets.len()).map(crate::secrets::SecretId::new).collect();
+            match crate::env::decrypt_slots(&env.secrets, &wanted, ids) {
                 Ok(v) => {
                     ctx.diags.extend(crate::credentials::check_plaintexts(&env, &v));
                     if ctx.diags.has_errors() {
@@ -253,12 +254,12 @@ struct Reviewed {
 fn compare_one(
     f: &RenderedFile,
     d: &DeployedFile,
-    values: Option<&HashMap<usize, SecretValue>>,
+    values: Option<&SecretStore>,
     key: &FingerprintKey,
     opts: &Options,
 ) -> Result<(FileReview, Option<XmlElement>), Diagnostic> {
     let resolve_new = |p: Placeholder| match p {
-        Placeholder::Secret(i) => values.and_then(|v| v.get(&i)).map(|v| v.fingerprint(key)),
+        Placeholder::Secret(i) => values.and_then(|v| v.get(i)).map(|v| v.fingerprint(key)),
         Placeholder::Kept(k) => f.kept.get(k).map(|v| fingerprint(key, v)),
     };
     let resolve_old = |_: Placeholder| None;
@@ -270,7 +271,7 @@ fn compare_one(
     };
     // What apply would write (`reveal`): when it is the deployed file byte for byte, nothing changes
     // (the kept values are the deployed file's own). Secrets take part when all of them are known.
-    let known = |i: usize| values.and_then(|v| v.get(&i));
+    let known = |i: crate::secrets::SecretId| values.and_then(|v| v.get(i));
     if let Some(deployed) = d.content.as_deref()
         && f.secrets.iter().all(|&i| known(i).is_some())
         && crate::render::reveal(f, known, "").as_str() == deployed
@@ -363,7 +364,7 @@ fn against_base(ctx: &mut Ctx, repo: &Repository, env_name: &str, rev: &str, opt
     }
     let by_ciphertext = |e: &Environment, p: Placeholder| match p {
         Placeholder::Secret(i) => {
-            e.secrets.get(i).and_then(|s| s.ciphertext.as_ref()).map(|ct| fingerprint(&key, &ct.armor))
+            e.secret(i).and_then(|s| s.ciphertext.as_ref()).map(|ct| fingerprint(&key, &ct.armor))
         }
         Placeholder::Kept(_) => None,
     };

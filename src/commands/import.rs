@@ -111,7 +111,8 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, specs: &[String], forc
     );
     let imported = import::import(env_name, instance, &inputs, &header);
     if let Err(e) = crate::support::fs::write_atomic(&out_path, imported.yaml.as_bytes()) {
-        ctx.diags.push(Diagnostic::in_file(&shown_out, format!("cannot write: {}", crate::support::yaml::io_reason(&e))));
+        ctx.diags
+            .push(Diagnostic::in_file(&shown_out, format!("cannot write: {}", crate::support::yaml::io_reason(&e))));
         return Status::Failed;
     }
     ctx.ui.out(&format!("wrote {} ({})", shown_out.display(), crate::ui::count(inputs.len(), "container")));
@@ -185,7 +186,9 @@ fn read_target(
     let file = format!("config-{instance}.xml");
     let shown = loc.shown(&file);
     match loc.read(&file) {
-        Ok(Some(bytes)) => Ok((shown.clone(), crate::support::yaml::decode_text(bytes, Path::new(&shown), "config files")?)),
+        Ok(Some(bytes)) => {
+            Ok((shown.clone(), crate::support::yaml::decode_text(bytes, Path::new(&shown), "config files")?))
+        }
         Ok(None) => Err(Diagnostic::in_file(Path::new(&shown), format!("{container}: no such file on the target"))),
         Err(e) => Err(Diagnostic::in_file(Path::new(&shown), format!("{container}: cannot read: {e}"))),
     }

@@ -53,14 +53,16 @@ fn write_plan(path: &Path, plan: &PlanFile) -> Result<(), Diagnostic> {
     }
     // Replaced atomically (apply never reads half a plan) but not synced to disk: a plan lost in a
     // crash is made again, and syncing megabytes would be a tenth of a fleet's plan.
-    crate::support::fs::write_replace_with(path, 0o644, |w| plan.write_json(w))
-        .map_err(|e| Diagnostic::in_file(path, format!("cannot write the plan: {}", crate::support::yaml::io_reason(&e))))
+    crate::support::fs::write_replace_with(path, 0o644, |w| plan.write_json(w)).map_err(|e| {
+        Diagnostic::in_file(path, format!("cannot write the plan: {}", crate::support::yaml::io_reason(&e)))
+    })
 }
 
 /// Reads a plan file, refusing another schema or another nlconf version.
 pub fn read_plan(path: &Path) -> Result<PlanFile, Diagnostic> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::in_file(path, format!("cannot read the plan: {}", crate::support::yaml::io_reason(&e))))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        Diagnostic::in_file(path, format!("cannot read the plan: {}", crate::support::yaml::io_reason(&e)))
+    })?;
     let plan: PlanFile = serde_json::from_slice(&bytes).map_err(|e| {
         Diagnostic::at(
             crate::diag::Location::new(path, e.line() as u32, e.column() as u32),

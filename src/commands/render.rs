@@ -74,10 +74,10 @@ pub fn run(
     // With --reveal, decrypt the secrets the files hold (each once) and put them in at the very end.
     let values = if reveal {
         let Some(ids) = ctx.identities("render --reveal") else { return Status::Failed };
-        let mut which: Vec<usize> = files.iter().flat_map(|f| f.secrets.iter().copied()).collect();
+        let mut which: Vec<crate::secrets::SecretId> = files.iter().flat_map(|f| f.secrets.iter().copied()).collect();
         which.sort_unstable();
         which.dedup();
-        match crate::secrets::store::decrypt_slots(&env.secrets, &which, &ids) {
+        match crate::env::decrypt_slots(&env.secrets, &which, &ids) {
             Ok(v) => Some(v),
             Err(d) => {
                 ctx.diags.extend(d);
@@ -90,7 +90,7 @@ pub fn run(
     let output = |f: &RenderedFile| -> Zeroizing<String> {
         match &values {
             None => Zeroizing::new(mask(&f.content)),
-            Some(v) => crate::render::reveal(f, |i| v.get(&i), MASK),
+            Some(v) => crate::render::reveal(f, |i| v.get(i), MASK),
         }
     };
     match out {
@@ -129,7 +129,8 @@ fn write_all(
             .map_or(Ok(()), std::fs::create_dir_all)
             .and_then(|()| crate::support::fs::write_replace(&path, output(f).as_bytes(), mode));
         if let Err(e) = result {
-            ctx.diags.push(Diagnostic::in_file(&path, format!("cannot write: {}", crate::support::yaml::io_reason(&e))));
+            ctx.diags
+                .push(Diagnostic::in_file(&path, format!("cannot write: {}", crate::support::yaml::io_reason(&e))));
             return Status::Failed;
         }
         ctx.ui.out(&format!("wrote {}", path.display()));

@@ -285,8 +285,9 @@ pub fn rekey(ctx: &mut Ctx, envs: &[String], dry_run: bool) -> Status {
             ids = ctx.identities("secret rekey");
         }
         let Some(identities) = &ids else { return Status::Failed };
-        let which: Vec<usize> = todo.iter().map(|(i, _)| *i).collect();
-        let values = match crate::secrets::store::decrypt_slots(&es.sources.secrets, &which, identities) {
+        let which: Vec<crate::secrets::SecretId> =
+            todo.iter().map(|(i, _)| crate::secrets::SecretId::new(*i)).collect();
+        let values = match crate::env::decrypt_slots(&es.sources.secrets, &which, identities) {
             Ok(v) => v,
             Err(d) => {
                 ctx.diags.extend(d);
@@ -311,7 +312,7 @@ pub fn rekey(ctx: &mut Ctx, envs: &[String], dry_run: bool) -> Status {
             let mut failed = Diagnostics::new();
             for (i, reason) in list {
                 let slot = &es.sources.secrets[i];
-                let Some(value) = values.get(&i) else { continue };
+                let Some(value) = values.get(crate::secrets::SecretId::new(i)) else { continue };
                 let result = yamledit::parse_path(&slot.yaml_path)
                     .map_err(|e| format!("{e} (secrets inside lists cannot be rekeyed)"))
                     .and_then(|keys| {
@@ -378,11 +379,11 @@ pub fn check(ctx: &mut Ctx, envs: &[String]) -> Status {
                 ),
                 Some(_) => {}
             }
-            which.push(i);
+            which.push(crate::secrets::SecretId::new(i));
         }
         match &ids {
             Some(ids) => {
-                if let Err(d) = crate::secrets::store::decrypt_slots(&es.sources.secrets, &which, ids) {
+                if let Err(d) = crate::env::decrypt_slots(&es.sources.secrets, &which, ids) {
                     ctx.diags.extend(d);
                 }
             }

@@ -2,8 +2,6 @@
 //! `-setimsjwtauth` command every container of an instance must run, when it is needed, and the
 //! state record that remembers what was applied.
 
-use std::collections::HashMap;
-
 use base64::Engine;
 use base64::prelude::BASE64_STANDARD;
 use serde::{Deserialize, Serialize};
@@ -12,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::env::{Auth, Environment, Ims, Instance};
-use crate::secrets::SecretValue;
+use crate::secrets::{SecretId, SecretStore, SecretValue};
 
 /// The state record of a container, next to its config files: `<conf>/.nlconf/state-<instance>.json`.
 pub fn state_file(instance: &str) -> String {
@@ -92,11 +90,11 @@ impl<'a> CredentialStep<'a> {
     }
 
     /// The real argument vector (no shell): the only place a credential's plaintext goes.
-    pub fn argv(&self, nlserver: &str, values: &HashMap<usize, SecretValue>) -> Option<Vec<Zeroizing<String>>> {
+    pub fn argv(&self, nlserver: &str, values: &SecretStore) -> Option<Vec<Zeroizing<String>>> {
         use std::fmt::Write as _;
-        let secret = values.get(&self.ims.client_secret)?;
+        let secret = values.get(self.ims.client_secret)?;
         let key = match self.ims.auth {
-            Auth::Jwt => Some(Zeroizing::new(BASE64_STANDARD.encode(values.get(&self.ims.private_key?)?.expose()))),
+            Auth::Jwt => Some(Zeroizing::new(BASE64_STANDARD.encode(values.get(self.ims.private_key?)?.expose()))),
             Auth::Oauth => None,
         };
         let ids = [self.option(), &self.ims.org_id, &self.ims.client_id, &self.ims.technical_account_id];
@@ -119,14 +117,14 @@ impl<'a> CredentialStep<'a> {
         ])
     }
 
-    fn slots(&self) -> impl Iterator<Item = usize> {
+    fn slots(&self) -> impl Iterator<Item = SecretId> {
         std::iter::once(self.ims.client_secret).chain(self.ims.private_key)
     }
 
     pub fn ciphertext_digest(&self, env: &Environment) -> String {
         let mut h = Sha256::new();
         for i in self.slots() {
-            if let Some(ct) = env.secrets.get(i).and_then(|s| s.ciphertext.as_ref()) {
+            if let Some(ct) = env.secret(i).and_then(|s| s.ciphertext.as_ref()) {
                 h.update(ct.armor.as_bytes());
             }
             h.update([0]);
@@ -135,9 +133,9 @@ impl<'a> CredentialStep<'a> {
     }
 
     /// The fingerprint of all fields, secrets included; `None` without the plaintexts.
-    pub fn fingerprint(&self, env_name: &str, values: &HashMap<usize, SecretValue>) -> Option<String> {
+    pub fn fingerprint(&self, env_name: &str, values: &SecretStore) -> Option<String> {
         let parts = [self.ims.auth.name(), &self.ims.org_id, &self.ims.client_id, &self.ims.technical_account_id];
-        let secrets: Vec<&SecretValue> = self.slots().map(|i| values.get(&i)).collect::<Option<_>>()?;
+        let secrets: Vec<&SecretValue> = self.slots().map(|i| values.get(i)).collect::<Option<_>>()?;
         // Sized up front (growing would leave unwiped copies of the credentials behind).
         let len = parts.iter().map(|p| p.len() + 1).sum::<usize>()
             + secrets.iter().map(|s| s.expose().len() + 1).sum::<usize>();
@@ -156,7 +154,7 @@ impl<'a> CredentialStep<'a> {
         Some(format!("pbkdf2-sha256:{FINGERPRINT_ROUNDS}:{}", crate::support::digest::hex(&out)))
     }
 
-    pub fn record(&self, env: &Environment, values: &HashMap<usize, SecretValue>) -> Option<AppliedCredentials> {
+    pub fn record(&self, env: &Environment, values: &SecretStore) -> Option<AppliedCredentials> {
         Some(AppliedCredentials {
             auth: self.ims.auth.name().into(),
             org_id: self.ims.org_id.clone(),
@@ -173,7 +171,7 @@ impl<'a> CredentialStep<'a> {
         &self,
         env: &Environment,
         state: Option<&StateRecord>,
-        values: Option<&HashMap<usize, SecretValue>>,
+        values: Option<&SecretStore>,
     ) -> Option<String> {
         let Some(applied) = state.and_then(|s| s.credentials.as_ref()) else {
             return Some("no record of applied credentials on this container".into());
@@ -201,12 +199,12 @@ impl<'a> CredentialStep<'a> {
 
 /// Checks that need the plaintexts (DESIGN §3): a client secret without `/`, and for JWT an
 /// unencrypted RSA private key in PEM (PKCS#8 or PKCS#1).
-pub fn check_plaintexts(env: &Environment, values: &HashMap<usize, SecretValue>) -> Diagnostics {
+pub fn check_plaintexts(env: &Environment, values: &SecretStore) -> Diagnostics {
     let mut diags = Diagnostics::new();
     for inst in &env.instances {
         let Some(step) = CredentialStep::of(inst) else { continue };
-        let at = |i: usize| env.secrets.get(i).map(|s| s.origin.location());
-        if let Some(secret) = values.get(&step.ims.client_secret) {
+        let at = |i: SecretId| env.secret(i).map(|s| s.origin.location());
+        if let Some(secret) = values.get(step.ims.client_secret) {
             if secret.expose().contains('/') {
                 diags.push(
                     Diagnostic::error(at(step.ims.client_secret), format!("instances.{}.ims.clientSecret contains `/`, the field separator of nlserver -setims*", inst.name))
@@ -234,7 +232,7 @@ pub fn check_plaintexts(env: &Environment, values: &HashMap<usize, SecretValue>)
             }
         }
         if let Some(k) = step.ims.private_key
-            && let Some(key) = values.get(&k)
+            && let Some(key) = values.get(k)
             && let Err(why) = check_rsa_pem(key.expose())
         {
             diags.push(

@@ -7,8 +7,8 @@ use rayon::prelude::*;
 use crate::credentials::{StateRecord, state_file};
 use crate::diag::{Diagnostic, Diagnostics, Location as DiagLocation};
 use crate::env::{Container, Environment, Instance};
-use crate::target::{self, Location};
 use crate::support::xml::{self, XmlElement};
+use crate::target::{self, Location};
 
 /// Where to read deployed files from.
 #[derive(Debug, Clone)]
@@ -60,7 +60,6 @@ impl DeployedFile {
     }
 }
 
-
 /// Where a container's file is, for a source.
 pub fn location(repo_root: &Path, env: &Environment, source: &Source, inst: &Instance, c: &Container) -> Location {
     match source {
@@ -108,8 +107,10 @@ fn read_state(
 }
 
 fn cannot_read(loc: &Location, shown: &str, c: &Container, what: &str, e: &std::io::Error) -> Diagnostic {
-    let d =
-        Diagnostic::in_file(Path::new(shown), format!("{}: cannot read {what}: {}", c.name, crate::support::yaml::io_reason(e)));
+    let d = Diagnostic::in_file(
+        Path::new(shown),
+        format!("{}: cannot read {what}: {}", c.name, crate::support::yaml::io_reason(e)),
+    );
     match loc {
         Location::Ssh { .. } => d.with_help(
             "check that `ssh` to the container's host works without a prompt (nlconf runs it with BatchMode=yes)",

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use super::value::{Origin, Value};
 use super::{OAUTH_MIN_BUILD, expect_map, expect_scalar, unknown_key};
 use crate::diag::{Diagnostic, Diagnostics};
+use crate::secrets::SecretId;
 use crate::support::yaml::Tag;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +32,8 @@ pub struct Ims {
     pub client_id: String,
     pub technical_account_id: String,
     /// Index into `Environment::secrets`.
-    pub client_secret: usize,
-    pub private_key: Option<usize>,
+    pub client_secret: SecretId,
+    pub private_key: Option<SecretId>,
     pub origin: Origin,
 }
 
@@ -48,7 +49,7 @@ pub fn load(
     v: &Value,
     instance: &str,
     build: u32,
-    secrets: &HashMap<Origin, usize>,
+    secrets: &HashMap<Origin, SecretId>,
 ) -> Option<Ims> {
     let v = expect_map(diags, v, &format!("instances.{instance}.ims"))?;
     for f in v.fields() {
@@ -96,7 +97,7 @@ pub fn load(
     if let Some((id, origin)) = &ta {
         check_technical_account_id(diags, id, origin);
     }
-    let secret = |diags: &mut Diagnostics, key: &str| -> Option<usize> {
+    let secret = |diags: &mut Diagnostics, key: &str| -> Option<SecretId> {
         let x = v.get(key)?;
         if x.tag != Tag::Age {
             diags.push(

@@ -11,7 +11,7 @@ use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean};
 use rayon::prelude::*;
 
 use crate::repo::Repository;
-use crate::secrets::{BindingStatus, Ciphertext, RecipientSet};
+use crate::secrets::{BindingStatus, Ciphertext, Identities, RecipientSet, SecretId, SecretStore};
 use crate::support::yaml::{self, Pos, SourceFile, Tag};
 
 pub use ims::{Auth, Ims};
@@ -33,7 +33,7 @@ pub struct Environment {
     /// Who may decrypt the secrets (`environments/<env>/recipients`); absent when there are none.
     pub recipients: Option<RecipientSet>,
     /// Where each secret is written, to its index in `secrets`.
-    pub secret_index: HashMap<Origin, usize>,
+    pub secret_index: HashMap<Origin, SecretId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +94,17 @@ impl Environment {
         self.instances.iter().find(|i| i.name == name)
     }
 
+    /// The `!age` value a handle names.
+    pub fn secret(&self, id: SecretId) -> Option<&SecretSlot> {
+        self.secrets.get(id.index())
+    }
+
+    /// Every secret of the environment, decrypted, each once.
+    pub fn decrypt_all(&self, ids: &Identities) -> Result<SecretStore, Diagnostics> {
+        let all: Vec<SecretId> = (0..self.secrets.len()).map(SecretId::new).collect();
+        decrypt_slots(&self.secrets, &all, ids)
+    }
+
     pub fn uses_jwt(&self) -> bool {
         self.instances.iter().any(|i| i.ims.as_ref().is_some_and(|ims| ims.auth == Auth::Jwt))
     }
@@ -133,7 +144,7 @@ fn container_serverconf(
     diags: &mut Diagnostics,
     base: &Value,
     overrides: Option<&Value>,
-    secrets: &HashMap<Origin, usize>,
+    secrets: &HashMap<Origin, SecretId>,
 ) -> Element {
     // The pipelined rules need to know whether an `ims:` block is there, even one with errors.
     let has_ims = base.get("ims").is_some();
@@ -176,6 +187,34 @@ pub struct Sources {
     /// Whether each file is the shared `environments/defaults.yaml`.
     pub shared: Vec<bool>,
     pub secrets: Vec<SecretSlot>,
+}
+
+/// Decrypts the named secrets, each distinct ciphertext once, in parallel. Every failure names the
+/// secret's file, line and YAML path.
+pub fn decrypt_slots(slots: &[SecretSlot], which: &[SecretId], ids: &Identities) -> Result<SecretStore, Diagnostics> {
+    let items = which.iter().filter_map(|&id| slots.get(id.index())?.ciphertext.as_ref().map(|ct| (id, ct)));
+    let (store, failed) = SecretStore::decrypt(items, ids);
+    let mut diags = Diagnostics::new();
+    for (id, why) in failed {
+        let Some(slot) = slots.get(id.index()) else { continue };
+        let message = match why {
+            Some(e) => format!("{}: {e}", slot.yaml_path),
+            None => format!("{}: the ciphertext is not valid", slot.yaml_path),
+        };
+        diags.push(Diagnostic::at(slot.origin.location(), message));
+    }
+    // A slot without a parsed ciphertext was reported when the environment was loaded.
+    for &id in which {
+        if let Some(slot) = slots.get(id.index())
+            && slot.ciphertext.is_none()
+        {
+            diags.push(Diagnostic::at(
+                slot.origin.location(),
+                format!("{}: the ciphertext is not valid", slot.yaml_path),
+            ));
+        }
+    }
+    if diags.has_errors() { Err(diags) } else { Ok(store) }
 }
 
 /// Reads and parses the environment's files and finds its secrets, without validating anything else.
@@ -538,7 +577,8 @@ fn build(
     if let Some(d) = &defaults {
         check_keys(diags, d, "`defaults`", DEFAULTS_KEYS);
     }
-    let secret_index: HashMap<Origin, usize> = secrets.iter().enumerate().map(|(i, s)| (s.origin.clone(), i)).collect();
+    let secret_index: HashMap<Origin, SecretId> =
+        secrets.iter().enumerate().map(|(i, s)| (s.origin.clone(), SecretId::new(i))).collect();
 
     let mut instances = Vec::new();
     let instances_v =
@@ -641,7 +681,7 @@ fn load_instance(
     field: &value::Field,
     defaults: Option<&Value>,
     build: u32,
-    secrets: &HashMap<Origin, usize>,
+    secrets: &HashMap<Origin, SecretId>,
 ) -> Option<Instance> {
     let name = &field.key;
     if !name_ok(name) {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use super::value::{Field, Kind, Origin, Value};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
 use crate::schema::{AttrDef, AttrType, ElementDef, Schema, nlserver_owned};
+use crate::secrets::SecretId;
 use crate::support::yaml::Tag;
 
 /// Starts every placeholder in rendered text: `@@nlconf:secret:N@@` (a secret of the environment)
@@ -17,7 +18,7 @@ pub const MARK: &str = "@@nlconf:";
 pub enum AttrValue {
     Text(String),
     /// Index into `Environment::secrets`.
-    Secret(usize),
+    Secret(SecretId),
     /// A value nlserver wrote, carried over from the deployed file.
     Kept(String),
 }
@@ -55,7 +56,7 @@ impl Element {
 struct Checker<'a> {
     diags: &'a mut Diagnostics,
     schema: &'static Schema,
-    secrets: &'a HashMap<Origin, usize>,
+    secrets: &'a HashMap<Origin, SecretId>,
 }
 
 /// Validates `serverconf` and builds the tree. Problems go to `diags`; the tree holds what was valid.
@@ -64,7 +65,7 @@ pub fn build(
     v: Option<&Value>,
     fallback: &Origin,
     has_ims: bool,
-    secrets: &HashMap<Origin, usize>,
+    secrets: &HashMap<Origin, SecretId>,
 ) -> Element {
     let schema = Schema::get();
     let mut c = Checker { diags, schema, secrets };

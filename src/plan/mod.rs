@@ -12,7 +12,7 @@ use crate::env::Environment;
 use crate::render::RenderedFile;
 use crate::review::canonical::canonical;
 use crate::review::{FileReview, FileStatus};
-use crate::secrets::SecretValue;
+use crate::secrets::SecretStore;
 use crate::support::xml::XmlElement;
 
 /// What apply does on one container for one instance, in order.
@@ -50,7 +50,7 @@ pub fn steps_of(
     f: &RenderedFile,
     d: Option<&DeployedFile>,
     review: &FileReview,
-    values: Option<&HashMap<usize, SecretValue>>,
+    values: Option<&SecretStore>,
 ) -> Steps {
     let write_file = review.status != FileStatus::Unchanged;
     let inst = env.instance(&f.instance);

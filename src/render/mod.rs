@@ -15,6 +15,7 @@ use crate::diag::{Diagnostic, Diagnostics, Location};
 use crate::env::serverconf::MARK;
 use crate::env::{AttrValue, Container, Element, Environment, Instance};
 use crate::repo::Repository;
+use crate::secrets::SecretId;
 use crate::support::xml::{self, XmlElement};
 
 /// The built-in templates, compiled into the binary. `templates/<name>` in a repository overrides one.
@@ -50,7 +51,7 @@ pub struct RenderedFile {
     /// The file's content with secret placeholders.
     pub content: String,
     /// Indexes (into `Environment::secrets`) of the secrets the content holds.
-    pub secrets: Vec<usize>,
+    pub secrets: Vec<SecretId>,
     /// Values kept from the deployed file (`@@nlconf:kept:N@@`): nlserver's encrypted attributes.
     pub kept: Vec<String>,
     /// The content parsed (placeholders are plain text to the parser), so nothing parses it again.
@@ -89,7 +90,7 @@ impl RenderedFile {
 /// What a placeholder in rendered content stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placeholder {
-    Secret(usize),
+    Secret(SecretId),
     Kept(usize),
 }
 
@@ -103,7 +104,7 @@ impl Placeholder {
 
     fn parse(s: &str) -> Option<Placeholder> {
         if let Some(n) = s.strip_prefix("secret:") {
-            return n.parse().ok().map(Placeholder::Secret);
+            return n.parse().ok().map(|i: usize| Placeholder::Secret(SecretId::new(i)));
         }
         s.strip_prefix("kept:").and_then(|n| n.parse().ok()).map(Placeholder::Kept)
     }
@@ -135,7 +136,8 @@ impl Templates {
         tera.autoescape_on(vec![".xml"]);
         tera.set_escape_fn(xml::tera_escape);
         let shown: BTreeMap<String, String> = sources.iter().map(|(k, (s, _))| (k.clone(), s.clone())).collect();
-        let digests = sources.iter().map(|(k, (_, t))| (k.clone(), crate::support::digest::sha256(t.as_bytes()))).collect();
+        let digests =
+            sources.iter().map(|(k, (_, t))| (k.clone(), crate::support::digest::sha256(t.as_bytes()))).collect();
         let builtin_only = sources.len() == BUILTIN_TEMPLATES.len()
             && BUILTIN_TEMPLATES.iter().all(|(name, text)| sources.get(*name).is_some_and(|(_, t)| t == text));
         let raw: Vec<(String, String)> = sources.into_iter().map(|(k, (_, t))| (k, t)).collect();
@@ -182,7 +184,9 @@ fn collect_templates(
             continue;
         }
         let text = std::fs::read(&path)
-            .map_err(|e| Diagnostic::in_file(&shown, format!("cannot read template: {}", crate::support::yaml::io_reason(&e))))
+            .map_err(|e| {
+                Diagnostic::in_file(&shown, format!("cannot read template: {}", crate::support::yaml::io_reason(&e)))
+            })
             .and_then(|b| crate::support::yaml::decode_text(b, &shown, "templates"));
         match text {
             Ok(t) => {
@@ -231,7 +235,7 @@ struct AttrOut {
 /// Placeholders for the values templates must not see.
 #[derive(Default)]
 struct Sensitive {
-    secrets: Vec<usize>,
+    secrets: Vec<SecretId>,
     kept: Vec<String>,
 }
 
@@ -516,7 +520,7 @@ pub fn substitute_into(content: &str, out: &mut String, mut f: impl FnMut(Placeh
 /// itself when dropped. A secret without a value is written as `missing`.
 pub fn reveal<'a>(
     f: &RenderedFile,
-    secret: impl Fn(usize) -> Option<&'a crate::secrets::SecretValue>,
+    secret: impl Fn(SecretId) -> Option<&'a crate::secrets::SecretValue>,
     missing: &str,
 ) -> zeroize::Zeroizing<String> {
     // Escaping makes a character at most 6 bytes long (`&quot;`).

@@ -10,17 +10,17 @@ fn reveal_puts_every_value_in_escaped_and_a_missing_secret_as_told() {
         file_name: "config-i.xml".into(),
         content: format!(
             "<a p=\"{}\" q=\"{}\" r=\"{}\">{}</a>",
-            Placeholder::Secret(0).text(),
+            Placeholder::Secret(SecretId::new(0)).text(),
             Placeholder::Kept(0).text(),
-            Placeholder::Secret(1).text(),
-            Placeholder::Secret(0).text()
+            Placeholder::Secret(SecretId::new(1)).text(),
+            Placeholder::Secret(SecretId::new(0)).text()
         ),
-        secrets: vec![0, 1],
+        secrets: vec![SecretId::new(0), SecretId::new(1)],
         kept: vec!["@abc&def".into()],
         tree: None,
     };
     let zero = crate::secrets::SecretValue::new("\"<pa&ss>'\n".into());
-    let out = reveal(&f, |i| (i == 0).then_some(&zero), "(sensitive)");
+    let out = reveal(&f, |i| (i == SecretId::new(0)).then_some(&zero), "(sensitive)");
     let s = "&quot;&lt;pa&amp;ss&gt;&apos;&#10;";
     assert_eq!(out.as_str(), format!("<a p=\"{s}\" q=\"@abc&amp;def\" r=\"(sensitive)\">{s}</a>"));
     assert_eq!(xml::parse(&out).unwrap().attr("p"), Some("\"<pa&ss>'\n"));

@@ -29,4 +29,5 @@ pub use identity::{
     Identities, IdentityError, IdentityErrorKind, IdentityOrigin, IdentitySource, identity_search_order,
 };
 pub use recipients::{LineError, RecipientEntry, RecipientKind, RecipientSet};
+pub use store::{SecretId, SecretStore};
 pub use value::{FingerprintKey, NotUtf8, SecretValue};
