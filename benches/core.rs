@@ -49,11 +49,12 @@ fn fixture(instances: usize) -> &'static Fixture {
         args.deploy = false;
         fleet::write_repository(&args).expect("the fleet generator failed");
         let repo = Repository::open(&dir).expect("a repository");
-        let (env, diags) = nlconf::env::load(&repo, "fleet");
-        let env = env.unwrap_or_else(|| panic!("the generated fleet does not validate: {diags:?}"));
+        let env = nlconf::env::load(&repo, "fleet")
+            .unwrap_or_else(|diags| panic!("the generated fleet does not validate: {diags:?}"))
+            .value;
         let templates = Templates::load(&repo).unwrap_or_else(|d| panic!("templates: {d:?}"));
         let inst = &env.instances[0];
-        let mut file = templates.render_checked(&env, inst, &inst.containers[2], None).0.expect("render");
+        let mut file = templates.render_checked(&env, inst, &inst.containers[2], None).expect("render").value;
         file.parse().expect("well-formed");
         Box::leak(Box::new(Fixture { repo, env, templates, file }))
     })
@@ -62,17 +63,14 @@ fn fixture(instances: usize) -> &'static Fixture {
 #[divan::bench(args = [10, 40], sample_count = 10)]
 fn load_env(bencher: divan::Bencher, instances: usize) {
     let fx = fixture(instances);
-    bencher.bench(|| {
-        let (env, _) = nlconf::env::load(&fx.repo, "fleet");
-        env.expect("valid")
-    });
+    bencher.bench(|| nlconf::env::load(&fx.repo, "fleet").expect("valid").value);
 }
 
 #[divan::bench(sample_count = 200)]
 fn render_container(bencher: divan::Bencher) {
     let fx = fixture(10);
     let inst = &fx.env.instances[0];
-    bencher.bench(|| fx.templates.render_checked(&fx.env, inst, &inst.containers[2], None).0.expect("render"));
+    bencher.bench(|| fx.templates.render_checked(&fx.env, inst, &inst.containers[2], None).expect("render").value);
 }
 
 #[divan::bench(sample_count = 200)]
@@ -80,8 +78,9 @@ fn render_container_with_deployed(bencher: divan::Bencher) {
     let fx = fixture(10);
     let inst = &fx.env.instances[0];
     let deployed = fx.file.tree.as_ref().expect("parsed");
-    bencher
-        .bench(|| fx.templates.render_checked(&fx.env, inst, &inst.containers[2], Some(deployed)).0.expect("render"));
+    bencher.bench(|| {
+        fx.templates.render_checked(&fx.env, inst, &inst.containers[2], Some(deployed)).expect("render").value
+    });
 }
 
 #[divan::bench(sample_count = 200)]

@@ -1,10 +1,18 @@
-//! The command line (DESIGN §6). Clap types stay in this file: `parse` turns them into the
-//! `Invocation` that the rest of nlconf works with.
+//! The command line (DESIGN §6). Clap types stay in this file: `parse` resolves them, once, into
+//! the `Invocation` the rest of nlconf works with (where the deployed files are read from, the
+//! review's format, whether to colour each stream), as ripgrep's low-level arguments become its
+//! high-level ones.
 
 use std::ffi::OsString;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::deployed::Source;
+use crate::review::Options;
+use crate::review::format::Format;
+use crate::ui::Output;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -37,7 +45,7 @@ struct Cli {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ColorArg {
+enum ColorArg {
     Auto,
     Always,
     Never,
@@ -163,52 +171,50 @@ struct RenderArgs {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FormatArg {
+enum FormatArg {
     Text,
     Json,
     Markdown,
 }
 
+/// What `diff` and `plan` share.
 #[derive(Args, Debug)]
-struct DiffCliArgs {
-    /// The environment (a folder under environments/)
-    #[arg(short = 'e', long = "env", value_name = "ENV")]
-    env: String,
-    /// Compare with a local copy laid out as `render --out` writes it, instead of the target
-    #[arg(long, value_name = "DIR", conflicts_with = "base")]
-    deployed: Option<PathBuf>,
-    /// Compare with the files rendered from another git revision (no target access, no key)
-    #[arg(long, value_name = "GITREV")]
-    base: Option<String>,
-    #[arg(long, value_enum, default_value_t = FormatArg::Text)]
-    format: FormatArg,
-    /// Compare canonical XML: ignore attribute order, quoting and whitespace
-    #[arg(long)]
-    semantic: bool,
-    /// Lines of context around each change
-    #[arg(short = 'U', value_name = "N", default_value_t = 3)]
-    context: usize,
-    /// Exit 2 when there are changes, 0 when there are none, 1 on error
-    #[arg(long)]
-    detailed_exitcode: bool,
-}
-
-#[derive(Args, Debug)]
-struct PlanCliArgs {
+struct ReviewCliArgs {
     /// The environment (a folder under environments/)
     #[arg(short = 'e', long = "env", value_name = "ENV")]
     env: String,
     /// Compare with a local copy laid out as `render --out` writes it, instead of the target
     #[arg(long, value_name = "DIR")]
     deployed: Option<PathBuf>,
-    /// Where to write the plan file (JSON, no secrets: fit for a CI artifact)
-    #[arg(long, value_name = "PLANFILE")]
-    out: PathBuf,
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     format: FormatArg,
     /// Exit 2 when there are changes, 0 when there are none, 1 on error
     #[arg(long)]
     detailed_exitcode: bool,
+}
+
+#[derive(Args, Debug)]
+struct DiffCliArgs {
+    #[command(flatten)]
+    review: ReviewCliArgs,
+    /// Compare with the files rendered from another git revision (no target access, no key)
+    #[arg(long, value_name = "GITREV", conflicts_with = "deployed")]
+    base: Option<String>,
+    /// Compare canonical XML: ignore attribute order, quoting and whitespace
+    #[arg(long)]
+    semantic: bool,
+    /// Lines of context around each change
+    #[arg(short = 'U', value_name = "N", default_value_t = 3)]
+    context: usize,
+}
+
+#[derive(Args, Debug)]
+struct PlanCliArgs {
+    #[command(flatten)]
+    review: ReviewCliArgs,
+    /// Where to write the plan file (JSON, no secrets: fit for a CI artifact)
+    #[arg(long, value_name = "PLANFILE")]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -226,42 +232,80 @@ struct ExplainArgs {
     path: Option<String>,
 }
 
-/// Global options, free of clap.
+/// Global options, resolved.
 #[derive(Debug, Clone)]
 pub struct Globals {
     pub dir: PathBuf,
     pub identities: Vec<PathBuf>,
-    pub color: ColorArg,
-    pub quiet: bool,
-    pub verbose: bool,
+    pub output: Output,
 }
 
+/// What `diff` and `plan` review.
+#[derive(Debug, Clone)]
+pub struct ReviewArgs {
+    pub env: String,
+    /// Where the deployed files are read (`diff --base` reads none).
+    pub source: Source,
+    pub format: Format,
+    pub detailed_exitcode: bool,
+}
+
+/// A command with its arguments resolved.
 #[derive(Debug, Clone)]
 pub enum Command {
-    Validate { envs: Vec<String> },
-    Render { env: String, out: Option<PathBuf>, instance: Option<String>, container: Option<String>, reveal: bool },
-    Explain { env: String, instance: String, container: Option<String>, path: Option<String> },
-    Diff(DiffOptions),
-    Plan { env: String, deployed: Option<PathBuf>, out: PathBuf, format: FormatArg, detailed_exitcode: bool },
-    Apply { plan: PathBuf, force_unlock: bool },
-    Import { env: String, instance: String, files: Vec<String>, force: bool },
-    SecretSet { env: String, path: String, from_file: Option<PathBuf> },
-    SecretRekey { envs: Vec<String>, dry_run: bool },
-    SecretCheck { envs: Vec<String> },
-    ImsStatus { env: String, deployed: Option<PathBuf> },
-    Completions { shell: clap_complete::Shell },
-    Man,
-}
-
-#[derive(Debug, Clone)]
-pub struct DiffOptions {
-    pub env: String,
-    pub deployed: Option<PathBuf>,
-    pub base: Option<String>,
-    pub format: FormatArg,
-    pub semantic: bool,
-    pub context: usize,
-    pub detailed_exitcode: bool,
+    Validate {
+        envs: Vec<String>,
+    },
+    Render {
+        env: String,
+        out: Option<PathBuf>,
+        instance: Option<String>,
+        container: Option<String>,
+        reveal: bool,
+    },
+    Explain {
+        env: String,
+        instance: String,
+        container: Option<String>,
+        path: Option<String>,
+    },
+    Diff {
+        review: ReviewArgs,
+        base: Option<String>,
+        options: Options,
+    },
+    Plan {
+        review: ReviewArgs,
+        out: PathBuf,
+    },
+    Apply {
+        plan: PathBuf,
+        force_unlock: bool,
+    },
+    Import {
+        env: String,
+        instance: String,
+        files: Vec<String>,
+        force: bool,
+    },
+    SecretSet {
+        env: String,
+        path: String,
+        from_file: Option<PathBuf>,
+    },
+    SecretRekey {
+        envs: Vec<String>,
+        dry_run: bool,
+    },
+    SecretCheck {
+        envs: Vec<String>,
+    },
+    ImsStatus {
+        env: String,
+        source: Source,
+    },
+    /// Text printed as it is: a completion script, the man page.
+    Print(Vec<u8>),
 }
 
 #[derive(Debug, Clone)]
@@ -279,31 +323,19 @@ where
     let globals = Globals {
         dir: cli.dir.unwrap_or_else(|| PathBuf::from(".")),
         identities: cli.identity,
-        color: cli.color,
-        quiet: cli.quiet,
-        verbose: cli.verbose,
+        output: output(cli.color, cli.quiet, cli.verbose),
     };
     let command = match cli.command {
         CommandArgs::Validate { env } => Command::Validate { envs: env },
         CommandArgs::Render(a) => {
             Command::Render { env: a.env, out: a.out, instance: a.instance, container: a.container, reveal: a.reveal }
         }
-        CommandArgs::Diff(a) => Command::Diff(DiffOptions {
-            env: a.env,
-            deployed: a.deployed,
+        CommandArgs::Diff(a) => Command::Diff {
+            review: review(a.review),
             base: a.base,
-            format: a.format,
-            semantic: a.semantic,
-            context: a.context,
-            detailed_exitcode: a.detailed_exitcode,
-        }),
-        CommandArgs::Plan(a) => Command::Plan {
-            env: a.env,
-            deployed: a.deployed,
-            out: a.out,
-            format: a.format,
-            detailed_exitcode: a.detailed_exitcode,
+            options: Options { semantic: a.semantic, context: a.context },
         },
+        CommandArgs::Plan(a) => Command::Plan { review: review(a.review), out: a.out },
         CommandArgs::Apply { plan, force_unlock } => Command::Apply { plan, force_unlock },
         CommandArgs::Import { env, instance, files, force } => Command::Import { env, instance, files, force },
         CommandArgs::Explain(a) => {
@@ -312,11 +344,48 @@ where
         CommandArgs::Secret(SecretArgs::Set { env, path, from_file }) => Command::SecretSet { env, path, from_file },
         CommandArgs::Secret(SecretArgs::Rekey { env, dry_run }) => Command::SecretRekey { envs: env, dry_run },
         CommandArgs::Secret(SecretArgs::Check { env }) => Command::SecretCheck { envs: env },
-        CommandArgs::Ims(ImsArgs::Status { env, deployed }) => Command::ImsStatus { env, deployed },
-        CommandArgs::Completions { shell } => Command::Completions { shell },
-        CommandArgs::Man => Command::Man,
+        CommandArgs::Ims(ImsArgs::Status { env, deployed }) => Command::ImsStatus { env, source: source(deployed) },
+        CommandArgs::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command(), "nlconf", &mut script);
+            Command::Print(script)
+        }
+        CommandArgs::Man => {
+            let mut page = Vec::new();
+            // Rendering into memory cannot fail.
+            let _ = clap_mangen::Man::new(command()).render(&mut page);
+            Command::Print(page)
+        }
     };
     Ok(Invocation { globals, command })
+}
+
+fn review(a: ReviewCliArgs) -> ReviewArgs {
+    let format = match a.format {
+        FormatArg::Text => Format::Text,
+        FormatArg::Json => Format::Json,
+        FormatArg::Markdown => Format::Markdown,
+    };
+    ReviewArgs { env: a.env, source: source(a.deployed), format, detailed_exitcode: a.detailed_exitcode }
+}
+
+fn source(deployed: Option<PathBuf>) -> Source {
+    deployed.map_or(Source::Target, Source::Dir)
+}
+
+/// Colour on each stream: asked for, or (auto) a terminal without `NO_COLOR`.
+fn output(color: ColorArg, quiet: bool, verbose: bool) -> Output {
+    let wanted = |is_terminal: bool| match color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && is_terminal,
+    };
+    Output {
+        color_err: wanted(std::io::stderr().is_terminal()),
+        color_out: wanted(std::io::stdout().is_terminal()),
+        quiet,
+        verbose,
+    }
 }
 
 pub fn command() -> clap::Command {

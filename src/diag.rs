@@ -129,8 +129,24 @@ impl Diagnostics {
         self.items.len()
     }
 
-    pub fn error_count(&self) -> usize {
-        self.items.iter().filter(|d| d.is_error()).count()
+    /// The end of a stage: `value` with the warnings found, or every finding when one is an error.
+    pub fn finish<T>(self, value: T) -> Staged<T> {
+        if self.has_errors() { Err(self) } else { Ok(Warned { value, warnings: self }) }
+    }
+
+    /// Keeps the warnings of a stage that succeeded and returns its value; the findings of one that
+    /// failed are kept too, and `None` returned.
+    pub fn take<T>(&mut self, staged: Staged<T>) -> Option<T> {
+        match staged {
+            Ok(Warned { value, warnings }) => {
+                self.extend(warnings);
+                Some(value)
+            }
+            Err(all) => {
+                self.extend(all);
+                None
+            }
+        }
     }
 
     /// Sorted by file, line and column (file-less findings last), duplicates removed.
@@ -158,6 +174,24 @@ impl From<Diagnostic> for Diagnostics {
 impl FromIterator<Diagnostic> for Diagnostics {
     fn from_iter<T: IntoIterator<Item = Diagnostic>>(iter: T) -> Self {
         Diagnostics { items: iter.into_iter().collect() }
+    }
+}
+
+/// What a stage returns: its value and the warnings found on the way, or, when it failed, every
+/// finding (errors and warnings) in `Err`.
+pub type Staged<T> = Result<Warned<T>, Diagnostics>;
+
+/// A stage's value with the warnings it found.
+#[derive(Debug)]
+pub struct Warned<T> {
+    pub value: T,
+    pub warnings: Diagnostics,
+}
+
+impl<T> Warned<T> {
+    /// A value with no warning.
+    pub fn clean(value: T) -> Warned<T> {
+        Warned { value, warnings: Diagnostics::new() }
     }
 }
 

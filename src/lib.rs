@@ -1,6 +1,7 @@
 //! nlconf: GitOps for Adobe Campaign Classic instance configuration.
 
 pub mod app;
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod credentials;
@@ -8,6 +9,7 @@ pub mod deployed;
 pub mod diag;
 pub mod env;
 pub mod import;
+pub mod manage;
 pub mod plan;
 pub mod render;
 pub mod repo;

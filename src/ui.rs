@@ -1,9 +1,21 @@
 //! Terminal output: diagnostics on stderr, results on stdout, color when wanted.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
-use crate::cli::ColorArg;
 use crate::diag::{Diagnostic, Diagnostics, Severity};
+
+/// How to print: decided once from the command line (`cli::parse`).
+#[derive(Debug, Clone, Copy)]
+pub struct Output {
+    /// Color on stderr (diagnostics, notes).
+    pub color_err: bool,
+    /// Color on stdout (the review).
+    pub color_out: bool,
+    /// Print only errors (and the results a command exists to print).
+    pub quiet: bool,
+    /// Print the time each stage took.
+    pub verbose: bool,
+}
 
 pub struct Ui {
     /// Color on stderr (diagnostics, notes).
@@ -15,18 +27,8 @@ pub struct Ui {
 }
 
 impl Ui {
-    pub fn new(color: ColorArg, quiet: bool, verbose: bool) -> Ui {
-        let wanted = |is_terminal: bool| match color {
-            ColorArg::Always => true,
-            ColorArg::Never => false,
-            ColorArg::Auto => std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && is_terminal,
-        };
-        Ui {
-            color: wanted(std::io::stderr().is_terminal()),
-            color_out: wanted(std::io::stdout().is_terminal()),
-            quiet,
-            verbose,
-        }
+    pub fn new(o: Output) -> Ui {
+        Ui { color: o.color_err, color_out: o.color_out, quiet: o.quiet, verbose: o.verbose }
     }
 
     pub fn paint(&self, code: &str, text: &str) -> String {
@@ -59,6 +61,11 @@ impl Ui {
         s
     }
 
+    /// Results on stdout, as they are (a review ends with its own newline).
+    pub fn print(&self, text: &str) {
+        let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    }
+
     /// A line of results on stdout.
     pub fn out(&self, line: &str) {
         let mut out = std::io::stdout().lock();
@@ -74,13 +81,21 @@ impl Ui {
 
     /// With -v, how long a stage took: "rendered 1000 files in 41 ms".
     pub fn timing(&self, what: &str, started: std::time::Instant) {
+        self.took(what, started.elapsed());
+    }
+
+    /// With -v, a stage's timings.
+    pub fn timings(&self, timings: &crate::support::clock::Timings) {
+        for (what, took) in timings.iter() {
+            self.took(what, took);
+        }
+    }
+
+    fn took(&self, what: &str, took: std::time::Duration) {
         if self.verbose {
-            self.note(&format!("{what} in {} ms", started.elapsed().as_millis()));
+            self.note(&format!("{what} in {} ms", took.as_millis()));
         }
     }
 }
 
-/// "1 file", "2 files".
-pub fn count(n: usize, what: &str) -> String {
-    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
-}
+pub use crate::support::count;

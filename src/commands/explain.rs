@@ -1,139 +1,18 @@
 //! `nlconf explain -e ENV --instance I [--container C] [PATH]`: every final value, where it was set
 //! and what it overrode.
 
-use crate::app::{Ctx, Status};
-use crate::diag::Diagnostic;
-use crate::env::value::{Kind, Value};
-use crate::env::{Instance, quote_path_key};
-
-/// One final value: its dotted path and the value that holds it.
-struct Leaf<'a> {
-    path: String,
-    value: &'a Value,
-}
-
-fn leaves<'a>(v: &'a Value, path: &mut String, out: &mut Vec<Leaf<'a>>) {
-    match &v.kind {
-        Kind::Map(fields) if v.tag == crate::support::yaml::Tag::None && !fields.is_empty() => {
-            for f in fields {
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(&quote_path_key(&f.key));
-                leaves(&f.value, path, out);
-                path.truncate(len);
-            }
-        }
-        _ => out.push(Leaf { path: path.clone(), value: v }),
-    }
-}
-
-fn under(path: &str, filter: Option<&str>) -> bool {
-    match filter {
-        None => true,
-        Some(f) => path == f || path.starts_with(&format!("{f}.")) || path.starts_with(&format!("{f}[")),
-    }
-}
-
-fn describe(value: &Value) -> Vec<String> {
-    let mut lines = vec![format!("    set at {}", value.origin)];
-    for o in &value.overrode {
-        lines.push(format!("    overrides `{}` from {}", o.shown, o.origin));
-    }
-    lines
-}
+use super::{Ctx, Status};
 
 pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, container: Option<&str>, filter: Option<&str>) -> Status {
-    let Some(repo) = ctx.repo() else {
-        return Status::Failed;
-    };
-    let Some(env) = ctx.load_env(&repo, env_name) else {
-        return Status::Failed;
-    };
-    let Some(inst) = env.instance(instance) else {
-        let known: Vec<&str> = env.instances.iter().map(|i| i.name.as_str()).collect();
-        ctx.diags.push(
-            Diagnostic::error(None, format!("environment `{env_name}` has no instance `{instance}`"))
-                .with_help(format!("instances are: {}", known.join(", "))),
-        );
-        return Status::Failed;
-    };
-    let mut out = Vec::new();
-    match container {
-        Some(c) => {
-            let Some(cont) = inst.container(c) else {
-                let known: Vec<&str> = inst.containers.iter().map(|x| x.name.as_str()).collect();
-                ctx.diags.push(
-                    Diagnostic::error(None, format!("instance `{instance}` has no container `{c}`"))
-                        .with_help(format!("containers are: {}", known.join(", "))),
-                );
-                return Status::Failed;
-            };
-            out.push(format!("# {env_name} / {instance} / {c}"));
-            let settings = inst.settings_of(cont);
-            let mut ls = Vec::new();
-            leaves(&settings, &mut String::new(), &mut ls);
-            for l in ls.iter().filter(|l| under(&l.path, filter)) {
-                out.push(format!("{} = {}", l.path, l.value.shown()));
-                out.extend(describe(l.value));
+    let Some(repo) = ctx.repo() else { return Status::Failed };
+    let Some(env) = ctx.load_env(&repo, env_name) else { return Status::Failed };
+    match crate::env::explain::explain(&env, instance, container, filter) {
+        Ok(lines) => {
+            for line in lines {
+                ctx.ui.out(&line);
             }
+            Status::Ok
         }
-        None => explain_instance(inst, env_name, filter, &mut out),
-    }
-    if out.len() == 1 {
-        ctx.diags.push(Diagnostic::error(None, format!("no value under `{}`", filter.unwrap_or(""))).with_help(
-            "paths are dotted keys such as serverconf.mta or ims.clientId; run explain without PATH to list them all",
-        ));
-        return Status::Failed;
-    }
-    for line in out {
-        ctx.ui.out(&line);
-    }
-    Status::Ok
-}
-
-/// The instance's own settings (defaults and instance, before containerOverrides), and for each
-/// value the containers where it ends up different.
-fn explain_instance(inst: &Instance, env_name: &str, filter: Option<&str>, out: &mut Vec<String>) {
-    let names: Vec<&str> = inst.containers.iter().map(|c| c.name.as_str()).collect();
-    out.push(format!("# {env_name} / {} (containers: {})", inst.name, names.join(", ")));
-    let settings: Vec<(&str, Value)> = inst.containers.iter().map(|c| (c.name.as_str(), inst.settings_of(c))).collect();
-    let per_container: Vec<(&str, Vec<Leaf>)> = settings
-        .iter()
-        .map(|(name, s)| {
-            let mut ls = Vec::new();
-            leaves(s, &mut String::new(), &mut ls);
-            (*name, ls)
-        })
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    let mut paths: Vec<&str> = Vec::new();
-    for (_, ls) in &per_container {
-        for l in ls {
-            if seen.insert(l.path.as_str()) {
-                paths.push(l.path.as_str());
-            }
-        }
-    }
-    let by_path: Vec<(&str, std::collections::HashMap<&str, &Value>)> =
-        per_container.iter().map(|(n, ls)| (*n, ls.iter().map(|l| (l.path.as_str(), l.value)).collect())).collect();
-    for path in paths.into_iter().filter(|p| under(p, filter)) {
-        let values: Vec<(&str, Option<&Value>)> = by_path.iter().map(|(n, m)| (*n, m.get(path).copied())).collect();
-        let reference = values.iter().find_map(|(_, v)| *v);
-        let Some(reference) = reference else { continue };
-        let same = values.iter().all(|(_, v)| v.is_some_and(|v| v.origin == reference.origin));
-        if same {
-            out.push(format!("{path} = {}", reference.shown()));
-            out.extend(describe(reference));
-        } else {
-            out.push(format!("{path} differs by container:"));
-            for (n, v) in values {
-                match v {
-                    Some(v) => out.push(format!("  {n}: {}  (set at {})", v.shown(), v.origin)),
-                    None => out.push(format!("  {n}: (not set)")),
-                }
-            }
-        }
+        Err(d) => ctx.fail(d),
     }
 }

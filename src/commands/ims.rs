@@ -2,19 +2,17 @@
 //! which Adobe I/O project (technical-account client ID) is deployed, whether it is the YAML's, and
 //! what nlconf last applied.
 
-use crate::app::{Ctx, Status};
+use super::{Ctx, Status};
 use crate::deployed::{self, Source};
 use crate::env::{Container, Instance};
 
-pub fn status(ctx: &mut Ctx, env_name: &str, deployed_dir: Option<&std::path::Path>) -> Status {
+pub fn status(ctx: &mut Ctx, env_name: &str, source: &Source) -> Status {
     let Some(repo) = ctx.repo() else { return Status::Failed };
     let Some(env) = ctx.load_env(&repo, env_name) else { return Status::Failed };
-    let source = deployed_dir.map_or(Source::Target, |d| Source::Dir(d.to_path_buf()));
     let jobs: Vec<(&Instance, &Container)> = env.containers().collect();
-    let (files, diags) = deployed::read_all(&repo.root, &env, &source, &jobs);
+    let (files, diags) = deployed::read_all(&repo.root, &env, source, &jobs);
     if diags.has_errors() {
-        ctx.diags.extend(diags);
-        return Status::Failed;
+        return ctx.fail(diags);
     }
     let mut rows = vec![[
         "INSTANCE".to_string(),

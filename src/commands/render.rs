@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use crate::app::{Ctx, Status};
+use super::{Ctx, Status};
 use crate::diag::Diagnostic;
 use std::io::Write;
 
@@ -35,35 +35,14 @@ pub fn run(
     let Some(templates) = templates else {
         return Status::Failed;
     };
-    if let Some(i) = instance {
-        match env.instance(i) {
-            None => {
-                let known: Vec<&str> = env.instances.iter().map(|x| x.name.as_str()).collect();
-                ctx.diags.push(
-                    Diagnostic::error(None, format!("environment `{env_name}` has no instance `{i}`"))
-                        .with_help(format!("instances are: {}", known.join(", "))),
-                );
-                return Status::Failed;
-            }
-            Some(inst) => {
-                if let Some(c) = container
-                    && inst.container(c).is_none()
-                {
-                    let known: Vec<&str> = inst.containers.iter().map(|x| x.name.as_str()).collect();
-                    ctx.diags.push(
-                        Diagnostic::error(None, format!("instance `{i}` has no container `{c}`"))
-                            .with_help(format!("containers are: {}", known.join(", "))),
-                    );
-                    return Status::Failed;
-                }
-            }
-        }
+    if let Some(i) = instance
+        && let Err(d) = env.select(i, container)
+    {
+        return ctx.fail(d);
     }
-    let (files, diags) = templates.render_environment(&env, instance, container);
-    ctx.diags.extend(diags);
-    if ctx.diags.has_errors() {
+    let Some(files) = ctx.take(templates.render_environment(&env, instance, container)) else {
         return Status::Failed;
-    }
+    };
     if files.is_empty() {
         ctx.diags.push(
             Diagnostic::error(None, format!("no container of `{env_name}` matches"))
@@ -79,10 +58,7 @@ pub fn run(
         which.dedup();
         match crate::env::decrypt_slots(&env.secrets, &which, &ids) {
             Ok(v) => Some(v),
-            Err(d) => {
-                ctx.diags.extend(d);
-                return Status::Failed;
-            }
+            Err(d) => return ctx.fail(d),
         }
     } else {
         None

@@ -1,25 +1,20 @@
 //! `nlconf validate [-e ENV]...`: YAML, schema, templates and recipients, all problems at once.
 
-use crate::app::{Ctx, Status};
+use super::{Ctx, Status};
 
 pub fn run(ctx: &mut Ctx, envs: &[String]) -> Status {
-    let Some(repo) = ctx.repo() else {
-        return Status::Failed;
-    };
+    let Some(repo) = ctx.repo() else { return Status::Failed };
     let Some(names) = ctx.env_names(&repo, envs) else { return Status::Failed };
     let templates = ctx.templates(&repo);
     let mut failed = templates.is_none();
     for name in &names {
-        let before = ctx.diags.error_count();
         let Some(env) = ctx.load_env_for_rendering(&repo, name) else {
             failed = true;
             continue;
         };
-        if let Some(t) = &templates {
-            let (_, diags) = t.render_environment(&env, None, None);
-            ctx.diags.extend(diags);
-        }
-        if ctx.diags.error_count() > before || templates.is_none() {
+        // Rendering every container checks its settings and the templates' output.
+        let rendered = templates.as_ref().and_then(|t| ctx.take(t.render_environment(&env, None, None)));
+        if rendered.is_none() {
             failed = true;
             continue;
         }

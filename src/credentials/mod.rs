@@ -268,18 +268,5 @@ pub fn check_rsa_pem(pem: &str) -> Result<(), String> {
     Err("not a PEM private key (expected -----BEGIN PRIVATE KEY----- or -----BEGIN RSA PRIVATE KEY-----)".into())
 }
 
-/// Post-change steps of a container (nlserver arguments), in the order they run: reload after a
-/// changed file or credentials, then restart pipelined when it runs there and changed.
-pub fn post_steps(instance: &str, file_changed: bool, credentials: bool, restart_pipelined: bool) -> Vec<Vec<String>> {
-    let mut steps = Vec::new();
-    if file_changed || credentials {
-        steps.push(vec!["config".to_string(), "-reload".to_string()]);
-    }
-    if restart_pipelined {
-        steps.push(vec!["restart".to_string(), format!("pipelined@{instance}")]);
-    }
-    steps
-}
-
 #[cfg(test)]
 mod tests;

@@ -28,8 +28,8 @@ pub struct DeployedFile {
     /// Where it was read, for messages.
     pub shown: String,
     /// `None` when the file does not exist (a new file). A review drops it once compared
-    /// (`commands::diff::against_deployed`): `digest` is what stays.
-    pub content: Option<String>,
+    /// (`plan::compute::against_deployed`): `digest` is what stays.
+    pub content: Option<DeployedText>,
     /// `sha256:<hex>` of the bytes, or `absent`.
     pub digest: String,
     pub tree: Option<XmlElement>,
@@ -50,6 +50,27 @@ impl std::fmt::Debug for DeployedFile {
             .field("digest", &self.digest)
             .field("has_state", &self.state.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// The text of a deployed file. It holds the plaintext of the secrets apply wrote into it: its
+/// `Debug` shows nothing of it, and it is wiped when dropped.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeployedText(zeroize::Zeroizing<String>);
+
+impl DeployedText {
+    pub fn new(text: String) -> DeployedText {
+        DeployedText(zeroize::Zeroizing::new(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for DeployedText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DeployedText({} bytes)", self.0.len())
     }
 }
 
@@ -163,7 +184,7 @@ pub fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<Deploy
         container: c.name.clone(),
         shown,
         digest: crate::support::digest::sha256(content.as_bytes()),
-        content: Some(content),
+        content: Some(DeployedText::new(content)),
         tree: Some(tree),
         state,
         ims_client_id,

@@ -1,5 +1,6 @@
 //! An environment: its YAML files merged in layers, validated against the schema, as a typed model.
 
+pub mod explain;
 pub mod ims;
 pub mod serverconf;
 pub mod value;
@@ -7,7 +8,7 @@ pub mod value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::diag::{Diagnostic, Diagnostics, Location, did_you_mean};
+use crate::diag::{Diagnostic, Diagnostics, Location, Staged, did_you_mean};
 use rayon::prelude::*;
 
 use crate::repo::Repository;
@@ -115,10 +116,9 @@ impl Environment {
         let pairs: Vec<(&Instance, &Container)> = self.containers().collect();
         let found: Vec<Diagnostics> = pairs
             .par_iter()
-            .map(|(i, c)| {
-                let mut d = Diagnostics::new();
-                drop(self.checked_serverconf(i, c, &mut d));
-                d
+            .map(|(i, c)| match self.checked_serverconf(i, c) {
+                Ok(tree) => tree.warnings,
+                Err(all) => all,
             })
             .collect();
         found.into_iter().fold(Diagnostics::new(), |mut all, d| {
@@ -132,11 +132,13 @@ impl Environment {
         self.instances.iter().flat_map(|i| i.containers.iter().map(move |c| (i, c)))
     }
 
-    /// A container's `serverconf` tree, ready to render, and what the schema check finds in it.
+    /// A container's `serverconf` tree, ready to render, with what the schema check finds in it.
     /// Environments keep none of these trees (on a fleet they would be most of the memory): each is
     /// built when its file is rendered, and dropped once written.
-    pub fn checked_serverconf(&self, inst: &Instance, c: &Container, diags: &mut Diagnostics) -> Element {
-        container_serverconf(diags, &inst.base, c.overrides.as_ref(), &self.secret_index)
+    pub fn checked_serverconf(&self, inst: &Instance, c: &Container) -> Staged<Element> {
+        let mut diags = Diagnostics::new();
+        let tree = container_serverconf(&mut diags, &inst.base, c.overrides.as_ref(), &self.secret_index);
+        diags.finish(tree)
     }
 }
 
@@ -154,6 +156,31 @@ fn container_serverconf(
             serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets)
         }
         None => serverconf::build(diags, base.get("serverconf"), &base.origin, has_ims, secrets),
+    }
+}
+
+impl Environment {
+    /// An instance by name, and one of its containers when one is named: an error lists the names
+    /// there are.
+    pub fn select(
+        &self,
+        instance: &str,
+        container: Option<&str>,
+    ) -> Result<(&Instance, Option<&Container>), Diagnostic> {
+        let Some(inst) = self.instance(instance) else {
+            let known: Vec<&str> = self.instances.iter().map(|i| i.name.as_str()).collect();
+            return Err(Diagnostic::error(None, format!("environment `{}` has no instance `{instance}`", self.name))
+                .with_help(format!("instances are: {}", known.join(", "))));
+        };
+        let Some(c) = container else { return Ok((inst, None)) };
+        match inst.container(c) {
+            Some(cont) => Ok((inst, Some(cont))),
+            None => {
+                let known: Vec<&str> = inst.containers.iter().map(|x| x.name.as_str()).collect();
+                Err(Diagnostic::error(None, format!("instance `{instance}` has no container `{c}`"))
+                    .with_help(format!("containers are: {}", known.join(", "))))
+            }
+        }
     }
 }
 
@@ -187,6 +214,8 @@ pub struct Sources {
     /// Whether each file is the shared `environments/defaults.yaml`.
     pub shared: Vec<bool>,
     pub secrets: Vec<SecretSlot>,
+    /// `!age` values where no secret may be: reported, while the files are still read on.
+    pub findings: Diagnostics,
 }
 
 /// Decrypts the named secrets, each distinct ciphertext once, in parallel. Every failure names the
@@ -218,12 +247,9 @@ pub fn decrypt_slots(slots: &[SecretSlot], which: &[SecretId], ids: &Identities)
 }
 
 /// Reads and parses the environment's files and finds its secrets, without validating anything else.
-pub fn read_sources(repo: &Repository, name: &str) -> (Option<Sources>, Diagnostics) {
+pub fn read_sources(repo: &Repository, name: &str) -> Staged<Sources> {
     let mut diags = Diagnostics::new();
-    let paths = match repo.environment_files(name) {
-        Ok(p) => p,
-        Err(d) => return (None, d.into()),
-    };
+    let paths = repo.environment_files(name).map_err(Diagnostics::from)?;
     let shared_defaults = repo.environments_dir().join("defaults.yaml");
     // Files parse independently: in parallel, findings kept in file order.
     let parsed: Vec<_> = paths.par_iter().map(|path| yaml::read_file(path, &repo.display(path))).collect();
@@ -238,15 +264,16 @@ pub fn read_sources(repo: &Repository, name: &str) -> (Option<Sources>, Diagnost
         }
     }
     if diags.has_errors() {
-        return (None, diags);
+        return Err(diags);
     }
     let shared: Vec<bool> = paths.iter().map(|p| *p == shared_defaults).collect();
     let mut secrets = Vec::new();
+    let mut findings = Diagnostics::new();
     for (file, is_shared) in files.iter().zip(&shared) {
         let fname: Arc<str> = Arc::from(file.display.to_string_lossy().as_ref());
-        collect_secrets(&file.root, &fname, &mut String::new(), &mut secrets, &mut diags, *is_shared);
+        collect_secrets(&file.root, &fname, &mut String::new(), &mut secrets, &mut findings, *is_shared);
     }
-    (Some(Sources { files, paths, shared, secrets }), diags)
+    diags.finish(Sources { files, paths, shared, secrets, findings })
 }
 
 /// Loads an environment's `recipients` file; `None` (with an error) when it is missing or malformed.
@@ -333,9 +360,8 @@ fn check_secrets(env: &str, secrets: &mut [SecretSlot], recipients: Option<&Reci
 }
 
 /// The environment's target alone, for commands that need no instance (import from the target).
-pub fn load_target_settings(repo: &Repository, name: &str) -> (Option<Target>, Diagnostics) {
-    let (sources, mut diags) = read_sources(repo, name);
-    let Some(sources) = sources else { return (None, diags) };
+pub fn load_target_settings(repo: &Repository, name: &str) -> Staged<Target> {
+    let crate::diag::Warned { value: sources, warnings: mut diags } = read_sources(repo, name)?;
     let mut merged: Option<Value> = None;
     for file in &sources.files {
         let fname: Arc<str> = Arc::from(file.display.to_string_lossy().as_ref());
@@ -347,29 +373,26 @@ pub fn load_target_settings(repo: &Repository, name: &str) -> (Option<Target>, D
             });
         }
     }
-    let target = merged.and_then(|tree| load_target(&mut diags, tree.get("target")));
-    (target, diags)
+    match merged.and_then(|tree| load_target(&mut diags, tree.get("target"))) {
+        Some(target) => diags.finish(target),
+        None => Err(diags),
+    }
 }
 
-/// Loads, merges and validates one environment. Returns the model when there is no error, and all
-/// findings (warnings included) either way.
-pub fn load(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics) {
-    let (env, mut diags) = load_for_rendering(repo, name);
-    if let Some(e) = &env {
-        diags.extend(e.check_serverconf());
-        if diags.has_errors() {
-            return (None, diags);
-        }
-    }
-    (env, diags)
+/// Loads, merges and validates one environment: the model with its warnings, or every finding.
+pub fn load(repo: &Repository, name: &str) -> Staged<Environment> {
+    let crate::diag::Warned { value: env, warnings: mut diags } = load_for_rendering(repo, name)?;
+    diags.extend(env.check_serverconf());
+    diags.finish(env)
 }
 
 /// Like `load`, but leaves each container's `serverconf` to be checked when it is rendered
 /// (`Templates::render_checked`, which builds the tree anyway): for commands that render every
 /// container, so that no tree is built twice.
-pub fn load_for_rendering(repo: &Repository, name: &str) -> (Option<Environment>, Diagnostics) {
-    let (sources, mut diags) = read_sources(repo, name);
-    let Some(Sources { files, mut secrets, .. }) = sources else { return (None, diags) };
+pub fn load_for_rendering(repo: &Repository, name: &str) -> Staged<Environment> {
+    let crate::diag::Warned { value: Sources { files, mut secrets, findings, .. }, warnings: mut diags } =
+        read_sources(repo, name)?;
+    diags.extend(findings);
     let recipients = match load_recipients(repo, name) {
         Ok(r) => Some(r),
         Err(d) if !secrets.is_empty() => {
@@ -409,9 +432,11 @@ pub fn load_for_rendering(repo: &Repository, name: &str) -> (Option<Environment>
             Some(lower) => lower.merge(v),
         });
     }
-    let Some(tree) = merged else { return (None, diags) };
-    let env = build(name, files, tree, secrets, recipients, &mut diags);
-    if diags.has_errors() { (None, diags) } else { (env, diags) }
+    let Some(tree) = merged else { return Err(diags) };
+    match build(name, files, tree, secrets, recipients, &mut diags) {
+        Some(env) => diags.finish(env),
+        None => Err(diags),
+    }
 }
 
 /// Records every `!age` scalar with its YAML path, and refuses `!age` on anything but a scalar.

@@ -6,6 +6,8 @@
 //! schema does not know go to `rawAttributes`; what the files cannot tell about the technical account
 //! is reported with the commands that add it.
 
+pub mod request;
+
 use std::collections::BTreeMap;
 
 use crate::diag::did_you_mean;

@@ -11,7 +11,7 @@ use serde::Serialize;
 use tera::{Context, ErrorKind, Tera};
 
 pub mod carry;
-use crate::diag::{Diagnostic, Diagnostics, Location};
+use crate::diag::{Diagnostic, Diagnostics, Location, Staged, Warned};
 use crate::env::serverconf::MARK;
 use crate::env::{AttrValue, Container, Element, Environment, Instance};
 use crate::repo::Repository;
@@ -299,17 +299,13 @@ impl Templates {
         inst: &Instance,
         c: &Container,
         deployed: Option<&XmlElement>,
-    ) -> (Option<RenderedFile>, Diagnostics) {
-        let mut diags = Diagnostics::new();
-        let tree = env.checked_serverconf(inst, c, &mut diags);
-        if diags.has_errors() {
-            return (None, diags);
-        }
+    ) -> Staged<RenderedFile> {
+        let Warned { value: tree, warnings: mut diags } = env.checked_serverconf(inst, c)?;
         match self.render_tree(env, inst, c, tree, deployed) {
-            Ok(f) => (Some(f), diags),
+            Ok(f) => diags.finish(f),
             Err(d) => {
                 diags.push(d);
-                (None, diags)
+                Err(diags)
             }
         }
     }
@@ -391,7 +387,7 @@ impl Templates {
         env: &Environment,
         instance: Option<&str>,
         container: Option<&str>,
-    ) -> (Vec<RenderedFile>, Diagnostics) {
+    ) -> Staged<Vec<RenderedFile>> {
         let jobs: Vec<(&Instance, &Container)> = env
             .containers()
             .filter(|(i, c)| instance.is_none_or(|n| i.name == n) && container.is_none_or(|n| c.name == n))
@@ -401,11 +397,10 @@ impl Templates {
         let results: Vec<_> = jobs.par_iter().map(|(i, c)| self.render_checked(env, i, c, None)).collect();
         let mut files = Vec::new();
         let mut diags = Diagnostics::new();
-        for (f, d) in results {
-            files.extend(f);
-            diags.extend(d);
+        for r in results {
+            files.extend(diags.take(r));
         }
-        (files, diags)
+        diags.finish(files)
     }
 }
 

@@ -33,12 +33,11 @@ fn the_direct_writer_writes_what_the_builtin_templates_render() {
     let mut t = Templates::load(&repo).unwrap();
     assert!(t.builtin_only, "the repository's templates/ are the built-in ones");
     for name in ["dev", "stage", "prod"] {
-        let (env, diags) = crate::env::load(&repo, name);
-        let env = env.unwrap_or_else(|| panic!("{name}: {:?}", diags.sorted()));
+        let env = crate::env::load(&repo, name).unwrap_or_else(|d| panic!("{name}: {:?}", d.sorted())).value;
         t.builtin_only = true;
-        let (direct, _) = t.render_environment(&env, None, None);
+        let direct = t.render_environment(&env, None, None).unwrap().value;
         t.builtin_only = false;
-        let (tera, _) = t.render_environment(&env, None, None);
+        let tera = t.render_environment(&env, None, None).unwrap().value;
         assert!(!direct.is_empty());
         assert_eq!(direct.len(), tera.len());
         for (a, b) in direct.iter().zip(&tera) {

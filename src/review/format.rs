@@ -6,6 +6,26 @@ use super::{FileReview, FileStatus};
 
 /// Largest markdown comment GitHub accepts is 65,536 characters; stay clearly below it.
 pub const MARKDOWN_LIMIT: usize = 65_000;
+
+/// How a review is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A unified diff, coloured when asked.
+    Text,
+    /// `nlconf.review/v1`.
+    Json,
+    /// A pull-request comment.
+    Markdown,
+}
+
+/// The review in a format.
+pub fn print(review: &Review, format: Format, color: bool) -> String {
+    match format {
+        Format::Text => text(review, color),
+        Format::Json => json(review),
+        Format::Markdown => markdown(review, MARKDOWN_LIMIT),
+    }
+}
 /// The JSON schema's name and version; bump the version on any incompatible change.
 pub const JSON_SCHEMA: &str = "nlconf.review/v1";
 

@@ -1,5 +1,13 @@
 //! Review: what would change, file by file, as a unified diff with every secret masked (DESIGN §6).
+//!
+//! - [`compare`]: one file's old and new side, compared, masked.
+//! - [`base`]: the pull-request review, the working tree against another git revision.
+//! - [`mask`], [`canonical`]: sensitive values and the `--semantic` form.
+//! - [`format`]: the review as text, JSON or markdown.
+//!
+//! The review against deployed files is `plan::compute`, which also plans the steps.
 
+pub mod base;
 pub mod canonical;
 pub mod format;
 pub mod mask;
@@ -75,6 +83,7 @@ pub struct Input<'a> {
     pub secret_attributes: &'a [String],
 }
 
+#[derive(Debug, Clone, Copy)]
 pub struct Options {
     pub semantic: bool,
     pub context: usize,

@@ -30,6 +30,20 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// How long each step of a stage took, in order: shown with `-v`.
+#[derive(Debug, Default)]
+pub struct Timings(Vec<(String, std::time::Duration)>);
+
+impl Timings {
+    pub fn record(&mut self, what: impl Into<String>, started: std::time::Instant) {
+        self.0.push((what.into(), started.elapsed()));
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, std::time::Duration)> {
+        self.0.iter().map(|(w, d)| (w.as_str(), *d))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,3 +8,8 @@ pub mod git;
 pub mod xml;
 pub mod yaml;
 pub mod yamledit;
+
+/// "1 file", "2 files".
+pub fn count(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
+}

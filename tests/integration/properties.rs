@@ -334,14 +334,19 @@ proptest! {
         std::fs::write(env_dir.join("override.yaml"), &yaml).unwrap();
 
         let repo = nlconf::repo::Repository::open(dir.path()).unwrap();
-        let (env, diags) = nlconf::env::load(&repo, "prod");
-        let messages: Vec<String> = diags.iter().map(ToString::to_string).collect();
-        let env = env.ok_or_else(|| TestCaseError::fail(format!("{yaml}\n{}", messages.join("\n"))))?;
+        let env = nlconf::env::load(&repo, "prod")
+            .map_err(|diags| {
+                let messages: Vec<String> = diags.iter().map(ToString::to_string).collect();
+                TestCaseError::fail(format!("{yaml}\n{}", messages.join("\n")))
+            })?
+            .value;
         let templates = nlconf::render::Templates::load(&repo).map_err(|_| TestCaseError::fail("templates"))?;
         let inst = env.instance("mkt_prod").unwrap();
         for container in &inst.containers {
-            let (file, found) = templates.render_checked(&env, inst, container, None);
-            let file = file.ok_or_else(|| TestCaseError::fail(format!("{:?}", found.sorted())))?;
+            let file = templates
+                .render_checked(&env, inst, container, None)
+                .map_err(|found| TestCaseError::fail(format!("{:?}", found.sorted())))?
+                .value;
             let xml = nlconf::render::mask(&file.content);
             let root = nlconf::support::xml::parse(&xml).map_err(|e| TestCaseError::fail(format!("{e}\n{xml}")))?;
             let got = root.child("shared").and_then(|s| s.child("dataStore")).and_then(|d| d.attr("hosts"));

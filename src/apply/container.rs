@@ -1,0 +1,160 @@
+//! One container's apply: back up and write its file atomically, run the credential step, record
+//! it, run the reload and restart steps. The state record says what is still to do before anything
+//! is done, so that a step that fails (or an apply that dies) is run again by the next plan.
+
+use zeroize::Zeroizing;
+
+use super::report::{ContainerReport, Reporter};
+use crate::credentials::{CredentialStep, STATE_SCHEMA, StateRecord, state_file};
+use crate::diag::{Diagnostic, Location as DiagLocation};
+use crate::env::Environment;
+use crate::plan::PlannedContainer;
+use crate::render::{MASK, RenderedFile};
+use crate::secrets::SecretStore;
+use crate::target::Location;
+
+/// Backups kept per file in `.nlconf/backups/`.
+pub const KEEP_BACKUPS: usize = 10;
+
+/// Everything one container's apply needs.
+pub struct ContainerApply<'a> {
+    pub env: &'a Environment,
+    pub location: Location,
+    pub planned: &'a PlannedContainer,
+    pub rendered: &'a RenderedFile,
+    /// What the last apply recorded here.
+    pub previous: Option<&'a StateRecord>,
+    pub secrets: &'a SecretStore,
+    /// The backup timestamp shared by the whole run.
+    pub stamp: &'a str,
+}
+
+impl ContainerApply<'_> {
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.planned.container, self.planned.instance)
+    }
+
+    /// Runs the planned steps in order, stopping at the first that fails: the report says what was
+    /// done, and the diagnostic why it stopped.
+    pub fn run(&self, reporter: &mut dyn Reporter) -> (ContainerReport, Option<Diagnostic>) {
+        let label = self.label();
+        let mut report = ContainerReport { label: label.clone(), ..ContainerReport::default() };
+        match self.steps(&mut report, reporter) {
+            Ok(()) => {
+                reporter.finished(&label, true);
+                (report, None)
+            }
+            Err(what) => {
+                reporter.finished(&label, false);
+                report.failed = Some(what.clone());
+                let file = format!("config-{}.xml", self.planned.instance);
+                let d = Diagnostic::error(
+                    Some(DiagLocation::file(self.location.shown(&file))),
+                    format!("{}: {what}", self.planned.container),
+                )
+                .with_help("the state record keeps the steps left to do: fix the cause, then plan and apply again");
+                (report, Some(d))
+            }
+        }
+    }
+
+    fn steps(&self, report: &mut ContainerReport, reporter: &mut dyn Reporter) -> Result<(), String> {
+        let (env, loc, p, label) = (self.env, &self.location, self.planned, report.label.clone());
+        let file = format!("config-{}.xml", p.instance);
+        let mut record = StateRecord {
+            schema: STATE_SCHEMA.into(),
+            environment: env.name.clone(),
+            instance: p.instance.clone(),
+            container: p.container.clone(),
+            credentials: self.previous.and_then(|s| s.credentials.clone()),
+            pending: p.steps.post.clone(),
+            secret_attributes: self.previous.map(|s| s.secret_attributes.clone()).unwrap_or_default(),
+            applied_at: crate::support::clock::now_utc(),
+            nlconf_version: env!("CARGO_PKG_VERSION").into(),
+        };
+        // The secrets' attributes in the file about to be written: until it is, the old file's are
+        // still there too.
+        let written = if p.steps.write_file {
+            let tree = self.rendered.tree().map_err(|d| d.message)?;
+            crate::review::mask::secret_attributes(&self.rendered.content, &tree)
+        } else {
+            record.secret_attributes.clone()
+        };
+        for a in &written {
+            if !record.secret_attributes.contains(a) {
+                record.secret_attributes.push(a.clone());
+            }
+        }
+        let save = |record: &StateRecord| {
+            let json = serde_json::to_vec_pretty(record).unwrap_or_default();
+            loc.write_atomic(&state_file(&p.instance), &json).map_err(|e| format!("cannot write the state record: {e}"))
+        };
+        if !record.pending.is_empty() {
+            save(&record)?;
+        }
+        if p.steps.write_file {
+            reporter.step(&label, &format!("writing {file}"));
+            loc.backup(&file, self.stamp, KEEP_BACKUPS).map_err(|e| format!("cannot back up {file}: {e}"))?;
+            let content = crate::render::reveal(self.rendered, |id| self.secrets.get(id), "");
+            loc.write_atomic(&file, content.as_bytes()).map_err(|e| format!("cannot write {file}: {e}"))?;
+            report.done.push(format!("wrote {file}"));
+            // Saved with the steps that follow, or now when none does.
+            let changed = record.secret_attributes != written;
+            record.secret_attributes = written;
+            if changed && p.steps.post.is_empty() {
+                save(&record)?;
+            }
+        }
+        if p.steps.credentials.is_some()
+            && let Some(step) = env.instance(&p.instance).and_then(CredentialStep::of)
+        {
+            reporter.step(&label, "setting the IMS technical-account credentials");
+            let argv =
+                step.argv(&env.nlserver, self.secrets).ok_or("the credentials could not be decrypted".to_string())?;
+            let shown = step.shown(&env.nlserver);
+            self.run_nlserver(&argv, Some(3), &shown)?;
+            report.done.push("set the credentials".into());
+            record.credentials = step.record(env, self.secrets);
+            record.applied_at = crate::support::clock::now_utc();
+            save(&record)?;
+        }
+        for args in &p.steps.post {
+            let shown = format!("{} {}", env.nlserver, args.join(" "));
+            reporter.step(&label, &format!("running {shown}"));
+            let argv: Vec<Zeroizing<String>> =
+                std::iter::once(env.nlserver.clone()).chain(args.iter().cloned()).map(Zeroizing::new).collect();
+            self.run_nlserver(&argv, None, &shown)?;
+            report.done.push(format!("ran {}", args.join(" ")));
+            record.pending.retain(|q| q != args);
+            save(&record)?;
+        }
+        Ok(())
+    }
+
+    /// Runs an nlserver command; a failure says how it ended, with what it printed (scrubbed).
+    fn run_nlserver(&self, argv: &[Zeroizing<String>], secret_arg: Option<usize>, shown: &str) -> Result<(), String> {
+        match self.location.run(argv, secret_arg) {
+            Ok(res) if res.success => Ok(()),
+            Ok(res) => {
+                let code = res.code.map_or_else(|| "a signal".to_string(), |c| format!("exit {c}"));
+                Err(format!("`{shown}` failed ({code}): {}", scrub(&res.stderr, self.secrets)))
+            }
+            Err(e) => Err(format!("cannot run `{shown}`: {e}")),
+        }
+    }
+}
+
+/// Replaces any secret that a failing program may have echoed.
+fn scrub(text: &str, secrets: &SecretStore) -> String {
+    // Each intermediate copy may hold a secret until it is replaced: all are wiped when dropped.
+    let mut out = Zeroizing::new(text.to_string());
+    for v in secrets.ids().into_iter().filter_map(|id| secrets.get(id)) {
+        let s = v.expose();
+        if s.len() >= 4 {
+            out = Zeroizing::new(out.replace(s, MASK));
+            let b64 = Zeroizing::new(base64::Engine::encode(&base64::prelude::BASE64_STANDARD, s.as_bytes()));
+            out = Zeroizing::new(out.replace(b64.as_str(), MASK));
+        }
+    }
+    out.trim().to_string()
+}

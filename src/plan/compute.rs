@@ -1,0 +1,226 @@
+//! The review against what is deployed, the stage behind `diff`, `plan` and `apply`: per container,
+//! in one parallel pass, check its settings, read and parse its deployed file, render, compare, and
+//! plan the steps; then the notes and the digest of every input.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use super::Steps;
+use crate::deployed::{self, DeployedFile, Source};
+use crate::diag::{Diagnostic, Diagnostics, Staged, Warned};
+use crate::env::{Container, Environment, Instance, TargetKind};
+use crate::render::{Placeholder, RenderedFile, Templates};
+use crate::repo::Repository;
+use crate::review::format::Review;
+use crate::review::mask::fingerprint;
+use crate::review::{self, FileReview, Input, Names, Options};
+use crate::secrets::{FingerprintKey, Identities, SecretStore};
+use crate::support::clock::Timings;
+use crate::support::xml::XmlElement;
+
+/// What the review needs besides the environment and its templates.
+pub struct Request<'a> {
+    pub repo: &'a Repository,
+    pub source: &'a Source,
+    pub options: Options,
+    /// With an identity, secrets written into files are compared with the deployed plaintext, and
+    /// credentials with what was last applied.
+    pub identities: Option<&'a Identities>,
+}
+
+/// Everything the review computes: the rendered files, the deployed ones, the review, the steps.
+pub struct Planned {
+    pub env: Environment,
+    pub rendered: Vec<RenderedFile>,
+    pub deployed: Vec<DeployedFile>,
+    pub review: Review,
+    /// Per container (same order as `rendered`), what apply would do.
+    pub steps: Vec<Steps>,
+    /// The decrypted secrets, when an identity was at hand.
+    pub secrets: Option<SecretStore>,
+    /// Every input and its digest: YAML files, recipients, templates.
+    pub inputs: BTreeMap<String, String>,
+    pub timings: Timings,
+}
+
+/// Renders every container of `env` and compares it with its deployed file.
+pub fn against_deployed(env: Environment, templates: &Templates, req: &Request) -> Staged<Planned> {
+    let mut timings = Timings::default();
+    let mut diags = Diagnostics::new();
+    if let Source::Dir(dir) = req.source
+        && !dir.is_dir()
+    {
+        return Err(Diagnostic::in_file(dir, "--deployed: no such folder")
+            .with_help("expected a copy laid out as `render --out` writes it: DIR/<container>/config-<instance>.xml")
+            .into());
+    }
+    // Servers are contacted only for a repository without errors: with a remote target, every
+    // container is checked first (elsewhere each one is checked as it is rendered, and reading a
+    // local file for a container that turns out wrong costs nothing).
+    if matches!(req.source, Source::Target) && env.target.kind == TargetKind::Ssh {
+        diags.extend(env.check_serverconf());
+        if diags.has_errors() {
+            return Err(diags);
+        }
+    }
+    // Every secret of the environment is decrypted, each once, before anything is rendered (a
+    // secret that every container overrides is decrypted for nothing, and must decrypt like any
+    // other). Without an identity nothing needs decrypting.
+    let started = std::time::Instant::now();
+    let secrets = match req.identities {
+        None => None,
+        Some(ids) => {
+            let store = match env.decrypt_all(ids) {
+                Ok(store) => store,
+                Err(d) => {
+                    diags.extend(d);
+                    return Err(diags);
+                }
+            };
+            diags.extend(crate::credentials::check_plaintexts(&env, &store));
+            if diags.has_errors() {
+                return Err(diags);
+            }
+            timings.record(format!("decrypted {}", crate::support::count(store.len(), "secret")), started);
+            Some(store)
+        }
+    };
+    let started = std::time::Instant::now();
+    let key = FingerprintKey::random();
+    let pairs: Vec<(&Instance, &Container)> = env.containers().collect();
+    let results: Vec<Staged<Reviewed>> =
+        pairs.par_iter().map(|(i, c)| review_container(&env, templates, req, i, c, secrets.as_ref(), &key)).collect();
+    let mut rendered = Vec::with_capacity(results.len());
+    let mut deployed = Vec::with_capacity(results.len());
+    let mut files = Vec::with_capacity(results.len());
+    let mut steps = Vec::with_capacity(results.len());
+    for r in results {
+        if let Some(r) = diags.take(r) {
+            rendered.push(r.rendered);
+            deployed.push(r.deployed);
+            files.push(r.review);
+            steps.push(r.steps);
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let notes = super::notes(&env, &deployed);
+    for (f, s) in files.iter_mut().zip(&steps) {
+        f.actions = super::describe(&env, s);
+    }
+    let present = deployed.iter().filter(|d| d.digest != "absent").count();
+    timings.record(
+        format!(
+            "read {present} deployed files ({} absent), rendered and compared {}",
+            deployed.len() - present,
+            crate::support::count(files.len(), "file")
+        ),
+        started,
+    );
+    let review = Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, notes };
+    let inputs = inputs(&env, templates);
+    diags.finish(Planned { env, rendered, deployed, review, steps, secrets, inputs, timings })
+}
+
+/// Every input of a review and its digest: YAML files, recipients, templates.
+fn inputs(env: &Environment, templates: &Templates) -> BTreeMap<String, String> {
+    let mut inputs: BTreeMap<String, String> = env
+        .files
+        .iter()
+        .map(|f| (f.display.to_string_lossy().into_owned(), crate::support::digest::sha256(f.text.as_bytes())))
+        .collect();
+    if let Some(r) = &env.recipients {
+        inputs.insert(format!("environments/{}/recipients", env.name), format!("recipients:{}", r.digest()));
+    }
+    for (name, digest) in &templates.digests {
+        inputs.insert(templates.shown(name), digest.clone());
+    }
+    inputs
+}
+
+/// One container's pass.
+struct Reviewed {
+    rendered: RenderedFile,
+    deployed: DeployedFile,
+    review: FileReview,
+    steps: Steps,
+}
+
+fn review_container(
+    env: &Environment,
+    templates: &Templates,
+    req: &Request,
+    i: &Instance,
+    c: &Container,
+    secrets: Option<&SecretStore>,
+    key: &FingerprintKey,
+) -> Staged<Reviewed> {
+    let Warned { value: tree, warnings: mut diags } = env.checked_serverconf(i, c)?;
+    let result = (|| {
+        let mut d = deployed::read_one(&deployed::location(&req.repo.root, env, req.source, i, c), i, c)?;
+        let mut f = templates.render_tree(env, i, c, tree, d.tree.as_ref())?;
+        let (review, tree) = compare_one(&f, &d, secrets, key, &req.options)?;
+        if let Some(tree) = tree {
+            f.tree = Some(tree);
+        }
+        let steps = super::steps_of(env, &f, Some(&d), &review, secrets);
+        // Only the texts apply writes and the digests the plan records stay for the whole fleet.
+        f.tree = None;
+        d.tree = None;
+        d.content = None;
+        Ok(Reviewed { rendered: f, deployed: d, review, steps })
+    })();
+    match result {
+        Ok(r) => diags.finish(r),
+        Err(d) => {
+            diags.push(d);
+            Err(diags)
+        }
+    }
+}
+
+/// Compares a rendered file with the deployed one. The rendered tree is parsed only when the file
+/// changes, and returned then (the plan's steps look at it).
+fn compare_one(
+    f: &RenderedFile,
+    d: &DeployedFile,
+    secrets: Option<&SecretStore>,
+    key: &FingerprintKey,
+    opts: &Options,
+) -> Result<(FileReview, Option<XmlElement>), Diagnostic> {
+    let resolve_new = |p: Placeholder| match p {
+        Placeholder::Secret(id) => secrets.and_then(|s| s.get(id)).map(|v| v.fingerprint(key)),
+        Placeholder::Kept(k) => f.kept.get(k).map(|v| fingerprint(key, v)),
+    };
+    let resolve_old = |_: Placeholder| None;
+    let names = Names {
+        instance: f.instance.clone(),
+        container: f.container.clone(),
+        path: f.rel_path(),
+        old_source: d.shown.clone(),
+    };
+    // What apply would write (`reveal`): when it is the deployed file byte for byte, nothing changes
+    // (the kept values are the deployed file's own). Secrets take part when all of them are known.
+    let known = |id| secrets.and_then(|s| s.get(id));
+    if let Some(deployed) = d.content.as_ref()
+        && f.secrets.iter().all(|&id| known(id).is_some())
+        && crate::render::reveal(f, known, "").as_str() == deployed.as_str()
+    {
+        return Ok((review::unchanged(names), None));
+    }
+    // What apply last wrote from secrets is plaintext there, masked whatever the YAML says now.
+    let written = d.state.as_ref().map_or(&[][..], |s| s.secret_attributes.as_slice());
+    let old = d.content.as_ref().zip(d.tree.as_ref()).map(|(text, tree)| Input {
+        text: text.as_str(),
+        tree,
+        resolve: &resolve_old,
+        secret_attributes: written,
+    });
+    let tree = f.tree()?;
+    let new = Input { text: &f.content, tree: &tree, resolve: &resolve_new, secret_attributes: &[] };
+    let review = review::compare(names, old, Some(new), opts, key);
+    Ok((review, if let Cow::Owned(t) = tree { Some(t) } else { None }))
+}

@@ -1,0 +1,280 @@
+//! The plan file: what was reviewed, precisely enough that apply can refuse when anything moved
+//! since (DESIGN §6). It holds no secret: rendered content carries placeholders.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::{Steps, describe};
+use crate::deployed::DeployedFile;
+use crate::diag::{Diagnostic, Location};
+use crate::env::Environment;
+use crate::render::RenderedFile;
+use crate::support::yaml::io_reason;
+
+/// The plan file's schema name and version; bump the version on any incompatible change.
+pub const PLAN_SCHEMA: &str = "nlconf.plan/v1";
+
+/// A plan: what was reviewed, precisely enough that apply can refuse when anything moved since.
+/// It holds no secret: rendered content carries placeholders, and digests are of public data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub schema: String,
+    pub nlconf_version: String,
+    pub created_at: String,
+    pub environment: String,
+    /// Every input (YAML file, recipients, template) and its digest.
+    pub inputs: BTreeMap<String, String>,
+    pub containers: Vec<PlannedContainer>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlannedContainer {
+    pub instance: String,
+    pub container: String,
+    /// Where the deployed file is, as shown to the user.
+    pub location: String,
+    /// `sha256:...` of the deployed file when planned, or `absent`.
+    pub deployed_digest: String,
+    /// `sha256:...` of the state record when planned, or `absent`.
+    pub state_digest: String,
+    /// The file to write, with `@@nlconf:secret:N@@`/`@@nlconf:kept:N@@` placeholders.
+    pub rendered: String,
+    pub steps: Steps,
+    /// The steps as a reviewer reads them (secrets masked).
+    pub shown_steps: Vec<String>,
+}
+
+pub fn state_digest(d: Option<&DeployedFile>) -> String {
+    match d.and_then(|d| d.state.as_ref()).and_then(|s| serde_json::to_vec(s).ok()) {
+        Some(bytes) => crate::support::digest::sha256(&bytes),
+        None => "absent".into(),
+    }
+}
+
+impl PlanFile {
+    pub fn new(
+        env: &Environment,
+        inputs: BTreeMap<String, String>,
+        rendered: &[RenderedFile],
+        deployed: &[DeployedFile],
+        steps: &[Steps],
+    ) -> PlanFile {
+        let texts = rendered.iter().map(|f| (f.instance.as_str(), f.container.as_str(), f.content.clone())).collect();
+        PlanFile::assemble(env, inputs, texts, deployed, steps)
+    }
+
+    /// `new`, taking the rendered texts over (leaving them empty) instead of copying them.
+    pub fn new_taking(
+        env: &Environment,
+        inputs: BTreeMap<String, String>,
+        rendered: &mut [RenderedFile],
+        deployed: &[DeployedFile],
+        steps: &[Steps],
+    ) -> PlanFile {
+        let texts = rendered
+            .iter_mut()
+            .map(|f| (f.instance.as_str(), f.container.as_str(), std::mem::take(&mut f.content)))
+            .collect();
+        PlanFile::assemble(env, inputs, texts, deployed, steps)
+    }
+
+    /// From each container's (instance, container, rendered text), in the order of `steps`.
+    fn assemble(
+        env: &Environment,
+        inputs: BTreeMap<String, String>,
+        texts: Vec<(&str, &str, String)>,
+        deployed: &[DeployedFile],
+        steps: &[Steps],
+    ) -> PlanFile {
+        let by_key: HashMap<(&str, &str), &DeployedFile> =
+            deployed.iter().map(|d| ((d.instance.as_str(), d.container.as_str()), d)).collect();
+        let containers = texts
+            .into_par_iter()
+            .zip(steps)
+            .map(|((instance, container, rendered), s)| {
+                let d = by_key.get(&(instance, container)).copied();
+                PlannedContainer {
+                    instance: instance.to_string(),
+                    container: container.to_string(),
+                    location: d.map(|d| d.shown.clone()).unwrap_or_default(),
+                    deployed_digest: d.map_or_else(|| "absent".into(), DeployedFile::digest),
+                    state_digest: state_digest(d),
+                    rendered,
+                    steps: s.clone(),
+                    shown_steps: describe(env, s),
+                }
+            })
+            .collect();
+        PlanFile {
+            schema: PLAN_SCHEMA.into(),
+            nlconf_version: env!("CARGO_PKG_VERSION").into(),
+            created_at: crate::support::clock::now_utc(),
+            environment: env.name.clone(),
+            inputs,
+            containers,
+        }
+    }
+
+    /// The plan as pretty JSON: exactly what `serde_json::to_vec_pretty` writes (a test checks).
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.write_json(&mut out).map_err(serde_json::Error::io)?;
+        Ok(out)
+    }
+
+    /// Writes `to_json` followed by a newline. The containers are serialised in parallel, a batch at a
+    /// time, and written as they come: on a fleet they are megabytes of escaped XML, never held whole.
+    pub fn write_json(&self, w: &mut impl std::io::Write) -> std::io::Result<()> {
+        #[derive(Serialize)]
+        struct Head<'a> {
+            schema: &'a str,
+            nlconf_version: &'a str,
+            created_at: &'a str,
+            environment: &'a str,
+            inputs: &'a BTreeMap<String, String>,
+            containers: &'a [PlannedContainer],
+        }
+        let head = Head {
+            schema: &self.schema,
+            nlconf_version: &self.nlconf_version,
+            created_at: &self.created_at,
+            environment: &self.environment,
+            inputs: &self.inputs,
+            containers: &[],
+        };
+        let mut out = serde_json::to_vec_pretty(&head)?;
+        out.push(b'\n');
+        if self.containers.is_empty() {
+            return w.write_all(&out);
+        }
+        // `"containers": []` closes the head; the items go between the brackets, one level deeper.
+        let tail = b"[]\n}\n";
+        debug_assert!(out.ends_with(tail));
+        out.truncate(out.len() - tail.len());
+        out.extend_from_slice(b"[\n");
+        w.write_all(&out)?;
+        const BATCH: usize = 128;
+        for (n, batch) in self.containers.chunks(BATCH).enumerate() {
+            let items: Vec<Vec<u8>> = batch
+                .par_iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let json = serde_json::to_vec_pretty(c)?;
+                    // Strings are escaped: every newline is the pretty printer's own.
+                    let mut indented = Vec::with_capacity(json.len() + json.len() / 8 + 8);
+                    if n > 0 || i > 0 {
+                        indented.extend_from_slice(b",\n");
+                    }
+                    indented.extend_from_slice(b"    ");
+                    for &b in &json {
+                        indented.push(b);
+                        if b == b'\n' {
+                            indented.extend_from_slice(b"    ");
+                        }
+                    }
+                    Ok(indented)
+                })
+                .collect::<serde_json::Result<_>>()?;
+            for item in &items {
+                w.write_all(item)?;
+            }
+        }
+        w.write_all(b"\n  ]\n}\n")
+    }
+
+    pub fn has_changes(&self) -> bool {
+        self.containers.iter().any(|c| !c.steps.is_empty())
+    }
+
+    /// Every way `now` differs from this plan, one sentence each; empty when apply may proceed.
+    pub fn differences(&self, now: &PlanFile) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.environment != now.environment {
+            out.push(format!("the plan is for environment `{}`", self.environment));
+            return out;
+        }
+        for (path, digest) in &self.inputs {
+            match now.inputs.get(path) {
+                None => out.push(format!("{path} is gone since the plan")),
+                Some(d) if d != digest => out.push(format!("{path} changed since the plan")),
+                _ => {}
+            }
+        }
+        for path in now.inputs.keys().filter(|p| !self.inputs.contains_key(*p)) {
+            out.push(format!("{path} is new since the plan"));
+        }
+        for c in &self.containers {
+            let file = format!("config-{}.xml", c.instance);
+            let Some(n) = now.containers.iter().find(|n| n.instance == c.instance && n.container == c.container) else {
+                out.push(format!("{}: {file} is no longer in the repository", c.container));
+                continue;
+            };
+            if n.deployed_digest != c.deployed_digest {
+                out.push(format!("{}: {} changed since the plan", c.container, n.location));
+            }
+            if n.state_digest != c.state_digest {
+                out.push(format!(
+                    "{}: the state record of {} changed since the plan (another apply?)",
+                    c.container, c.instance
+                ));
+            }
+            if n.rendered != c.rendered && n.deployed_digest == c.deployed_digest {
+                out.push(format!("{}: the rendered {file} differs from the plan's", c.container));
+            }
+            if n.steps != c.steps {
+                out.push(format!("{}: the steps for {file} differ from the plan's", c.container));
+            }
+        }
+        for n in &now.containers {
+            if !self.containers.iter().any(|c| c.instance == n.instance && c.container == n.container) {
+                out.push(format!("{}: config-{}.xml is new since the plan", n.container, n.instance));
+            }
+        }
+        out
+    }
+}
+
+/// The largest plan file read: a 5,000-container plan is about 60 MB.
+pub const MAX_PLAN_BYTES: u64 = 512 * 1024 * 1024;
+
+/// Reads a plan file, refusing another schema or another nlconf version.
+pub fn read(path: &Path) -> Result<PlanFile, Diagnostic> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::in_file(path, format!("cannot read the plan: {}", io_reason(&e))))?;
+    let plan: PlanFile = serde_json::from_slice(&bytes).map_err(|e| {
+        Diagnostic::at(Location::new(path, e.line() as u32, e.column() as u32), format!("not an nlconf plan file: {e}"))
+    })?;
+    if plan.schema != PLAN_SCHEMA {
+        return Err(Diagnostic::in_file(
+            path,
+            format!("plan schema `{}` is not the `{}` this nlconf reads", plan.schema, PLAN_SCHEMA),
+        ));
+    }
+    if plan.nlconf_version != env!("CARGO_PKG_VERSION") {
+        return Err(Diagnostic::in_file(
+            path,
+            format!(
+                "the plan was made by nlconf {}, this is nlconf {}: rendering may differ",
+                plan.nlconf_version,
+                env!("CARGO_PKG_VERSION")
+            ),
+        )
+        .with_help("make a new plan with this nlconf and review it"));
+    }
+    Ok(plan)
+}
+
+/// Writes a plan file, creating its folder.
+pub fn write(path: &Path, plan: &PlanFile) -> Result<(), Diagnostic> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| Diagnostic::in_file(path, format!("cannot create the folder: {}", io_reason(&e))))?;
+    }
+    // Replaced atomically (apply never reads half a plan) but not synced to disk: a plan lost in a
+    // crash is made again, and syncing megabytes would be a tenth of a fleet's plan.
+    crate::support::fs::write_replace_with(path, 0o644, |w| plan.write_json(w))
+        .map_err(|e| Diagnostic::in_file(path, format!("cannot write the plan: {}", io_reason(&e))))
+}
