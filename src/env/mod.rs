@@ -106,8 +106,21 @@ impl Environment {
         decrypt_slots(&self.secrets, &all, ids)
     }
 
-    pub fn uses_jwt(&self) -> bool {
-        self.instances.iter().any(|i| i.ims.as_ref().is_some_and(|ims| ims.auth == Auth::Jwt))
+    /// The end-of-life warning, naming the instances that use JWT credentials, if any does.
+    pub fn jwt_warning(&self) -> Option<Diagnostic> {
+        let names: Vec<String> = self
+            .instances
+            .iter()
+            .filter(|i| i.ims.as_ref().is_some_and(|x| x.auth == Auth::Jwt))
+            .map(|i| format!("{}/{}", self.name, i.name))
+            .collect();
+        if names.is_empty() {
+            return None;
+        }
+        Some(
+            Diagnostic::warning(None, format!("{} ({} uses `auth: jwt`)", ims::JWT_END_OF_LIFE, names.join(", ")))
+                .with_help(ims::JWT_MIGRATION),
+        )
     }
 
     /// What the schema check finds in every container's `serverconf` (in parallel; the trees are
@@ -304,58 +317,84 @@ pub fn secret_line(slot: &SecretSlot, line_in_text: usize) -> Location {
 
 /// Parses each secret's ciphertext and checks where it is bound (DESIGN §4).
 fn check_secrets(env: &str, secrets: &mut [SecretSlot], recipients: Option<&RecipientSet>, diags: &mut Diagnostics) {
-    let digest = recipients.map(RecipientSet::digest);
-    // `secret set` takes a dotted path; a value inside a list has none it can write to.
-    let set_again = |path: &str| {
-        if path.contains('[') {
-            format!(
-                "encrypt it by hand with `age -a -R environments/{env}/recipients` and paste it under `!age |` (secret set takes no path into a list)"
-            )
-        } else {
-            format!("nlconf secret set -e {env} {path}")
-        }
-    };
     for slot in secrets.iter_mut() {
         match Ciphertext::parse(&slot.text) {
             Err(e) => diags.push(
                 Diagnostic::at(secret_line(slot, e.line), format!("{}: {}", slot.yaml_path, e.message))
-                    .with_help(format!("restore it from git, or set it again: {}", set_again(&slot.yaml_path))),
+                    .with_help(format!("restore it from git, or set it again: {}", set_again(env, &slot.yaml_path))),
             ),
             Ok(ct) => {
-                let at = slot.origin.location();
-                match ct.check_binding(env, &slot.yaml_path) {
-                    BindingStatus::Moved { from_env, from_path } => diags.push(
-                        Diagnostic::at(
-                            at,
-                            format!(
-                                "{}: this ciphertext was encrypted for environment `{from_env}` at `{from_path}`, not for `{env}` at `{}`",
-                                slot.yaml_path, slot.yaml_path
-                            ),
-                        )
-                        .with_help(format!("a secret copied from another place is refused; set this one: {}", set_again(&slot.yaml_path))),
-                    ),
-                    BindingStatus::Unbound => diags.push(
-                        Diagnostic::warning(Some(at), format!("{}: unbound secret (encrypted without nlconf's header)", slot.yaml_path))
-                            .with_help(if slot.yaml_path.contains('[') {
-                                "secrets inside lists stay unbound: rekey cannot rewrite them in place".to_string()
-                            } else {
-                                format!("bind it to its place: nlconf secret rekey -e {env}")
-                            }),
-                    ),
-                    BindingStatus::Bound => {
-                        if let (Some(b), Some(d)) = (&ct.binding, &digest)
-                            && b.recipients_digest != *d
-                        {
-                            diags.push(
-                                Diagnostic::warning(Some(at), format!("{}: encrypted to another recipient set than environments/{env}/recipients", slot.yaml_path))
-                                    .with_help(format!("re-encrypt to the current recipients: nlconf secret rekey -e {env}")),
-                            );
-                        }
-                    }
+                if let Some(d) = binding_finding(env, slot, &ct, recipients, Strictness::Validate) {
+                    diags.push(d);
                 }
                 slot.ciphertext = Some(ct);
             }
         }
+    }
+}
+
+/// How hard `binding_finding` is on a secret encrypted to other recipients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strictness {
+    /// Loading an environment: a warning (the value still decrypts for whoever has a key).
+    Validate,
+    /// `secret check`: an error, since someone listed cannot read it (or someone removed still can).
+    Check,
+}
+
+/// What is wrong with where a secret is bound, if anything: copied from another place (an error),
+/// unbound (a warning), or encrypted to another recipient set than the environment's.
+pub fn binding_finding(
+    env: &str,
+    slot: &SecretSlot,
+    ct: &Ciphertext,
+    recipients: Option<&RecipientSet>,
+    strictness: Strictness,
+) -> Option<Diagnostic> {
+    let at = slot.origin.location();
+    let path = &slot.yaml_path;
+    match ct.check_binding(env, path) {
+        BindingStatus::Moved { from_env, from_path } => Some(
+            Diagnostic::at(
+                at,
+                format!(
+                    "{path}: this ciphertext was encrypted for environment `{from_env}` at `{from_path}`, not for `{env}` at `{path}`"
+                ),
+            )
+            .with_help(format!("a secret copied from another place is refused; set this one: {}", set_again(env, path))),
+        ),
+        BindingStatus::Unbound => Some(
+            Diagnostic::warning(Some(at), format!("{path}: unbound secret (encrypted without nlconf's header)"))
+                .with_help(if path.contains('[') {
+                    "secrets inside lists stay unbound: rekey cannot rewrite them in place".to_string()
+                } else {
+                    format!("bind it to its place: nlconf secret rekey -e {env}")
+                }),
+        ),
+        BindingStatus::Bound => {
+            let b = ct.binding.as_ref()?;
+            if recipients.is_none_or(|r| b.recipients_digest == r.digest()) {
+                return None;
+            }
+            let message =
+                format!("{path}: not encrypted to exactly the current recipients of environments/{env}/recipients");
+            let d = match strictness {
+                Strictness::Validate => Diagnostic::warning(Some(at), message),
+                Strictness::Check => Diagnostic::at(at, message),
+            };
+            Some(d.with_help(format!("re-encrypt to the current recipients: nlconf secret rekey -e {env}")))
+        }
+    }
+}
+
+/// How to set a secret again: `secret set` takes a dotted path; a value inside a list has none.
+fn set_again(env: &str, path: &str) -> String {
+    if path.contains('[') {
+        format!(
+            "encrypt it by hand with `age -a -R environments/{env}/recipients` and paste it under `!age |` (secret set takes no path into a list)"
+        )
+    } else {
+        format!("nlconf secret set -e {env} {path}")
     }
 }
 

@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, Diagnostics, Location, Staged, Warned};
-use crate::env::{self, SecretSlot, Sources, quote_path_key};
+use crate::env::{self, SecretSlot, Sources, Strictness, quote_path_key};
 use crate::repo::Repository;
 use crate::secrets::{Binding, BindingStatus, Ciphertext, Identities, RecipientSet, SecretId, SecretValue, encrypt};
 use crate::support::yaml::{self, Tag};
@@ -226,21 +226,7 @@ impl EnvSecrets {
 
     /// A ciphertext bound to another place is refused.
     fn moved(&self, slot: &SecretSlot, ct: &Ciphertext) -> Option<Diagnostic> {
-        let env = &self.name;
-        let BindingStatus::Moved { from_env, from_path } = ct.check_binding(env, &slot.yaml_path) else { return None };
-        Some(
-            Diagnostic::at(
-                slot.origin.location(),
-                format!(
-                    "{}: this ciphertext was encrypted for environment `{from_env}` at `{from_path}`",
-                    slot.yaml_path
-                ),
-            )
-            .with_help(format!(
-                "a secret copied from another place is refused; set it here: nlconf secret set -e {env} {}",
-                slot.yaml_path
-            )),
-        )
+        env::binding_finding(&self.name, slot, ct, None, Strictness::Check).filter(Diagnostic::is_error)
     }
 
     /// The secrets to re-encrypt, and why; what is wrong with the others is in `findings`.
@@ -337,25 +323,12 @@ impl EnvSecrets {
                 diags.push(d);
                 continue;
             }
-            match &ct.binding {
-                None => diags.push(
-                    Diagnostic::warning(
-                        Some(slot.origin.location()),
-                        format!("{}: unbound secret (encrypted without nlconf's header)", slot.yaml_path),
-                    )
-                    .with_help(format!("bind it: nlconf secret rekey -e {name}")),
-                ),
-                Some(b) if b.recipients_digest != self.recipients.digest() => diags.push(
-                    Diagnostic::at(
-                        slot.origin.location(),
-                        format!(
-                            "{}: not encrypted to exactly the current recipients of environments/{name}/recipients",
-                            slot.yaml_path
-                        ),
-                    )
-                    .with_help(format!("re-encrypt: nlconf secret rekey -e {name}")),
-                ),
-                Some(_) => {}
+            if let Some(d) = env::binding_finding(name, slot, ct, Some(&self.recipients), Strictness::Check) {
+                diags.push(d);
+            }
+            // A ciphertext copied from another place is not decrypted.
+            if matches!(ct.check_binding(name, &slot.yaml_path), BindingStatus::Moved { .. }) {
+                continue;
             }
             which.push(SecretId::new(i));
         }

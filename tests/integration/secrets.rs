@@ -420,7 +420,7 @@ fn rekey_after_adding_a_recipient_reencrypts_only_the_values_encrypted_to_the_ol
         "
         ok: stage (1 secret)
         {PROD_FILE}:{}:21: error: instances.mkt_prod.ims.clientSecret: not encrypted to exactly the current recipients of environments/prod/recipients
-          help: re-encrypt: nlconf secret rekey -e prod
+          help: re-encrypt to the current recipients: nlconf secret rekey -e prod
         ",
         line_of(&prod_before, "clientSecret: !age")
     ));
@@ -568,8 +568,8 @@ fn check_exits_1_for_a_ciphertext_copied_from_another_field_naming_both_places()
     let line = line_of(&moved, "password: !age");
     repo.run(&["-i", PROD_IDENTITY, "secret", "check"]).assert_exit(1).stderr_is(&format!(
         "
-        {PROD_FILE}:{line}:23: error: {PROXY}: this ciphertext was encrypted for environment `prod` at `{CLIENT_SECRET}`
-          help: a secret copied from another place is refused; set it here: nlconf secret set -e prod {PROXY}
+        {PROD_FILE}:{line}:23: error: {PROXY}: this ciphertext was encrypted for environment `prod` at `{CLIENT_SECRET}`, not for `prod` at `{PROXY}`
+          help: a secret copied from another place is refused; set this one: nlconf secret set -e prod {PROXY}
         "
     ));
     // validate (no key needed) and render --reveal refuse it too.
@@ -620,7 +620,7 @@ fn check_exits_1_when_the_recipients_changed_and_0_with_a_warning_for_an_unbound
         "
         ok: prod (2 secrets)
         environments/prod/override.yaml:7:23: warning: instances.mkt_prod.serverconf.shared.proxyConfig.proxyHTTP.password: unbound secret (encrypted without nlconf's header)
-          help: bind it: nlconf secret rekey -e prod
+          help: bind it to its place: nlconf secret rekey -e prod
         ",
     );
 }
