@@ -10,13 +10,16 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tera::{Context, ErrorKind, Tera};
 
+mod builtin;
 pub mod carry;
+mod placeholder;
+
 use crate::diag::{Diagnostic, Diagnostics, Location, Staged, Warned};
-use crate::env::serverconf::MARK;
 use crate::env::{AttrValue, Container, Element, Environment, Instance};
 use crate::repo::Repository;
 use crate::secrets::SecretId;
 use crate::support::xml::{self, XmlElement};
+pub use placeholder::{MASK, Placeholder, mask, reveal, substitute, substitute_into, substitute_one};
 
 /// The built-in templates, compiled into the binary. `templates/<name>` in a repository overrides one.
 pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
@@ -26,9 +29,6 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
 ];
 
 pub const MAIN_TEMPLATE: &str = "config-instance.xml";
-
-/// Shown in place of a secret in every output but the deployed file.
-pub const MASK: &str = "(sensitive)";
 
 pub struct Templates {
     tera: Tera,
@@ -84,29 +84,6 @@ impl RenderedFile {
             self.tree = Some(self.tree()?.into_owned());
         }
         Ok(())
-    }
-}
-
-/// What a placeholder in rendered content stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Placeholder {
-    Secret(SecretId),
-    Kept(usize),
-}
-
-impl Placeholder {
-    pub fn text(self) -> String {
-        match self {
-            Placeholder::Secret(i) => format!("{MARK}secret:{i}@@"),
-            Placeholder::Kept(i) => format!("{MARK}kept:{i}@@"),
-        }
-    }
-
-    fn parse(s: &str) -> Option<Placeholder> {
-        if let Some(n) = s.strip_prefix("secret:") {
-            return n.parse().ok().map(|i: usize| Placeholder::Secret(SecretId::new(i)));
-        }
-        s.strip_prefix("kept:").and_then(|n| n.parse().ok()).map(Placeholder::Kept)
     }
 }
 
@@ -327,7 +304,7 @@ impl Templates {
             deployed.map(|d| d.name.as_str()).filter(|n| n.eq_ignore_ascii_case("serverconf")).unwrap_or("serverconf");
         let file_name = format!("config-{}.xml", inst.name);
         let (content, tree) = if self.builtin_only {
-            (write_builtin(&env.name, &inst.name, &c.name, root, &tree, &mut sensitive), None)
+            (builtin::write_builtin(&env.name, &inst.name, &c.name, root, &tree, &mut sensitive), None)
         } else {
             let (content, parsed) = self.render_template(env, inst, c, root, &tree, &mut sensitive)?;
             (content, Some(parsed))
@@ -404,70 +381,6 @@ impl Templates {
     }
 }
 
-/// Exactly what the built-in templates render (`templates/config-instance.xml` and its partials);
-/// a test renders both ways and compares the bytes.
-fn write_builtin(
-    environment: &str,
-    instance: &str,
-    container: &str,
-    root: &str,
-    tree: &Element,
-    sensitive: &mut Sensitive,
-) -> String {
-    let mut out = String::with_capacity(16 * 1024);
-    out.push_str("<?xml version='1.0'?>\n<!-- Managed by nlconf (environment ");
-    xml::escape_into(environment, &mut out);
-    out.push_str(", instance ");
-    xml::escape_into(instance, &mut out);
-    out.push_str(", container ");
-    xml::escape_into(container, &mut out);
-    out.push_str(").\n     Do not edit here: change the configuration repository and apply. -->\n<");
-    xml::escape_into(root, &mut out);
-    out.push_str(">\n");
-    for child in &tree.children {
-        write_element(child, 1, &mut out, sensitive);
-    }
-    out.push_str("</");
-    xml::escape_into(root, &mut out);
-    out.push_str(">\n");
-    out
-}
-
-/// One element and its children as `templates/partials/element.xml` writes them (see `flatten`).
-fn write_element(el: &Element, depth: usize, out: &mut String, sensitive: &mut Sensitive) {
-    let indent = |out: &mut String| (0..depth).for_each(|_| out.push_str("  "));
-    indent(out);
-    out.push('<');
-    xml::escape_into(el.name, out);
-    for a in &el.attrs {
-        out.push(' ');
-        xml::escape_into(&a.name, out);
-        out.push_str("=\"");
-        sensitive.write(&a.value, out);
-        out.push('"');
-    }
-    match &el.text {
-        Some(t) => {
-            out.push('>');
-            sensitive.write(t, out);
-            out.push_str("</");
-            xml::escape_into(el.name, out);
-            out.push_str(">\n");
-        }
-        None if el.children.is_empty() => out.push_str("/>\n"),
-        None => {
-            out.push_str(">\n");
-            for c in &el.children {
-                write_element(c, depth + 1, out, sensitive);
-            }
-            indent(out);
-            out.push_str("</");
-            xml::escape_into(el.name, out);
-            out.push_str(">\n");
-        }
-    }
-}
-
 /// The rendered output must be one well-formed document with a `serverconf` root.
 fn check_output(content: &str) -> Result<XmlElement, String> {
     let root = xml::parse(content).map_err(|e| format!("output {e}"))?;
@@ -475,66 +388,6 @@ fn check_output(content: &str) -> Result<XmlElement, String> {
         return Err(format!("the root element is <{}>, expected <serverconf>", root.name));
     }
     Ok(root)
-}
-
-/// The content with every secret shown as `(sensitive)`.
-pub fn mask(content: &str) -> String {
-    substitute(content, |_| MASK.to_string())
-}
-
-/// Replaces every placeholder with `f(placeholder)`; `f` returns text already escaped for XML.
-pub fn substitute(content: &str, mut f: impl FnMut(Placeholder) -> String) -> String {
-    let mut out = String::with_capacity(content.len());
-    substitute_into(content, &mut out, |p, out| out.push_str(&f(p)));
-    out
-}
-
-/// `substitute` appending to `out`, where `f` writes each value itself: a plaintext written
-/// straight into a buffer that wipes itself leaves no copy behind.
-pub fn substitute_into(content: &str, out: &mut String, mut f: impl FnMut(Placeholder, &mut String)) {
-    let mut rest = content;
-    while let Some(start) = rest.find(MARK) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + MARK.len()..];
-        match after.find("@@").and_then(|end| Placeholder::parse(&after[..end]).map(|p| (p, end))) {
-            Some((p, end)) => {
-                f(p, out);
-                rest = &after[end + 2..];
-            }
-            None => {
-                out.push_str(MARK);
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-}
-
-/// The file as it is deployed: each placeholder replaced by its value, escaped, written straight
-/// into a buffer sized for the worst case up front (so that growing leaves no copy behind) that wipes
-/// itself when dropped. A secret without a value is written as `missing`.
-pub fn reveal<'a>(
-    f: &RenderedFile,
-    secret: impl Fn(SecretId) -> Option<&'a crate::secrets::SecretValue>,
-    missing: &str,
-) -> zeroize::Zeroizing<String> {
-    // Escaping makes a character at most 6 bytes long (`&quot;`).
-    let values: usize = f.secrets.iter().filter_map(|&i| secret(i)).map(|v| v.expose().len()).sum::<usize>()
-        + f.kept.iter().map(String::len).sum::<usize>();
-    let mut out = zeroize::Zeroizing::new(String::with_capacity(f.content.len() + 6 * values + 64 * f.secrets.len()));
-    substitute_into(&f.content, &mut out, |p, out| match p {
-        Placeholder::Secret(i) => match secret(i) {
-            Some(v) => xml::escape_into(v.expose(), out),
-            None => out.push_str(missing),
-        },
-        Placeholder::Kept(k) => f.kept.get(k).iter().for_each(|v| xml::escape_into(v, out)),
-    });
-    out
-}
-
-/// The placeholder `s` consists of, if it is exactly one.
-pub fn substitute_one(s: &str) -> Option<Placeholder> {
-    s.strip_prefix(MARK)?.strip_suffix("@@").and_then(Placeholder::parse)
 }
 
 #[cfg(test)]
