@@ -7,6 +7,11 @@ use std::process::{Command, Stdio};
 
 use crate::env::{Container, Target, TargetKind};
 
+mod local;
+
+use local::ConfDir;
+pub use local::{MAX_DEPLOYED_BYTES, MAX_RECORD_BYTES, is_backup_name};
+
 /// One container's conf folder, resolved.
 #[derive(Debug, Clone)]
 pub enum Location {
@@ -23,11 +28,12 @@ impl Location {
         }
     }
 
-    /// Reads a file: `Ok(None)` when it does not exist.
+    /// Reads a file nlconf reads or wrote (a deployed file, a state record): `Ok(None)` when it does
+    /// not exist; a symlink, anything but a regular file, or a file over the cap is an error.
     pub fn read(&self, file: &str) -> io::Result<Option<Vec<u8>>> {
         match self {
-            Location::Local(dir) => match std::fs::read(dir.join(file)) {
-                Ok(b) => Ok(Some(b)),
+            Location::Local(dir) => match ConfDir::open(dir) {
+                Ok(conf) => conf.read(file, MAX_DEPLOYED_BYTES),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(e),
             },
@@ -178,6 +184,8 @@ pub struct RunResult {
     pub stderr: String,
 }
 
+/// nlconf's own folder inside a conf folder.
+pub const WORK_DIR: &str = ".nlconf";
 pub const LOCK_FILE: &str = ".nlconf/lock";
 pub const BACKUP_DIR: &str = ".nlconf/backups";
 
@@ -187,7 +195,7 @@ impl Location {
     /// renamed over the old one, and the folder synced.
     pub fn write_atomic(&self, file: &str, bytes: &[u8]) -> io::Result<()> {
         match self {
-            Location::Local(dir) => write_local(dir, file, bytes),
+            Location::Local(dir) => ConfDir::create(dir)?.write_atomic(file, bytes),
             Location::Ssh { dir, .. } => {
                 let f = shell_quote(file);
                 let script = format!(
@@ -210,26 +218,7 @@ impl Location {
     pub fn backup(&self, file: &str, stamp: &str, keep: usize) -> io::Result<()> {
         let name = format!("{file}.{stamp}");
         match self {
-            Location::Local(dir) => {
-                let src = dir.join(file);
-                if !src.exists() {
-                    return Ok(());
-                }
-                let backups = dir.join(BACKUP_DIR);
-                std::fs::create_dir_all(&backups)?;
-                std::fs::copy(&src, backups.join(&name))?;
-                let mut old: Vec<PathBuf> = std::fs::read_dir(&backups)?
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("{file}."))))
-                    .collect();
-                old.sort();
-                let excess = old.len().saturating_sub(keep);
-                for p in &old[..excess] {
-                    std::fs::remove_file(p)?;
-                }
-                Ok(())
-            }
+            Location::Local(dir) => ConfDir::open(dir)?.backup(file, stamp, keep),
             Location::Ssh { dir, .. } => {
                 let script = format!(
                     "set -e; cd {d}; if [ -e {f} ]; then mkdir -p {b}; cp -p {f} {b}/{n}; \
@@ -250,28 +239,7 @@ impl Location {
     pub fn lock(&self, info: &LockInfo) -> Result<(), LockError> {
         let json = serde_json::to_vec_pretty(info).map_err(|e| LockError::Io(io::Error::other(e)))?;
         match self {
-            Location::Local(dir) => {
-                use std::io::Write;
-                std::fs::create_dir_all(dir.join(".nlconf")).map_err(LockError::Io)?;
-                let path = dir.join(LOCK_FILE);
-                // Written in full first, then linked into place: whoever sees the lock sees its content.
-                let tmp = dir.join(format!(".nlconf/lock-{}", std::process::id()));
-                let mut f = std::fs::File::create(&tmp).map_err(LockError::Io)?;
-                f.write_all(&json).and_then(|()| f.sync_all()).map_err(LockError::Io)?;
-                let linked = std::fs::hard_link(&tmp, &path);
-                let _ = std::fs::remove_file(&tmp);
-                match linked {
-                    Ok(()) => {
-                        // Holding the lock, no other apply writes here: temporary files are leftovers.
-                        clean_leftovers(&dir.join(".nlconf"));
-                        Ok(())
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        Err(LockError::Held(std::fs::read_to_string(&path).unwrap_or_default()))
-                    }
-                    Err(e) => Err(LockError::Io(e)),
-                }
-            }
+            Location::Local(dir) => ConfDir::create(dir).map_err(LockError::Io)?.lock(&json),
             Location::Ssh { dir, .. } => {
                 let script = format!(
                     "cd {d} || exit 1; mkdir -p .nlconf || exit 1; t=.nlconf/lock-$$; cat > \"$t\" || exit 1; \
@@ -292,9 +260,10 @@ impl Location {
 
     pub fn unlock(&self) -> io::Result<()> {
         match self {
-            Location::Local(dir) => match std::fs::remove_file(dir.join(LOCK_FILE)) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-                _ => Ok(()),
+            Location::Local(dir) => match ConfDir::open(dir) {
+                Ok(conf) => conf.unlock(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e),
             },
             Location::Ssh { dir, .. } => {
                 let r = self.ssh_with_input(&format!("rm -f {}/{LOCK_FILE}", shell_quote(dir)), b"")?;
@@ -357,17 +326,6 @@ impl Location {
     }
 }
 
-/// Removes the temporary files an apply that died left in `.nlconf/`.
-fn clean_leftovers(work: &Path) {
-    if let Ok(entries) = std::fs::read_dir(work) {
-        for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with("tmp-") {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
-    }
-}
-
 fn run_with_input(cmd: &mut Command, input: &[u8]) -> io::Result<std::process::Output> {
     use std::io::Write;
     let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
@@ -376,40 +334,4 @@ fn run_with_input(cmd: &mut Command, input: &[u8]) -> io::Result<std::process::O
         let _ = stdin.write_all(input);
     }
     child.wait_with_output()
-}
-
-fn write_local(dir: &Path, file: &str, bytes: &[u8]) -> io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let work = dir.join(".nlconf");
-    std::fs::create_dir_all(&work)?;
-    let target = dir.join(file);
-    let (mode, uid, gid) = match std::fs::metadata(&target) {
-        Ok(m) => (m.mode() & 0o7777, m.uid(), m.gid()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            let d = std::fs::metadata(dir)?;
-            (0o640, d.uid(), d.gid())
-        }
-        Err(e) => return Err(e),
-    };
-    let tmp = work.join(format!("tmp-{}-{}", file.replace('/', "_"), std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        if let Err(e) = std::os::unix::fs::fchown(&f, Some(uid), Some(gid)) {
-            // Only root may give a file away; an owner that is already right needs nothing.
-            let me = std::fs::metadata(&tmp)?;
-            if me.uid() != uid || me.gid() != gid {
-                return Err(e);
-            }
-        }
-        std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(mode))?;
-        std::fs::rename(&tmp, &target)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
 }
