@@ -50,7 +50,29 @@ pub struct Target {
     pub port: Option<u16>,
     pub conf_dir: String,
     pub options: Vec<String>,
+    /// Seconds ssh waits for a host to answer (`ConnectTimeout`), so a host that drops packets
+    /// fails its container instead of hanging the run.
+    pub connect_timeout: u32,
 }
+
+/// ssh's own default wait is the system's TCP timeout (minutes): nlconf's is 10 s.
+pub const DEFAULT_CONNECT_TIMEOUT: u32 = 10;
+
+/// ssh options that make the machine running nlconf run a program or load a library: in a
+/// repository's `target.options`, any writer of the repository could run code wherever `plan`
+/// runs, before any review. They belong in the operator's `~/.ssh/config`.
+const LOCAL_CODE_OPTIONS: &[&str] = &[
+    "proxycommand",
+    "localcommand",
+    "permitlocalcommand",
+    "knownhostscommand",
+    "match",
+    "include",
+    "pkcs11provider",
+    "securitykeyprovider",
+    "xauthlocation",
+    "remotecommand",
+];
 
 #[derive(Debug)]
 pub struct Instance {
@@ -216,7 +238,7 @@ const DEFAULTS_KEYS: &[&str] = &["serverconf", "ims"];
 const INSTANCE_KEYS: &[&str] = &["containers", "serverconf", "ims", "containerOverrides"];
 const OVERRIDE_KEYS: &[&str] = &["serverconf"];
 const CONTAINER_KEYS: &[&str] = &["host", "conf_dir"];
-const TARGET_KEYS: &[&str] = &["kind", "user", "port", "conf_dir", "options"];
+const TARGET_KEYS: &[&str] = &["kind", "user", "port", "conf_dir", "options", "connect_timeout"];
 const DEFAULT_NLSERVER: &str = "/usr/local/neolane/nl6/bin/nlserver";
 const DEFAULT_CONF_DIR: &str = "/usr/local/neolane/nl6/conf";
 
@@ -691,6 +713,7 @@ fn load_target(diags: &mut Diagnostics, v: Option<&Value>) -> Option<Target> {
             port: None,
             conf_dir: DEFAULT_CONF_DIR.into(),
             options: Vec::new(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         });
     };
     let v = expect_map(diags, v, "target")?;
@@ -727,6 +750,7 @@ fn load_target(diags: &mut Diagnostics, v: Option<&Value>) -> Option<Target> {
             value::Kind::Seq(items) => {
                 for item in items {
                     if let Some(s) = expect_scalar(diags, item, "target.options item") {
+                        check_ssh_option(diags, item, s);
                         options.push(s.to_string());
                     }
                 }
@@ -737,7 +761,34 @@ fn load_target(diags: &mut Diagnostics, v: Option<&Value>) -> Option<Target> {
             ),
         }
     }
-    Some(Target { kind, user, port, conf_dir, options })
+    let connect_timeout = match v.get("connect_timeout") {
+        None => DEFAULT_CONNECT_TIMEOUT,
+        Some(t) => match expect_scalar(diags, t, "target.connect_timeout").map(str::parse::<u32>) {
+            Some(Ok(n)) if (1..=3600).contains(&n) => n,
+            Some(_) => {
+                diags.error(t.origin.location(), "target.connect_timeout: expected seconds, from 1 to 3600");
+                DEFAULT_CONNECT_TIMEOUT
+            }
+            None => DEFAULT_CONNECT_TIMEOUT,
+        },
+    };
+    Some(Target { kind, user, port, conf_dir, options, connect_timeout })
+}
+
+/// Refuses an ssh option that runs a program (or loads a library) on this machine.
+fn check_ssh_option(diags: &mut Diagnostics, item: &Value, option: &str) {
+    let key = option.trim_start().split(|c: char| c == '=' || c.is_whitespace()).next().unwrap_or("");
+    if LOCAL_CODE_OPTIONS.contains(&key.to_ascii_lowercase().as_str()) {
+        diags.push(
+            Diagnostic::at(
+                item.origin.location(),
+                format!(
+                    "target.options: `{key}` runs a program on the machine that runs nlconf: refused in a repository (anyone who can change it could run code where `plan` runs, before any review)"
+                ),
+            )
+            .with_help("put it in the operator's ~/.ssh/config for that host (ProxyJump is allowed here)"),
+        );
+    }
 }
 
 fn load_instance(

@@ -64,8 +64,15 @@ impl ConfDir {
                 self.sub(parent, name, shown, false)
             }
             Err(rustix::io::Errno::NOENT) => Ok(None),
-            Err(rustix::io::Errno::LOOP) => Err(refused(shown, "is a symlink")),
-            Err(rustix::io::Errno::NOTDIR) => Err(refused(shown, "is not a folder")),
+            // With O_DIRECTORY, Linux reports a symlink as "not a directory": look at what it is.
+            Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
+                match rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink => {
+                        Err(refused(shown, "is a symlink"))
+                    }
+                    _ => Err(refused(shown, "is not a folder")),
+                }
+            }
             Err(e) => Err(e.into()),
         }
     }

@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use crate::env::{Container, Target, TargetKind};
 
 mod local;
+mod remote;
 
 use local::ConfDir;
 pub use local::{MAX_DEPLOYED_BYTES, MAX_RECORD_BYTES, is_backup_name};
@@ -16,7 +17,7 @@ pub use local::{MAX_DEPLOYED_BYTES, MAX_RECORD_BYTES, is_backup_name};
 #[derive(Debug, Clone)]
 pub enum Location {
     Local(PathBuf),
-    Ssh { destination: String, port: Option<u16>, options: Vec<String>, dir: String },
+    Ssh { destination: String, port: Option<u16>, options: Vec<String>, connect_timeout: u32, dir: String },
 }
 
 impl Location {
@@ -37,16 +38,7 @@ impl Location {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(e),
             },
-            Location::Ssh { dir, .. } => {
-                let path = format!("{dir}/{file}");
-                let script = format!("if test -e {p}; then exec cat -- {p}; else exit 3; fi", p = shell_quote(&path));
-                let out = self.ssh(&script).stdin(Stdio::null()).output()?;
-                match out.status.code() {
-                    Some(0) => Ok(Some(out.stdout)),
-                    Some(3) => Ok(None),
-                    _ => Err(io::Error::other(ssh_failure(&out.stderr))),
-                }
-            }
+            Location::Ssh { .. } => self.read_many(&[file]).pop().unwrap_or(Ok(None)),
         }
     }
 
@@ -57,14 +49,10 @@ impl Location {
         let Location::Ssh { dir, .. } = self else {
             return files.iter().map(|f| self.read(f)).collect();
         };
-        // Each file as a header line (`-` when absent, else its size) and exactly that many bytes.
-        let mut script = String::from("set -e");
-        for f in files {
-            let p = shell_quote(&format!("{dir}/{f}"));
-            script.push_str(&format!(
-                "; if test -e {p}; then n=$(wc -c < {p}); echo $n; head -c $n -- {p}; else echo -; fi"
-            ));
-        }
+        // Each file as a header line and exactly that many bytes: `-` when absent, `L` for a
+        // symlink (in its own name or in `.nlconf`), `S` for anything but a regular file, `B` for
+        // a file over the cap, else its size.
+        let script = remote::read_many(dir, files, MAX_DEPLOYED_BYTES);
         let failed = |e: &dyn std::fmt::Display| files.iter().map(|_| Err(io::Error::other(e.to_string()))).collect();
         let out = match self.ssh(&script).stdin(Stdio::null()).output() {
             Ok(o) if o.status.success() => o.stdout,
@@ -79,9 +67,24 @@ impl Location {
             };
             let header = std::str::from_utf8(&rest[..nl]).unwrap_or("").trim();
             rest = &rest[nl + 1..];
-            if header == "-" {
-                read.push(Ok(None));
-                continue;
+            let shown = self.shown(files[read.len()]);
+            match header {
+                "-" => {
+                    read.push(Ok(None));
+                    continue;
+                }
+                "L" | "S" | "B" => {
+                    let what = match header {
+                        "L" => "is a symlink (or lies behind one)",
+                        "S" => "is not a regular file",
+                        _ => "is larger than the cap on deployed files",
+                    };
+                    read.push(Err(io::Error::other(format!(
+                        "{shown} {what}: refused (whoever can write the conf folder could point nlconf elsewhere)"
+                    ))));
+                    continue;
+                }
+                _ => {}
             }
             match header.parse::<usize>() {
                 Ok(n) if n <= rest.len() => {
@@ -97,14 +100,19 @@ impl Location {
     /// An `ssh` command to this container's host running `script` in the remote shell.
     pub fn ssh(&self, script: &str) -> Command {
         let mut cmd = Command::new("ssh");
-        if let Location::Ssh { destination, port, options, .. } = self {
+        if let Location::Ssh { destination, port, options, connect_timeout, .. } = self {
             cmd.arg("-o").arg("BatchMode=yes");
             if let Some(p) = port {
                 cmd.arg("-p").arg(p.to_string());
             }
+            // ssh takes the first value given for an option: the target's own come first, then
+            // the bounds that keep a host that stops answering from hanging the run.
             for o in options {
                 cmd.arg("-o").arg(o);
             }
+            cmd.arg("-o").arg(format!("ConnectTimeout={connect_timeout}"));
+            cmd.arg("-o").arg("ServerAliveInterval=10");
+            cmd.arg("-o").arg("ServerAliveCountMax=3");
             cmd.arg("--").arg(destination).arg(script);
         }
         cmd
@@ -148,7 +156,13 @@ pub fn locate_named(
                 Some(u) => format!("{u}@{host}"),
                 None => host,
             };
-            Location::Ssh { destination, port: target.port, options: target.options.clone(), dir }
+            Location::Ssh {
+                destination,
+                port: target.port,
+                options: target.options.clone(),
+                connect_timeout: target.connect_timeout,
+                dir,
+            }
         }
     }
 }
@@ -197,16 +211,7 @@ impl Location {
         match self {
             Location::Local(dir) => ConfDir::create(dir)?.write_atomic(file, bytes),
             Location::Ssh { dir, .. } => {
-                let f = shell_quote(file);
-                let script = format!(
-                    "set -e; umask 077; cd {d}; mkdir -p .nlconf; tmp=.nlconf/tmp-{name}-$$; trap 'rm -f \"$tmp\"' EXIT; \
-                     cat > \"$tmp\"; \
-                     if [ -e {f} ]; then chmod --reference={f} \"$tmp\"; chown --reference={f} \"$tmp\" 2>/dev/null || true; \
-                     else chmod 640 \"$tmp\"; chown --reference=. \"$tmp\" 2>/dev/null || true; fi; \
-                     sync \"$tmp\" 2>/dev/null || sync; mv -f \"$tmp\" {f}; trap - EXIT; sync . 2>/dev/null || true",
-                    d = shell_quote(dir),
-                    name = file.replace(['/', '\''], "_"),
-                );
+                let script = remote::script(dir, &remote::write_atomic(file));
                 self.ssh_with_input(&script, bytes).and_then(|r| {
                     if r.success { Ok(()) } else { Err(io::Error::other(ssh_failure(r.stderr.as_bytes()))) }
                 })
@@ -216,19 +221,10 @@ impl Location {
 
     /// Copies the current `file` to `.nlconf/backups/<file>.<stamp>` and keeps the newest `keep`.
     pub fn backup(&self, file: &str, stamp: &str, keep: usize) -> io::Result<()> {
-        let name = format!("{file}.{stamp}");
         match self {
             Location::Local(dir) => ConfDir::open(dir)?.backup(file, stamp, keep),
             Location::Ssh { dir, .. } => {
-                let script = format!(
-                    "set -e; cd {d}; if [ -e {f} ]; then mkdir -p {b}; cp -p {f} {b}/{n}; \
-                     ls -1 {b} | grep -F -- {prefix} | sort | head -n -{keep} | while IFS= read -r x; do rm -f -- {b}/\"$x\"; done; fi",
-                    d = shell_quote(dir),
-                    f = shell_quote(file),
-                    b = BACKUP_DIR,
-                    n = shell_quote(&name),
-                    prefix = shell_quote(&format!("{file}.")),
-                );
+                let script = remote::script(dir, &remote::backup(file, stamp, keep));
                 let r = self.ssh_with_input(&script, b"")?;
                 if r.success { Ok(()) } else { Err(io::Error::other(ssh_failure(r.stderr.as_bytes()))) }
             }
@@ -241,12 +237,7 @@ impl Location {
         match self {
             Location::Local(dir) => ConfDir::create(dir).map_err(LockError::Io)?.lock(&json),
             Location::Ssh { dir, .. } => {
-                let script = format!(
-                    "cd {d} || exit 1; mkdir -p .nlconf || exit 1; t=.nlconf/lock-$$; cat > \"$t\" || exit 1; \
-                     if ln \"$t\" {l} 2>/dev/null; then rm -f \"$t\" .nlconf/tmp-*; exit 0; else rm -f \"$t\"; cat {l}; exit 3; fi",
-                    d = shell_quote(dir),
-                    l = LOCK_FILE
-                );
+                let script = remote::script(dir, remote::LOCK);
                 let mut cmd = self.ssh(&script);
                 let out = run_with_input(&mut cmd, &json).map_err(LockError::Io)?;
                 match out.status.code() {
@@ -266,7 +257,7 @@ impl Location {
                 Err(e) => Err(e),
             },
             Location::Ssh { dir, .. } => {
-                let r = self.ssh_with_input(&format!("rm -f {}/{LOCK_FILE}", shell_quote(dir)), b"")?;
+                let r = self.ssh_with_input(&remote::script(dir, remote::UNLOCK), b"")?;
                 if r.success { Ok(()) } else { Err(io::Error::other(ssh_failure(r.stderr.as_bytes()))) }
             }
         }

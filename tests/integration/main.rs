@@ -10,6 +10,7 @@ mod crash;
 mod explain;
 mod harness;
 mod help;
+mod hostile_conf;
 mod import;
 mod layering;
 mod leak;

@@ -1,0 +1,271 @@
+//! A hostile conf folder (issue 13 item 1): whoever can write a container's conf folder plants
+//! symlinks, FIFOs and folders where nlconf keeps its own files. A root-run apply must never write,
+//! chmod, chown or remove anything outside the folder through them, locally or over ssh; what it
+//! refuses, it names.
+
+use std::os::unix::fs::symlink;
+use std::path::{Path, PathBuf};
+
+use crate::apply::Site;
+use crate::ssh::Sshd;
+
+/// A folder outside every conf folder, with one file in it, that nothing may touch.
+struct Outside {
+    dir: PathBuf,
+}
+
+const VICTIM: &str = "victim.conf";
+const VICTIM_TEXT: &str = "root-owned configuration: must stay exactly as it is\n";
+
+impl Outside {
+    fn new(site: &Site) -> Outside {
+        let dir = site.repo.work_path("outside");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(VICTIM), VICTIM_TEXT).unwrap();
+        Outside { dir }
+    }
+
+    fn victim(&self) -> PathBuf {
+        self.dir.join(VICTIM)
+    }
+
+    /// Nothing was created, changed or removed there.
+    #[track_caller]
+    fn assert_untouched(&self) {
+        let names: Vec<String> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [VICTIM], "nlconf created files outside the conf folder");
+        assert_eq!(std::fs::read_to_string(self.victim()).unwrap(), VICTIM_TEXT);
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(self.victim()).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o644, "the file outside was chmod-ed");
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+}
+
+/// A local site deployed once, with a change planned for every container.
+fn deployed_with_a_change() -> (Site, Outside) {
+    let site = Site::local();
+    site.deploy();
+    site.edit("hosts: \"mid.example.com*\"", "hosts: \"mid2.example.com*\"");
+    let outside = Outside::new(&site);
+    set_mode(&outside.victim(), 0o644);
+    (site, outside)
+}
+
+#[test]
+fn a_symlinked_work_folder_is_refused_and_nothing_outside_is_touched() {
+    let (site, outside) = deployed_with_a_change();
+    let work = site.conf("app3").join(".nlconf");
+    std::fs::remove_dir_all(&work).unwrap();
+    symlink(&outside.dir, &work).unwrap();
+    // The state record is read through .nlconf: the review refuses at once.
+    site.run(&["plan", "-e", "prod", "--out", "p.plan"]).assert_exit(1).stderr_contains("app3/.nlconf is a symlink");
+    outside.assert_untouched();
+}
+
+#[test]
+fn a_work_folder_symlinked_after_the_plan_is_refused_by_apply() {
+    let (site, outside) = deployed_with_a_change();
+    site.plan("p.plan", 2);
+    let work = site.conf("app3").join(".nlconf");
+    std::fs::remove_dir_all(&work).unwrap();
+    symlink(&outside.dir, &work).unwrap();
+    site.run(&["apply", "p.plan"]).assert_exit(1).stderr_contains("is a symlink");
+    outside.assert_untouched();
+}
+
+#[test]
+fn a_symlinked_backups_folder_is_refused() {
+    let (site, outside) = deployed_with_a_change();
+    let backups = site.conf("app3").join(".nlconf/backups");
+    let _ = std::fs::remove_dir_all(&backups);
+    symlink(&outside.dir, &backups).unwrap();
+    site.plan("p.plan", 2);
+    site.run(&["apply", "p.plan"]).assert_exit(1).stderr_contains(".nlconf/backups is a symlink");
+    outside.assert_untouched();
+}
+
+#[test]
+fn a_deployed_file_that_is_a_symlink_is_refused_at_plan_time_without_reading_it() {
+    let site = Site::local();
+    site.deploy();
+    let outside = Outside::new(&site);
+    let file = site.deployed("app3", "config-mid_prod.xml");
+    std::fs::remove_file(&file).unwrap();
+    symlink(outside.victim(), &file).unwrap();
+    let out = site.run(&["plan", "-e", "prod", "--out", "p.plan"]);
+    out.assert_exit(1).stderr_contains("config-mid_prod.xml is a symlink");
+    assert!(!out.stderr.contains("root-owned") && !out.stdout.contains("root-owned"), "the target was read");
+    outside.assert_untouched();
+}
+
+#[test]
+fn a_fifo_or_a_folder_as_the_deployed_file_is_an_error_at_once() {
+    let site = Site::local();
+    site.deploy();
+    let file = site.deployed("app3", "config-mid_prod.xml");
+    std::fs::remove_file(&file).unwrap();
+    crate::harness::tool_in(&site.conf("app3"), "mkfifo", &["config-mid_prod.xml"], b"");
+    site.run(&["plan", "-e", "prod", "--out", "p.plan"]).assert_exit(1).stderr_contains("is not a regular file");
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    site.run(&["plan", "-e", "prod", "--out", "p.plan"]).assert_exit(1).stderr_contains("is not a regular file");
+}
+
+#[test]
+fn a_planted_lock_symlink_is_not_followed() {
+    let (site, outside) = deployed_with_a_change();
+    site.plan("p.plan", 2);
+    symlink(outside.victim(), site.conf("app3").join(".nlconf/lock")).unwrap();
+    site.run(&["apply", "p.plan"]).assert_exit(1).stderr_contains("lock is a symlink");
+    outside.assert_untouched();
+    // --force-unlock removes the planted link itself, never what it points to.
+    site.run(&["apply", "p.plan", "--force-unlock"]).assert_exit(0);
+    outside.assert_untouched();
+}
+
+#[test]
+fn a_planted_state_record_symlink_is_replaced_not_written_through() {
+    let (site, outside) = deployed_with_a_change();
+    site.plan("p.plan", 2);
+    // Planted after the plan: apply's check under the locks reads it and refuses.
+    let state = site.conf("app3").join(".nlconf/state-mid_prod.json");
+    std::fs::remove_file(&state).unwrap();
+    symlink(outside.victim(), &state).unwrap();
+    site.run(&["apply", "p.plan"]).assert_exit(1).stderr_contains("state-mid_prod.json is a symlink");
+    outside.assert_untouched();
+}
+
+#[test]
+fn backup_rotation_removes_only_regular_files_nlconf_named() {
+    let (site, outside) = deployed_with_a_change();
+    let backups = site.conf("app3").join(".nlconf/backups");
+    std::fs::create_dir_all(&backups).unwrap();
+    // Older than any real backup, so rotation would pick them first.
+    let planted_link = backups.join("config-mid_prod.xml.20000101T000000.000000000Z");
+    symlink(outside.victim(), &planted_link).unwrap();
+    let planted_dir = backups.join("config-mid_prod.xml.20000101T000000.000000001Z");
+    std::fs::create_dir(&planted_dir).unwrap();
+    std::fs::write(planted_dir.join("keep"), "x").unwrap();
+    let other = backups.join("config-mid_prod.xml.notes");
+    std::fs::write(&other, "not a backup").unwrap();
+    for i in 0..11 {
+        site.edit(&format!("hosts: \"mid{}.example.com*\"", i + 2), &format!("hosts: \"mid{}.example.com*\"", i + 3));
+        site.plan("p.plan", 2);
+        site.apply("p.plan");
+    }
+    assert!(std::fs::symlink_metadata(&planted_link).is_ok(), "a symlink was taken for a backup and removed");
+    assert!(planted_dir.join("keep").exists());
+    assert!(other.exists());
+    outside.assert_untouched();
+}
+
+#[test]
+fn over_ssh_a_symlinked_work_folder_and_deployed_file_are_refused() {
+    let Some(sshd) = Sshd::start() else { return };
+    let site = sshd.site();
+    site.deploy();
+    let outside = Outside::new(&site);
+    // The deployed file: refused when read, the target not shown.
+    let file = site.deployed("app3", "config-mid_prod.xml");
+    let kept = std::fs::read(&file).unwrap();
+    std::fs::remove_file(&file).unwrap();
+    symlink(outside.victim(), &file).unwrap();
+    let out = site.run(&["plan", "-e", "prod", "--out", "p.plan"]);
+    out.assert_exit(1).stderr_contains("config-mid_prod.xml is a symlink");
+    assert!(!out.stdout.contains("root-owned") && !out.stderr.contains("root-owned"));
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(&file, kept).unwrap();
+    // The work folder, swapped after the plan: apply refuses to lock or write through it.
+    site.edit("hosts: \"mid.example.com*\"", "hosts: \"mid2.example.com*\"");
+    site.plan("p.plan", 2);
+    let work = site.conf("app3").join(".nlconf");
+    std::fs::remove_dir_all(&work).unwrap();
+    symlink(&outside.dir, &work).unwrap();
+    site.run(&["apply", "p.plan"]).assert_exit(1).stderr_contains("is a symlink");
+    outside.assert_untouched();
+}
+
+#[test]
+fn over_ssh_a_planted_lock_or_backups_symlink_is_not_followed() {
+    let Some(sshd) = Sshd::start() else { return };
+    let site = sshd.site();
+    site.deploy();
+    let outside = Outside::new(&site);
+    site.edit("hosts: \"mid.example.com*\"", "hosts: \"mid2.example.com*\"");
+    site.plan("p.plan", 2);
+    let lock = site.conf("app3").join(".nlconf/lock");
+    symlink(outside.victim(), &lock).unwrap();
+    site.run(&["apply", "p.plan"]).assert_exit(1).stderr_contains("lock is a symlink");
+    outside.assert_untouched();
+    std::fs::remove_file(&lock).unwrap();
+    let backups = site.conf("app3").join(".nlconf/backups");
+    let _ = std::fs::remove_dir_all(&backups);
+    symlink(&outside.dir, &backups).unwrap();
+    site.run(&["apply", "p.plan"]).assert_exit(1).stderr_contains("backups is a symlink");
+    outside.assert_untouched();
+}
+
+/// A host that accepts the connection and then says nothing (a firewall that drops packets
+/// behaves alike): ssh gives up after the target's `connect_timeout`, and the container fails
+/// instead of the run hanging.
+#[test]
+fn a_host_that_never_answers_fails_its_container_after_the_connect_timeout() {
+    if !crate::harness::have_tool("ssh") {
+        assert!(std::env::var_os("CI").is_none(), "ssh is not installed, and CI is set");
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Accepts and holds every connection without a byte of the SSH banner.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let site = Site::build(|repo| {
+        let root = repo.work_path("remote");
+        let target = crate::ssh::target_yaml("neolane", port, &[], &root)
+            .replace("    - ConnectTimeout=10\n", "")
+            .replace("target:\n", "target:\n  connect_timeout: 1\n");
+        (target, root)
+    });
+    let out = site.run(&["plan", "-e", "prod", "--out", "p.plan"]);
+    out.assert_exit(1).stderr_contains("error: app1: cannot read the ");
+    assert!(!site.repo.work_path("p.plan").exists());
+}
+
+#[test]
+fn ssh_options_that_run_local_commands_are_refused_in_the_repository() {
+    for (option, key) in [
+        ("ProxyCommand=nc %h %p", "ProxyCommand"),
+        ("LocalCommand touch /tmp/pwned", "LocalCommand"),
+        ("permitlocalcommand=yes", "permitlocalcommand"),
+        ("KnownHostsCommand=/bin/true", "KnownHostsCommand"),
+        ("Match exec \"touch /tmp/pwned\"", "Match"),
+        ("PKCS11Provider=/tmp/evil.so", "PKCS11Provider"),
+    ] {
+        let site = Site::build(|repo| {
+            let root = repo.work_path("remote");
+            (crate::ssh::target_yaml("neolane", 22, &[option.to_string()], &root), root)
+        });
+        let line = site.repo.read(crate::apply::ENV_FILE).lines().position(|l| l.contains(option)).unwrap() + 1;
+        site.run(&["validate"]).assert_exit(1).stderr_contains(&format!(
+            "environments/prod/environment.yaml:{line}:7: error: target.options: `{key}` runs a program on the machine that runs nlconf"
+        ));
+    }
+    // ProxyJump stays allowed; a connect timeout is checked.
+    let site = Site::build(|repo| {
+        let root = repo.work_path("remote");
+        (crate::ssh::target_yaml("neolane", 22, &["ProxyJump=bastion.example.com".into()], &root), root)
+    });
+    site.run(&["validate"]).assert_exit(0);
+    site.edit("target:\n", "target:\n  connect_timeout: 0\n");
+    site.run(&["validate"]).assert_exit(1).stderr_contains("target.connect_timeout: expected seconds, from 1 to 3600");
+}
