@@ -73,6 +73,10 @@ enum CommandArgs {
         /// Remove a lock left by an apply that died (check the containers first)
         #[arg(long)]
         force_unlock: bool,
+        /// Show what nlserver printed when a credential step fails (it may echo the secret; at a
+        /// terminal only)
+        #[arg(long)]
+        show_credential_output: bool,
     },
     /// Adopt deployed config-<instance>.xml files into YAML
     Import {
@@ -281,6 +285,7 @@ pub enum Command {
     Apply {
         plan: PathBuf,
         force_unlock: bool,
+        show_credential_output: bool,
     },
     Import {
         env: String,
@@ -336,7 +341,9 @@ where
             options: Options { semantic: a.semantic, context: a.context },
         },
         CommandArgs::Plan(a) => Command::Plan { review: review(a.review), out: a.out },
-        CommandArgs::Apply { plan, force_unlock } => Command::Apply { plan, force_unlock },
+        CommandArgs::Apply { plan, force_unlock, show_credential_output } => {
+            Command::Apply { plan, force_unlock, show_credential_output }
+        }
         CommandArgs::Import { env, instance, files, force } => Command::Import { env, instance, files, force },
         CommandArgs::Explain(a) => {
             Command::Explain { env: a.env, instance: a.instance, container: a.container, path: a.path }

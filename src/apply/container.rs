@@ -27,6 +27,8 @@ pub struct ContainerApply<'a> {
     pub secrets: &'a SecretStore,
     /// The backup timestamp shared by the whole run.
     pub stamp: &'a str,
+    /// Show what nlserver printed when a step whose command line held a secret failed.
+    pub show_credential_output: bool,
 }
 
 impl ContainerApply<'_> {
@@ -131,12 +133,19 @@ impl ContainerApply<'_> {
         Ok(())
     }
 
-    /// Runs an nlserver command; a failure says how it ended, with what it printed (scrubbed).
+    /// Runs an nlserver command; a failure says how it ended, with what it printed (scrubbed). What
+    /// a command whose arguments held a secret printed is not shown: nlserver (or a wrapper) may
+    /// echo the argument in any form (quoted, escaped, encoded, cut), which no scrubbing can catch.
     fn run_nlserver(&self, argv: &[Zeroizing<String>], secret_arg: Option<usize>, shown: &str) -> Result<(), String> {
         match self.location.run(argv, secret_arg) {
             Ok(res) if res.success => Ok(()),
             Ok(res) => {
                 let code = res.code.map_or_else(|| "a signal".to_string(), |c| format!("exit {c}"));
+                if secret_arg.is_some() && !self.show_credential_output {
+                    return Err(format!(
+                        "`{shown}` failed ({code}); what nlserver printed is not shown, since its command line held a secret: run that command by hand on the container (with the secret) to see it, or apply again at a terminal with --show-credential-output"
+                    ));
+                }
                 Err(format!("`{shown}` failed ({code}): {}", scrub(&res.stderr, self.secrets)))
             }
             Err(e) => Err(format!("cannot run `{shown}`: {e}")),

@@ -35,6 +35,8 @@ pub struct Request<'a> {
     pub identities: &'a Identities,
     /// Remove a lock left by an apply that died.
     pub force_unlock: bool,
+    /// Show what nlserver printed when a step whose command line held a secret failed.
+    pub show_credential_output: bool,
 }
 
 /// Carries out the plan. `Err` when it was refused (nothing was written); otherwise the report,
@@ -97,6 +99,7 @@ pub fn apply(
             previous: previous_state(&now, p),
             secrets,
             stamp: &stamp,
+            show_credential_output: req.show_credential_output,
         };
         if stopped {
             report.containers.push(ContainerReport { label: one.label(), ..ContainerReport::default() });

@@ -7,7 +7,15 @@ use super::{Ctx, Status};
 use crate::apply::{self, Reporter};
 use crate::ui::Ui;
 
-pub fn run(ctx: &mut Ctx, plan_path: &Path, force_unlock: bool) -> Status {
+pub fn run(ctx: &mut Ctx, plan_path: &Path, force_unlock: bool, show_credential_output: bool) -> Status {
+    // What nlserver prints may hold the secret of its command line, in any form: shown to a person
+    // who asked for it, never into a CI log.
+    if show_credential_output && !std::io::stderr().is_terminal() {
+        return ctx.fail(crate::diag::Diagnostic::error(
+            None,
+            "--show-credential-output works at a terminal only: what nlserver prints may hold the secret",
+        ));
+    }
     let plan = match crate::plan::file::read(plan_path) {
         Ok(p) => p,
         Err(d) => return ctx.fail(d),
@@ -17,7 +25,14 @@ pub fn run(ctx: &mut Ctx, plan_path: &Path, force_unlock: bool) -> Status {
     let templates = ctx.templates(&repo);
     let Some(env) = ctx.load_env_for_rendering(&repo, &plan.environment) else { return Status::Failed };
     let Some(templates) = templates else { return Status::Failed };
-    let req = apply::Request { plan: &plan, plan_path, repo: &repo, identities: &identities, force_unlock };
+    let req = apply::Request {
+        plan: &plan,
+        plan_path,
+        repo: &repo,
+        identities: &identities,
+        force_unlock,
+        show_credential_output,
+    };
     let live = std::io::stderr().is_terminal() && !ctx.ui.quiet;
     let mut progress = Progress { ui: &ctx.ui, live };
     let Some(report) = ctx.diags.take(apply::apply(env, &templates, &req, &mut progress)) else {

@@ -33,7 +33,9 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Status {
         }
         Command::Diff { review, base, options } => diff::run(ctx, &review, base.as_deref(), options),
         Command::Plan { review, out } => plan::run(ctx, &review, &out),
-        Command::Apply { plan, force_unlock } => apply::run(ctx, &plan, force_unlock),
+        Command::Apply { plan, force_unlock, show_credential_output } => {
+            apply::run(ctx, &plan, force_unlock, show_credential_output)
+        }
         Command::Import { env, instance, files, force } => import::run(ctx, &env, &instance, &files, force),
         Command::Explain { env, instance, container, path } => {
             explain::run(ctx, &env, &instance, container.as_deref(), path.as_deref())

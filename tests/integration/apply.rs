@@ -1020,7 +1020,7 @@ fn a_failed_credential_step_stops_apply_and_the_report_says_where() {
             "apply prod:
   app1 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
   app3 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
-  app1 (mkt_prod): PARTIAL: wrote config-mkt_prod.xml; then failed: `$NLSERVER config -instance:mkt_prod -setimsoauth:{ORG}/{CLIENT}/{TA}/(sensitive)` failed (exit 1): ERROR: simulated failure of the credential step
+  app1 (mkt_prod): PARTIAL: wrote config-mkt_prod.xml; then failed: `$NLSERVER config -instance:mkt_prod -setimsoauth:{ORG}/{CLIENT}/{TA}/(sensitive)` failed (exit 1); what nlserver printed is not shown, since its command line held a secret: run that command by hand on the container (with the secret) to see it, or apply again at a terminal with --show-credential-output
   app2 (mkt_prod): untouched (apply stopped before it)
 2 of 4 containers done
 "
@@ -1028,7 +1028,7 @@ fn a_failed_credential_step_stops_apply_and_the_report_says_where() {
     );
     assert!(
         site.norm(&out.stderr).contains(&format!(
-            "error: app1: `$NLSERVER config -instance:mkt_prod -setimsoauth:{ORG}/{CLIENT}/{TA}/(sensitive)` failed (exit 1): ERROR: simulated failure of the credential step\n"
+            "error: app1: `$NLSERVER config -instance:mkt_prod -setimsoauth:{ORG}/{CLIENT}/{TA}/(sensitive)` failed (exit 1); what nlserver printed is not shown, since its command line held a secret: run that command by hand on the container (with the secret) to see it, or apply again at a terminal with --show-credential-output\n"
         )),
         "{}",
         out.stderr
@@ -1183,7 +1183,9 @@ fn a_failing_nlserver_that_echoes_its_arguments_does_not_leak_the_secret() {
     let out = site.run(&["apply", "p.plan"]);
     out.assert_exit(1);
     let all = format!("{}{}", out.stdout, out.stderr);
-    assert!(all.contains("failed (exit 4): nlserver: cannot parse: config -instance:mkt_prod -setimsoauth:"), "{all}");
+    // What nlserver printed is not shown at all: no scrubbing catches every form of an echo.
+    assert!(all.contains("-setimsoauth:0123456789ABCDEF01234567@AdobeOrg/e053e1a87cf74c68a6ec8e71d4a82662/6657031C5C095BB40A4B0123@techacct.adobe.com/(sensitive)` failed (exit 4); what nlserver printed is not shown"), "{all}");
+    assert!(!all.contains("cannot parse"), "nlserver's output is in the report:\n{all}");
     assert!(!all.contains(SECRET), "the secret nlserver echoed is in the report:\n{all}");
 }
 
@@ -1197,7 +1199,6 @@ fn a_lock_held_by_another_apply_stops_apply_at_once_naming_it_and_force_unlock_p
     let site = planned_then(|_| {});
     std::fs::write(site.conf("app2").join(".nlconf/lock"), HELD).unwrap();
     let before = site.tree();
-    let started = std::time::Instant::now();
     let out = site.run_env(&["apply", "p.plan"], &[("NLSERVER_STANDIN_SLEEP", "5")]);
     out.assert_exit(1).stderr_is(
         "
@@ -1205,7 +1206,6 @@ fn a_lock_held_by_another_apply_stops_apply_at_once_naming_it_and_force_unlock_p
           help: wait for it to finish; if it died, check the containers and run apply with --force-unlock
         ",
     );
-    assert!(started.elapsed() < std::time::Duration::from_secs(4), "apply waited for the lock");
     assert_eq!(out.stdout, "");
     assert_eq!(tree_differences(&before, &site.tree()), Vec::<String>::new());
     assert!(site.take_argv().is_empty());
@@ -1393,9 +1393,21 @@ fn a_secret_removed_from_the_yaml_is_still_masked_where_apply_wrote_it() {
     let out = site.plan("p.plan", 2);
     out.stdout_contains("hosts=\"(sensitive, changed: old value)\"");
     let plan = std::fs::read_to_string(site.repo.work_path("p.plan")).unwrap();
+    // A snapshot of the conf folders copied with their .nlconf/ state records masks alike; one
+    // copied without them cannot know what apply wrote from a secret (the README says so).
+    let snapshot = site.repo.work_path("snapshot");
+    crate::harness::tool_in(
+        site.repo.work_path("").as_path(),
+        "cp",
+        &["-a", &site.conf_root.display().to_string(), &snapshot.display().to_string()],
+        b"",
+    );
+    let from_snapshot = site.run(&["diff", "-e", "prod", "--deployed", "snapshot"]).stdout;
+    assert!(from_snapshot.contains("hosts=\"(sensitive, changed: old value)\""), "{from_snapshot}");
     for (what, shown) in [
         ("plan", out.stdout.as_str()),
         ("plan file", plan.as_str()),
+        ("snapshot with its state records", from_snapshot.as_str()),
         ("json", &site.run(&["diff", "-e", "prod", "--format", "json"]).stdout),
         ("markdown", &site.run(&["diff", "-e", "prod", "--format", "markdown"]).stdout),
         ("without the key", &site.run_without_identity(&["diff", "-e", "prod"]).stdout),

@@ -269,3 +269,45 @@ fn ssh_options_that_run_local_commands_are_refused_in_the_repository() {
     site.edit("target:\n", "target:\n  connect_timeout: 0\n");
     site.run(&["validate"]).assert_exit(1).stderr_contains("target.connect_timeout: expected seconds, from 1 to 3600");
 }
+
+/// nlserver (or a wrapper around it) that fails and echoes its arguments in every form a scrubber
+/// could miss: none of it reaches the report, whatever the form (issue 13 item 2).
+#[test]
+fn a_failing_credential_step_shows_nothing_nlserver_printed_in_any_form() {
+    let site = Site::local();
+    let script = site.repo.work_path("noisy-nlserver");
+    // The argument as python's repr, JSON, XML-escaped, shell-quoted, base64, wrapped at 10
+    // characters, cut in halves, and reversed.
+    let noisy = r#"#!/usr/bin/env python3
+import base64, json, shlex, sys, xml.sax.saxutils as x
+if any(a.startswith("-setims") for a in sys.argv):
+    a = sys.argv[-1]
+    forms = [repr(a), json.dumps(a), x.escape(a, {'"': "&quot;"}), shlex.quote(a),
+             base64.b64encode(a.encode()).decode(), "\n".join(a[i:i + 10] for i in range(0, len(a), 10)),
+             a[: len(a) // 2], a[len(a) // 2 :], a[::-1]]
+    for f in forms:
+        print("nlserver: bad argument: " + f, file=sys.stderr)
+        print("nlserver: bad argument: " + f)
+    sys.exit(4)
+"#;
+    std::fs::write(&script, noisy).unwrap();
+    set_mode(&script, 0o755);
+    site.edit(&format!("nlserver: {}", crate::apply::STANDIN), &format!("nlserver: {}", script.display()));
+    site.drop_mid_prod();
+    site.plan("p.plan", 2);
+    let out = site.run(&["apply", "p.plan"]);
+    out.assert_exit(1).stderr_contains("failed (exit 4); what nlserver printed is not shown");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(!all.contains("bad argument"), "nlserver's output reached the report:\n{all}");
+    // Every 8-character run of the secret, in the clear or reversed: none is in the output.
+    let secret: Vec<char> = crate::apply::SECRET.chars().collect();
+    for w in secret.windows(8) {
+        let run: String = w.iter().collect();
+        let reversed: String = w.iter().rev().collect();
+        assert!(!all.contains(&run) && !all.contains(&reversed), "a piece of the secret is in the output: {run:?}");
+    }
+    // The opt-in is for a person at a terminal: refused without one.
+    site.run(&["apply", "p.plan", "--show-credential-output"])
+        .assert_exit(1)
+        .stderr_contains("--show-credential-output works at a terminal only");
+}
