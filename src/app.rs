@@ -16,11 +16,16 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let Invocation { globals, command } = match cli::parse(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let Invocation { globals, command } = match cli::parse(args.iter().cloned()) {
         Ok(inv) => inv,
+        Err(e) if e.use_stderr() => {
+            eprint!("{}", cli::usage_error(&e, &args));
+            return EXIT_ERROR;
+        }
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+            return EXIT_OK;
         }
     };
     let mut ctx = Ctx::new(globals);

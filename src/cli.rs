@@ -395,6 +395,38 @@ fn output(color: ColorArg, quiet: bool, verbose: bool) -> Output {
     }
 }
 
+/// A usage error as text, without any argument that may be a secret: a value typed where it does
+/// not belong (`secret set ... VALUE`) would otherwise be echoed into a terminal or a CI log. Options
+/// and command names are shown (an option's `=value` part is not); anything else is named by its
+/// place on the command line.
+pub fn usage_error(e: &clap::Error, args: &[OsString]) -> String {
+    let mut text = e.render().to_string();
+    fn names(c: &clap::Command, out: &mut Vec<String>) {
+        for sub in c.get_subcommands() {
+            out.push(sub.get_name().to_string());
+            names(sub, out);
+        }
+    }
+    let mut known = Vec::new();
+    names(&command(), &mut known);
+    for (i, arg) in args.iter().enumerate().skip(1) {
+        let arg = arg.to_string_lossy();
+        let hidden = format!("(argument {i}, not shown: it may be a secret)");
+        let value = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with('-') => value,
+            _ if arg.starts_with('-') || known.iter().any(|n| *n == arg) => "",
+            _ => arg.as_ref(),
+        };
+        if !value.is_empty() {
+            let arg = value;
+            // clap quotes what it echoes: 'VALUE', and '-- VALUE' in a tip.
+            text = text.replace(&format!("'{arg}'"), &format!("'{hidden}'"));
+            text = text.replace(&format!("'-- {arg}'"), &format!("'-- {hidden}'"));
+        }
+    }
+    text
+}
+
 pub fn command() -> clap::Command {
     Cli::command()
 }

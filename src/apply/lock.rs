@@ -10,12 +10,34 @@ pub struct LockSet {
 }
 
 impl LockSet {
+    /// Removes the locks an apply that died left in these folders (`--force-unlock`).
+    pub fn force_unlock<'a>(folders: impl IntoIterator<Item = (&'a str, Location)>) -> Result<(), Diagnostics> {
+        let mut diags = Diagnostics::new();
+        let mut seen = Vec::new();
+        for (container, loc) in folders {
+            let key = loc.shown("");
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
+            if let Err(e) = loc.unlock() {
+                diags.push(
+                    Diagnostic::error(
+                        Some(DiagLocation::file(loc.shown(LOCK_FILE))),
+                        format!("{container}: cannot remove the lock: {e}"),
+                    )
+                    .with_help("remove it by hand on the container once no apply runs there"),
+                );
+            }
+        }
+        if diags.has_errors() { Err(diags) } else { Ok(()) }
+    }
+
     /// Locks every folder (each once, in the order given); on the first that cannot be locked,
-    /// releases those taken and says why. `force_unlock` removes a stale lock first.
+    /// releases those taken and says why.
     pub fn acquire<'a>(
         folders: impl IntoIterator<Item = (&'a str, Location)>,
         info: &LockInfo,
-        force_unlock: bool,
     ) -> Result<LockSet, Diagnostics> {
         let mut set = LockSet { held: Vec::new() };
         let mut diags = Diagnostics::new();
@@ -25,12 +47,6 @@ impl LockSet {
                 continue;
             }
             let lock_file = DiagLocation::file(loc.shown(LOCK_FILE));
-            if force_unlock && let Err(e) = loc.unlock() {
-                diags.push(
-                    Diagnostic::error(Some(lock_file.clone()), format!("{container}: cannot remove the lock: {e}"))
-                        .with_help("remove it by hand on the container once no apply runs there"),
-                );
-            }
             match loc.lock(info) {
                 Ok(()) => set.held.push((key, loc)),
                 Err(e) => {
@@ -39,10 +55,6 @@ impl LockSet {
                     return Err(diags);
                 }
             }
-        }
-        if diags.has_errors() {
-            diags.extend(set.release());
-            return Err(diags);
         }
         Ok(set)
     }

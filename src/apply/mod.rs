@@ -57,6 +57,19 @@ pub fn apply(
     let current = PlanFile::new(&now.env, std::mem::take(&mut now.inputs), &now.rendered, &now.deployed, &now.steps);
     refuse(req.plan_path, &req.plan.differences(&current), &mut diags)?;
     let mut report = ApplyReport { environment: req.plan.environment.clone(), ..ApplyReport::default() };
+    // A stale lock goes whether or not the plan has anything to do: every folder of the plan.
+    if req.force_unlock {
+        let folders: Vec<(&str, Location)> = req
+            .plan
+            .containers
+            .iter()
+            .filter_map(|p| Some((p.container.as_str(), location_of(&now.env, req.repo, p)?)))
+            .collect();
+        if let Err(d) = LockSet::force_unlock(folders) {
+            diags.extend(d);
+            return Err(diags);
+        }
+    }
     if !req.plan.has_changes() {
         report.nothing_to_do = true;
         return diags.finish(report);
@@ -72,15 +85,11 @@ pub fn apply(
             Some((p, r, location_of(&now.env, req.repo, p)?))
         })
         .collect();
-    let locks = LockSet::acquire(
-        work.iter().map(|(p, _, loc)| (p.container.as_str(), loc.clone())),
-        &lock_info(),
-        req.force_unlock,
-    )
-    .map_err(|d| {
-        diags.extend(d);
-        std::mem::take(&mut diags)
-    })?;
+    let locks = LockSet::acquire(work.iter().map(|(p, _, loc)| (p.container.as_str(), loc.clone())), &lock_info())
+        .map_err(|d| {
+            diags.extend(d);
+            std::mem::take(&mut diags)
+        })?;
     if let Err(d) = unmoved(&now, req, &work) {
         diags.extend(d);
         diags.extend(locks.release());
@@ -176,16 +185,27 @@ fn local_nlserver(env: &mut Environment, repo: &Repository) {
     }
 }
 
+/// The user nlconf runs as: `$USER`, `$LOGNAME`, else the name of its uid in /etc/passwd, else
+/// the uid itself (a CI job or a cron entry may have neither variable).
+fn holder() -> String {
+    if let Some(name) = ["USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty())) {
+        return name;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else { return "unknown user".into() };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[2] == uid.to_string())
+        .map_or_else(|| format!("uid {uid}"), |f| f[0].to_string())
+}
+
 /// Who takes the locks: the user, this host, this process, now.
 fn lock_info() -> LockInfo {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|s| s.trim().to_string())
         .unwrap_or_else(|_| "unknown".into());
-    LockInfo {
-        holder: std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()),
-        host,
-        pid: std::process::id(),
-        time: crate::support::clock::now_utc(),
-    }
+    LockInfo { holder: holder(), host, pid: std::process::id(), time: crate::support::clock::now_utc() }
 }

@@ -16,7 +16,7 @@ pub fn run(ctx: &mut Ctx, plan_path: &Path, force_unlock: bool, show_credential_
             "--show-credential-output works at a terminal only: what nlserver prints may hold the secret",
         ));
     }
-    let plan = match crate::plan::file::read(plan_path) {
+    let plan = match crate::plan::file::read(plan_path).and_then(|p| p.check_names(plan_path).map(|()| p)) {
         Ok(p) => p,
         Err(d) => return ctx.fail(d),
     };

@@ -283,6 +283,7 @@ pub fn decrypt_slots(slots: &[SecretSlot], which: &[SecretId], ids: &Identities)
 
 /// Reads and parses the environment's files and finds its secrets, without validating anything else.
 pub fn read_sources(repo: &Repository, name: &str) -> Staged<Sources> {
+    check_env_name(name).map_err(Diagnostics::from)?;
     let mut diags = Diagnostics::new();
     let paths = repo.environment_files(name).map_err(Diagnostics::from)?;
     let shared_defaults = repo.environments_dir().join("defaults.yaml");
@@ -620,8 +621,20 @@ fn required<'a>(diags: &mut Diagnostics, parent: &'a Value, key: &str, what: &st
     None
 }
 
-fn name_ok(name: &str) -> bool {
+/// Letters, digits, `_` and `-`: a name that is also a file or folder name (environments,
+/// instances, containers), so never `/`, `..` or empty.
+pub fn name_ok(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// An environment name, as given on the command line or in a plan file.
+pub fn check_env_name(name: &str) -> Result<(), Diagnostic> {
+    if name_ok(name) {
+        return Ok(());
+    }
+    let shown: String = name.chars().take(64).flat_map(char::escape_default).collect();
+    Err(Diagnostic::error(None, format!("environment name `{shown}`: use letters, digits, `_` and `-` only"))
+        .with_help("it names a folder under environments/"))
 }
 
 fn build(

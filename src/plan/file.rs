@@ -185,6 +185,30 @@ impl PlanFile {
         w.write_all(b"\n  ]\n}\n")
     }
 
+    /// A plan file is input like any other: its names must be names, and each container once.
+    pub fn check_names(&self, path: &Path) -> Result<(), Diagnostic> {
+        crate::env::check_env_name(&self.environment)
+            .map_err(|d| Diagnostic { location: Some(Location::file(path)), ..d })?;
+        let mut seen = std::collections::HashSet::new();
+        for c in &self.containers {
+            if !crate::env::name_ok(&c.instance) || !crate::env::name_ok(&c.container) {
+                return Err(Diagnostic::in_file(
+                    path,
+                    "a container or instance of the plan is not a name nlconf writes",
+                )
+                .with_help("make a new plan with nlconf plan"));
+            }
+            if !seen.insert((c.instance.as_str(), c.container.as_str())) {
+                return Err(Diagnostic::in_file(
+                    path,
+                    format!("the plan names {} ({}) twice", c.container, c.instance),
+                )
+                .with_help("make a new plan with nlconf plan"));
+            }
+        }
+        Ok(())
+    }
+
     pub fn has_changes(&self) -> bool {
         self.containers.iter().any(|c| !c.steps.is_empty())
     }

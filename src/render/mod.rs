@@ -190,7 +190,17 @@ fn tera_error(e: &tera::Error, shown: &BTreeMap<String, String>) -> Diagnostic {
         }
         cur = err.source();
     }
-    Diagnostic::error(None, format!("template: {e}"))
+    // Other errors (a circular include, a missing one) name templates in their text: the one named
+    // first is where to look.
+    let text = e.to_string();
+    let named = shown
+        .iter()
+        .filter_map(|(name, path)| text.find(&format!("'{name}'")).map(|at| (at, path)))
+        .min_by_key(|(at, _)| *at);
+    match named {
+        Some((_, path)) => Diagnostic::at(Location::file(path.as_str()), format!("template: {text}")),
+        None => Diagnostic::error(None, format!("template: {text}")),
+    }
 }
 
 #[derive(Serialize)]

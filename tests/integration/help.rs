@@ -80,7 +80,7 @@ fn an_unknown_command_is_a_usage_error_with_exit_code_1() {
         .run(&["deploy"])
         .assert_exit(1)
         .stdout_is("")
-        .stderr_contains("error: unrecognized subcommand 'deploy'");
+        .stderr_contains("error: unrecognized subcommand '(argument 5, not shown: it may be a secret)'");
 }
 
 #[test]

@@ -10,7 +10,7 @@ mod crash;
 mod explain;
 mod harness;
 mod help;
-mod hostile_conf;
+mod hostile;
 mod import;
 mod layering;
 mod leak;

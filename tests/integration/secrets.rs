@@ -362,7 +362,10 @@ fn set_never_takes_the_value_from_an_argument() {
     let repo = Repo::with_prod();
     let before = files_under(repo.root());
     let out = repo.run_with(&["secret", "set", "-e", "prod", CLIENT_SECRET, "hunter2-on-the-command-line"], b"", &[]);
-    out.assert_exit(1).stdout_is("").stderr_contains("unexpected argument 'hunter2-on-the-command-line'");
+    out.assert_exit(1)
+        .stdout_is("")
+        .stderr_contains("unexpected argument '(argument 10, not shown: it may be a secret)'");
+    assert!(!out.stderr.contains("hunter2"), "the value typed by mistake is echoed:\n{}", out.stderr);
     for flag in ["--value", "--secret", "--stdin"] {
         let out = repo.run_with(&["secret", "set", "-e", "prod", CLIENT_SECRET, flag, "hunter2"], b"", &[]);
         out.assert_exit(1).stdout_is("").stderr_contains("unexpected argument");

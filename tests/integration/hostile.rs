@@ -1,7 +1,8 @@
-//! A hostile conf folder (issue 13 item 1): whoever can write a container's conf folder plants
-//! symlinks, FIFOs and folders where nlconf keeps its own files. A root-run apply must never write,
-//! chmod, chown or remove anything outside the folder through them, locally or over ssh; what it
-//! refuses, it names.
+//! Hostile inputs (issue 13). A conf folder: whoever can write a container's conf folder plants
+//! symlinks, FIFOs and folders where nlconf keeps its own files; a root-run apply must never write,
+//! chmod, chown or remove anything outside the folder through them, locally or over ssh, and what it
+//! refuses, it names. Noisy tools: what a failing nlserver prints. Names: an environment name or a
+//! plan file that would lead nlconf out of the repository.
 
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -310,4 +311,131 @@ if any(a.startswith("-setims") for a in sys.argv):
     site.run(&["apply", "p.plan", "--show-credential-output"])
         .assert_exit(1)
         .stderr_contains("--show-credential-output works at a terminal only");
+}
+
+#[test]
+fn an_environment_name_is_a_name_on_the_command_line() {
+    let site = Site::local();
+    for name in ["../../etc", "prod/../prod", "a/b", "..", ""] {
+        for args in
+            [vec!["validate", "-e", name], vec!["diff", "-e", name], vec!["plan", "-e", name, "--out", "p.plan"]]
+        {
+            site.run(&args).assert_exit(1).stderr_contains("use letters, digits, `_` and `-` only");
+        }
+    }
+    assert!(!site.repo.work_path("p.plan").exists());
+}
+
+#[test]
+fn a_plan_file_with_a_path_for_an_environment_or_a_container_twice_is_refused() {
+    let site = Site::local();
+    site.plan("p.plan", 2);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(site.repo.work_path("p.plan")).unwrap()).unwrap();
+    let before = site.tree();
+
+    let mut other = plan.clone();
+    other["environment"] = serde_json::json!("../../etc");
+    std::fs::write(site.repo.work_path("evil.plan"), serde_json::to_vec_pretty(&other).unwrap()).unwrap();
+    site.run(&["apply", "evil.plan"]).assert_exit(1).stderr_contains("evil.plan: error: environment name `../../etc`");
+
+    let mut twice = plan.clone();
+    let first = twice["containers"][0].clone();
+    twice["containers"].as_array_mut().unwrap().push(first);
+    std::fs::write(site.repo.work_path("twice.plan"), serde_json::to_vec_pretty(&twice).unwrap()).unwrap();
+    site.run(&["apply", "twice.plan"])
+        .assert_exit(1)
+        .stderr_contains("twice.plan: error: the plan names app1 (mid_prod) twice");
+
+    let mut unknown = plan;
+    unknown["containers"][0]["container"] = serde_json::json!("app9");
+    std::fs::write(site.repo.work_path("unknown.plan"), serde_json::to_vec_pretty(&unknown).unwrap()).unwrap();
+    site.run(&["apply", "unknown.plan"])
+        .assert_exit(1)
+        .stderr_contains("app9: config-mid_prod.xml is no longer in the repository");
+
+    assert_eq!(crate::apply::tree_differences(&before, &site.tree()), Vec::<String>::new());
+    assert!(site.take_argv().is_empty());
+}
+
+#[test]
+fn force_unlock_removes_a_stale_lock_even_when_the_plan_has_nothing_to_do() {
+    let site = Site::local();
+    site.deploy();
+    site.plan("p.plan", 0);
+    let lock = site.conf("app2").join(".nlconf/lock");
+    std::fs::write(&lock, r#"{"holder":"died","host":"h","pid":1,"time":"2026-01-01T00:00:00Z"}"#).unwrap();
+    site.apply("p.plan").stdout_contains("nothing to do");
+    assert!(lock.exists(), "without --force-unlock the lock stays");
+    site.run(&["apply", "p.plan", "--force-unlock"]).assert_exit(0).stdout_contains("nothing to do");
+    assert!(!lock.exists(), "--force-unlock left the stale lock");
+}
+
+#[test]
+fn the_lock_names_its_holder_without_user_or_logname() {
+    let (site, _outside) = deployed_with_a_change();
+    site.plan("p.plan", 2);
+    let argv = site.argv_file.to_string_lossy().into_owned();
+    // The stand-in sleeps in the reload: the lock is there to read meanwhile.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_nlconf"));
+    cmd.arg("-C")
+        .arg(site.repo.root())
+        .args(["apply", "p.plan"])
+        .current_dir(site.repo.work_path(""))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NLCONF_AGE_IDENTITY", crate::harness::PROD_IDENTITY)
+        .env("NLSERVER_STANDIN_ARGV", &argv)
+        .env("NLSERVER_STANDIN_SLEEP", "2")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let lock = site.conf("app1").join(".nlconf/lock");
+    let mut seen = None;
+    for _ in 0..200 {
+        if let Ok(text) = std::fs::read_to_string(&lock)
+            && !text.is_empty()
+        {
+            seen = Some(text);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(child.wait().unwrap().success());
+    let text = seen.expect("the lock was never seen");
+    let info: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let holder = info["holder"].as_str().unwrap();
+    assert!(!holder.is_empty() && holder != "unknown", "the lock does not name its holder: {text}");
+}
+
+#[test]
+fn a_usage_error_never_echoes_an_argument_that_may_be_a_secret() {
+    let site = Site::local();
+    const VALUE: &str = "p4ssw0rd-typed-by-mistake";
+    for args in [
+        vec!["secret", "set", "-e", "prod", "instances.mkt_prod.ims.clientSecret", VALUE],
+        vec!["secret", "set", "-e", "prod", "instances.mkt_prod.ims.clientSecret", "--", VALUE],
+        vec![VALUE],
+        vec!["diff", "-e", "prod", "--format", VALUE],
+        vec!["diff", "-e", "prod", &format!("--format={VALUE}")],
+    ] {
+        let out = site.repo.run(&args);
+        out.assert_exit(1).stderr_contains("not shown: it may be a secret");
+        assert!(!out.stderr.contains(VALUE) && !out.stdout.contains(VALUE), "echoed:\n{}", out.stderr);
+    }
+    // Options and command names are still named.
+    site.repo.run(&["diff", "--formt", "json", "-e", "prod"]).assert_exit(1).stderr_contains("'--formt'");
+}
+
+#[test]
+fn a_circular_template_include_names_the_template() {
+    let site = Site::local();
+    let repo = &site.repo;
+    std::fs::create_dir_all(repo.path("templates/partials")).unwrap();
+    std::fs::write(repo.path("templates/config-instance.xml"), "{% include \"partials/a.xml\" %}").unwrap();
+    std::fs::write(repo.path("templates/partials/a.xml"), "{% include \"partials/b.xml\" %}").unwrap();
+    std::fs::write(repo.path("templates/partials/b.xml"), "{% include \"partials/a.xml\" %}").unwrap();
+    repo.run(&["validate"])
+        .assert_exit(1)
+        .stderr_contains("templates/partials/a.xml: error: template: Circular include");
 }
