@@ -44,7 +44,9 @@ pub fn status(ctx: &mut Ctx, env_name: &str, source: &Source) -> Status {
     }
     let widths: Vec<usize> = (0..5).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
     for r in &rows {
-        let line: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        // Padded by hand: a format width over 65,535 (a deployed value can be any length) panics.
+        let line: Vec<String> =
+            r.iter().zip(&widths).map(|(cell, w)| format!("{cell}{}", " ".repeat(w - cell.chars().count()))).collect();
         ctx.ui.out(line.join("  ").trim_end());
     }
     let rendered_notes = crate::plan::notes(&env, &files);

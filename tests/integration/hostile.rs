@@ -439,3 +439,29 @@ fn a_circular_template_include_names_the_template() {
         .assert_exit(1)
         .stderr_contains("templates/partials/a.xml: error: template: Circular include");
 }
+
+#[test]
+fn ims_status_prints_cells_of_any_length() {
+    let site = Site::local();
+    site.deploy();
+    let file = site.deployed("app1", "config-mkt_prod.xml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let long: String = "é𝄞x".repeat(30_000);
+    let edited = regex_free_replace_client_id(&text, &long);
+    std::fs::write(&file, edited).unwrap();
+    let out = site.run(&["ims", "status", "-e", "prod"]);
+    out.assert_exit(0).assert_no_panic();
+    assert!(out.stdout.contains(&long), "the long client id is not shown whole");
+}
+
+/// The deployed file with `authIMSTAClientId` set to `id` (added to `<shared><ims>` if missing).
+fn regex_free_replace_client_id(text: &str, id: &str) -> String {
+    match text.find("authIMSTAClientId=\"") {
+        Some(start) => {
+            let value = start + "authIMSTAClientId=\"".len();
+            let end = value + text[value..].find('"').unwrap();
+            format!("{}{id}{}", &text[..value], &text[end..])
+        }
+        None => text.replacen("<shared>", &format!("<shared>\n    <ims authIMSTAClientId=\"{id}\"/>"), 1),
+    }
+}
