@@ -933,3 +933,47 @@ fn a_missing_instance_for_render() {
         );
     assert!(!repo.work_path("out").exists());
 }
+
+// Deployed files -----------------------------------------------------------------------------------
+
+/// `nlconf diff -e prod --deployed deployed` with `xml` as app1's deployed file (app2 has none yet).
+fn diff_against_deployed(xml: &str) -> crate::harness::Output {
+    Repo::with_prod().raw("../deployed/app1/config-mkt_prod.xml", xml).folder("../deployed/app2").run(&[
+        "diff",
+        "-e",
+        "prod",
+        "--deployed",
+        "deployed",
+    ])
+}
+
+#[test]
+fn a_deployed_file_nested_five_thousand_levels_deep() {
+    // Well-formed otherwise: the tree it made overflowed the stack (exit 134). Now parsing stops at
+    // the 257th level, on line 258.
+    let mut xml = String::from("<?xml version='1.0'?>\n<serverconf>\n");
+    for _ in 0..5_000 {
+        xml.push_str("<mta>\n");
+    }
+    for _ in 0..5_000 {
+        xml.push_str("</mta>");
+    }
+    xml.push_str("\n</serverconf>\n");
+    diff_against_deployed(&xml).assert_exit(1).stdout_is("").stderr_is(
+        "
+        deployed/app1/config-mkt_prod.xml:258:1: error: app1: the deployed file is not well-formed XML: elements nested deeper than 256 levels (ACC configuration files have fewer than 10)
+          help: fix or remove the file on the server; nlconf will not guess what it meant
+        ",
+    );
+}
+
+#[test]
+fn a_deployed_file_with_a_duplicate_attribute() {
+    let xml = "<?xml version='1.0'?>\n<serverconf>\n  <mta autoStart=\"true\" autoStart=\"false\"/>\n</serverconf>\n";
+    diff_against_deployed(xml).assert_exit(1).stdout_is("").stderr_is(
+        "
+        deployed/app1/config-mkt_prod.xml:3:25: error: app1: the deployed file is not well-formed XML: attribute `autoStart` appears twice in the same element
+          help: fix or remove the file on the server; nlconf will not guess what it meant
+        ",
+    );
+}
