@@ -68,7 +68,7 @@ impl ContainerApply<'_> {
             environment: env.name.clone(),
             instance: p.instance.clone(),
             container: p.container.clone(),
-            credentials: self.previous.and_then(|s| s.credentials.clone()),
+            credentials: self.previous.map(|s| s.credentials.clone()).unwrap_or_default(),
             pending: p.steps.post.clone(),
             secret_attributes: self.previous.map(|s| s.secret_attributes.clone()).unwrap_or_default(),
             applied_at: crate::support::clock::now_utc(),
@@ -107,16 +107,18 @@ impl ContainerApply<'_> {
                 save(&record)?;
             }
         }
-        if p.steps.credentials.is_some()
-            && let Some(step) = env.instance(&p.instance).and_then(CredentialStep::of)
-        {
-            reporter.step(&label, "setting the IMS technical-account credentials");
+        for planned in &p.steps.credentials {
+            let Some(step) = env.instance(&p.instance).and_then(|i| CredentialStep::find(i, &planned.kind)) else {
+                return Err(format!("the plan's `{}` credential step is not in the repository", planned.kind));
+            };
+            reporter.step(&label, &format!("setting {}", step.what()));
             let argv =
-                step.argv(&env.nlserver, self.secrets).ok_or("the credentials could not be decrypted".to_string())?;
+                step.argv(&env.nlserver, self.secrets).ok_or(format!("{} could not be decrypted", step.what()))?;
             let shown = step.shown(&env.nlserver);
-            self.run_nlserver(&argv, Some(3), &shown)?;
-            report.done.push("set the credentials".into());
-            record.credentials = step.record(env, self.secrets);
+            self.run_nlserver(&argv, Some(step.secret_arg()), &shown)?;
+            report.done.push(step.done().to_string());
+            let applied = step.record(env, self.secrets).ok_or(format!("{} could not be recorded", step.what()))?;
+            record.credentials.insert(planned.kind.clone(), applied);
             record.applied_at = crate::support::clock::now_utc();
             save(&record)?;
         }

@@ -23,7 +23,7 @@ pub fn status(ctx: &mut Ctx, env_name: &str, source: &Source) -> Status {
     ]];
     // read_all keeps the order of the jobs (and stopped above on any error).
     for ((inst, c), d) in jobs.iter().zip(&files) {
-        let deployed_id = d.ims_client_id.as_deref();
+        let deployed_id = d.ims_client_id();
         let shown_id = match (&d.content, deployed_id) {
             (None, _) => "no file".to_string(),
             (Some(_), None) => "not configured".to_string(),
@@ -36,8 +36,11 @@ pub fn status(ctx: &mut Ctx, env_name: &str, source: &Source) -> Status {
             (Some(yaml), None) => format!("to set: {yaml}{managed}"),
             (Some(yaml), Some(_)) => format!("differs: {yaml}{managed}"),
         };
-        let applied = match d.state.as_ref().and_then(|s| s.credentials.as_ref().map(|c| (s, c))) {
-            Some((s, c)) => format!("{} {} at {} (nlconf {})", c.auth, c.client_id, s.applied_at, s.nlconf_version),
+        let applied = match d.state.as_ref().and_then(|s| s.credentials.get("ims").map(|c| (s, c))) {
+            Some((s, c)) => {
+                let field = |k: &str| c.fields.get(k).map_or("?", String::as_str);
+                format!("{} {} at {} (nlconf {})", field("auth"), field("clientId"), s.applied_at, s.nlconf_version)
+            }
             None => "never".to_string(),
         };
         rows.push([inst.name.clone(), c.name.clone(), shown_id, yaml, applied]);

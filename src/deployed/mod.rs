@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::credentials::{StateRecord, state_file};
+use crate::credentials::{DeployedFacts, StateRecord, state_file};
 use crate::diag::{Diagnostic, Diagnostics, Location as DiagLocation};
 use crate::env::{Container, Environment, Instance};
 use crate::support::xml::{self, XmlElement};
@@ -35,9 +35,9 @@ pub struct DeployedFile {
     pub tree: Option<XmlElement>,
     /// What nlconf last applied here (`.nlconf/state-<instance>.json`), if anything.
     pub state: Option<StateRecord>,
-    /// What the review's notes need from the tree, kept when the tree is dropped: the Adobe I/O
-    /// project (`shared/ims/@authIMSTAClientId`), and whether pipelined uses the legacy OAuth.
-    pub ims_client_id: Option<String>,
+    /// What the credential steps and the review's notes need from the tree, kept when the tree is
+    /// dropped: the attributes credential steps write, and whether pipelined uses the legacy OAuth.
+    pub facts: DeployedFacts,
     pub legacy_pipelined: bool,
 }
 
@@ -75,6 +75,11 @@ impl std::fmt::Debug for DeployedText {
 }
 
 impl DeployedFile {
+    /// The Adobe I/O project deployed: `shared/ims/@authIMSTAClientId`, when set.
+    pub fn ims_client_id(&self) -> Option<&str> {
+        self.facts.get("ims/@authIMSTAClientId")
+    }
+
     /// `sha256:<hex>` of the bytes, or `absent`.
     pub fn digest(&self) -> String {
         self.digest.clone()
@@ -157,7 +162,7 @@ pub fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<Deploy
             digest: "absent".into(),
             tree: None,
             state,
-            ims_client_id: None,
+            facts: DeployedFacts::default(),
             legacy_pipelined: false,
         });
     };
@@ -170,12 +175,7 @@ pub fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<Deploy
         )
         .with_help("fix or remove the file on the server; nlconf will not guess what it meant")
     })?;
-    let ims_client_id = tree
-        .child("shared")
-        .and_then(|s| s.child("ims"))
-        .and_then(|i| i.attr("authIMSTAClientId"))
-        .filter(|v| !v.is_empty())
-        .map(str::to_string);
+    let facts = DeployedFacts::of(&tree);
     let legacy_pipelined = tree.child("pipelined").is_some_and(|p| {
         (p.attr("appName").is_some() || p.attr("authPrivateKey").is_some()) && p.attr("authType").is_none()
     });
@@ -187,7 +187,7 @@ pub fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<Deploy
         content: Some(DeployedText::new(content)),
         tree: Some(tree),
         state,
-        ims_client_id,
+        facts,
         legacy_pipelined,
     })
 }

@@ -1,5 +1,6 @@
 //! An environment: its YAML files merged in layers, validated against the schema, as a typed model.
 
+pub mod dblogin;
 pub mod explain;
 pub mod ims;
 pub mod serverconf;
@@ -15,6 +16,7 @@ use crate::repo::Repository;
 use crate::secrets::{BindingStatus, Ciphertext, Identities, RecipientSet, SecretId, SecretStore};
 use crate::support::yaml::{self, Pos, SourceFile, Tag};
 
+pub use dblogin::DbLogin;
 pub use ims::{Auth, Ims};
 pub use serverconf::{Attr, AttrValue, Element};
 pub use value::{Origin, Value};
@@ -83,6 +85,8 @@ pub struct Instance {
     pub ims: Option<Ims>,
     /// The client ID the `ims:` block names, managed or not.
     pub ims_client_id: Option<String>,
+    /// The default data source's login, when its password is an `!age` secret.
+    pub db_login: Option<DbLogin>,
     /// The instance's settings over the `defaults:` block, before containerOverrides (kept once per
     /// instance rather than once per container: on a fleet that is most of the memory).
     pub base: Value,
@@ -185,12 +189,33 @@ fn container_serverconf(
 ) -> Element {
     // The pipelined rules need to know whether an `ims:` block is there, even one with errors.
     let has_ims = base.get("ims").is_some();
-    match overrides {
+    let mut tree = match overrides {
         Some(o) => {
             let settings = base.overlay(o);
             serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets)
         }
         None => serverconf::build(diags, base.get("serverconf"), &base.origin, has_ims, secrets),
+    };
+    without_db_password(&mut tree);
+    tree
+}
+
+/// The default data source's `!age` password is set by `nlserver config -setdblogin`, never
+/// written into the file: nlserver writes it encrypted, and rendering carries that over.
+fn without_db_password(tree: &mut Element) {
+    let default_source = |e: &Element| {
+        e.name == "dataSource"
+            && e.attr("name").is_some_and(|n| matches!(&n.value, AttrValue::Text(t) if t == "default"))
+    };
+    let dbcnx = tree
+        .children
+        .iter_mut()
+        .find(|e| e.name == "shared")
+        .and_then(|s| s.children.iter_mut().find(|e| e.name == "dataStore"))
+        .and_then(|d| d.children.iter_mut().find(|e| default_source(e)))
+        .and_then(|d| d.children.iter_mut().find(|e| e.name == "dbcnx"));
+    if let Some(dbcnx) = dbcnx {
+        dbcnx.attrs.retain(|a| !(a.name == "password" && matches!(a.value, AttrValue::Secret(_))));
     }
 }
 
@@ -851,6 +876,8 @@ fn load_instance(
         None => (None, None),
     };
 
+    let db_login = dblogin::load(diags, &base, name, secrets);
+
     let mut containers = Vec::new();
     if let Some(cv) = containers_v {
         if cv.fields().next().is_none() {
@@ -879,6 +906,17 @@ fn load_instance(
                             );
                         } else if !OVERRIDE_KEYS.contains(&k.key.as_str()) {
                             unknown_key(diags, k, &format!("containerOverrides.{}", f.key), OVERRIDE_KEYS);
+                        }
+                    }
+                    let dbcnx = o.get("serverconf").and_then(|s| {
+                        s.get("shared")?.get("dataStore")?.get("dataSource")?.get("default")?.get("dbcnx")
+                    });
+                    for k in dbcnx.into_iter().flat_map(Value::fields) {
+                        if db_login.is_some() && ["provider", "login", "server", "password"].contains(&k.key.as_str()) {
+                            diags.push(
+                                Diagnostic::at(k.key_origin.location(), format!("containerOverrides may not change the database login (`dbcnx.{}`)", k.key))
+                                    .with_help("every container of an instance receives the same login (nlserver -setdblogin runs on each)"),
+                            );
                         }
                     }
                 }
@@ -914,5 +952,13 @@ fn load_instance(
             });
         }
     }
-    Some(Instance { name: name.clone(), origin: field.key_origin.clone(), containers, ims, ims_client_id, base })
+    Some(Instance {
+        name: name.clone(),
+        origin: field.key_origin.clone(),
+        containers,
+        ims,
+        ims_client_id,
+        db_login,
+        base,
+    })
 }

@@ -15,7 +15,7 @@ use crate::render::RenderedFile;
 use crate::support::yaml::io_reason;
 
 /// The plan file's schema name and version; bump the version on any incompatible change.
-pub const PLAN_SCHEMA: &str = "nlconf.plan/v1";
+pub const PLAN_SCHEMA: &str = "nlconf.plan/v2";
 
 /// A plan: what was reviewed, precisely enough that apply can refuse when anything moved since.
 /// It holds no secret: rendered content carries placeholders, and digests are of public data.

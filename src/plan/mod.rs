@@ -29,15 +29,23 @@ pub struct Steps {
     pub container: String,
     /// Write the rendered file (it differs from the deployed one, or is new).
     pub write_file: bool,
-    /// Run the credential step, and why.
-    pub credentials: Option<String>,
+    /// The credential steps to run, in order, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<PlannedCredential>,
     /// nlserver arguments run after the file and the credentials, e.g. `["config", "-reload"]`.
     pub post: Vec<Vec<String>>,
 }
 
+/// A credential step to run (`ims`, `dblogin`) and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PlannedCredential {
+    pub kind: String,
+    pub why: String,
+}
+
 impl Steps {
     pub fn is_empty(&self) -> bool {
-        !self.write_file && self.credentials.is_none() && self.post.is_empty()
+        !self.write_file && self.credentials.is_empty() && self.post.is_empty()
     }
 }
 
@@ -60,16 +68,25 @@ pub fn steps_of(
     values: Option<&SecretStore>,
 ) -> Steps {
     let write_file = review.status != FileStatus::Unchanged;
-    let inst = env.instance(&f.instance);
-    let step = inst.and_then(CredentialStep::of);
-    let credentials = step.as_ref().and_then(|s| s.needed(env, d.and_then(|d| d.state.as_ref()), values));
+    let state = d.and_then(|d| d.state.as_ref());
+    let credentials: Vec<PlannedCredential> = env
+        .instance(&f.instance)
+        .map(CredentialStep::of)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| {
+            let why = s.needed(env, state, d.map(|d| &d.facts), values)?;
+            Some(PlannedCredential { kind: s.kind().to_string(), why })
+        })
+        .collect();
+    let ims_changed = credentials.iter().any(|c| c.kind == "ims");
     let old_tree = d.and_then(|d| d.tree.as_ref());
     // A file without a tree is the deployed one byte for byte (kept values put back): the
     // deployed tree is its tree.
     let new_tree = f.tree.as_ref().or(old_tree);
     let pipelined_changed = pipelined(old_tree) != pipelined(new_tree);
-    let restart = new_tree.is_some_and(|t| enabled(t, "pipelined")) && (pipelined_changed || credentials.is_some());
-    let mut post = post_steps(&f.instance, write_file, credentials.is_some(), restart);
+    let restart = new_tree.is_some_and(|t| enabled(t, "pipelined")) && (pipelined_changed || ims_changed);
+    let mut post = post_steps(&f.instance, write_file, !credentials.is_empty(), restart);
     // Steps a previous apply started and did not finish run again, in their order.
     for p in d.and_then(|d| d.state.as_ref()).map(|s| s.pending.as_slice()).unwrap_or_default() {
         if !post.contains(p) {
@@ -105,8 +122,8 @@ pub fn notes(env: &Environment, deployed: &[DeployedFile]) -> Vec<String> {
         let files = of_instance.remove(inst.name.as_str()).unwrap_or_default();
         let mut by_client: BTreeMap<String, Vec<&str>> = BTreeMap::new();
         for d in &files {
-            if let Some(id) = &d.ims_client_id {
-                by_client.entry(id.clone()).or_default().push(&d.container);
+            if let Some(id) = d.ims_client_id() {
+                by_client.entry(id.to_string()).or_default().push(&d.container);
             }
             if d.legacy_pipelined {
                 notes.push(format!(
@@ -144,10 +161,10 @@ pub fn notes(env: &Environment, deployed: &[DeployedFile]) -> Vec<String> {
 /// How a step reads in a review, secrets masked.
 pub fn describe(env: &Environment, s: &Steps) -> Vec<String> {
     let mut out = Vec::new();
-    if let Some(why) = &s.credentials
-        && let Some(step) = env.instance(&s.instance).and_then(CredentialStep::of)
-    {
-        out.push(format!("{}  # {why}", step.shown(&env.nlserver)));
+    for c in &s.credentials {
+        if let Some(step) = env.instance(&s.instance).and_then(|i| CredentialStep::find(i, &c.kind)) {
+            out.push(format!("{}  # {}", step.shown(&env.nlserver), c.why));
+        }
     }
     for p in &s.post {
         out.push(format!("{} {}", env.nlserver, p.join(" ")));

@@ -14,7 +14,11 @@ fn container(i: usize) -> PlannedContainer {
             instance: format!("mkt_{i}"),
             container: "app\"1".into(),
             write_file: i != 1,
-            credentials: (i == 1).then(|| "never applied".into()),
+            credentials: if i == 1 {
+                vec![PlannedCredential { kind: "ims".into(), why: "never applied".into() }]
+            } else {
+                Vec::new()
+            },
             post: vec![vec!["config".into(), "-reload".into()], vec![]],
         },
         shown_steps: (0..i).map(|k| format!("step {k}")).collect(),

@@ -122,6 +122,8 @@ impl ConfDir {
             }
             Err(e) => return Err(e.into()),
         };
+        // nlconf's own records (fingerprints of credentials) are for its user alone.
+        let mode = if rel.starts_with(".nlconf/") { 0o600 } else { mode };
         let tmp = format!("tmp-{}-{}", name.replace('/', "_"), std::process::id());
         let created = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
         let fd = rustix::fs::openat(&work, tmp.as_str(), created, Mode::from_raw_mode(0o600))?;

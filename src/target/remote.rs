@@ -54,11 +54,13 @@ pub fn write_atomic(file: &str) -> String {
     let dest = if into_work { format!("\"$conf\"/.nlconf/{n}") } else { format!("\"$conf\"/{n}") };
     format!(
         "{check}; if [ -e {n} ]; then m=$(stat -c %a -- {n}); o=$(stat -c %u:%g -- {n}); \
-         else m=640; o=$(stat -c %u:%g -- \"$conf\"); fi; cd -P -- \"$conf\"; nl_enter .nlconf; \
+         else m=640; o=$(stat -c %u:%g -- \"$conf\"); fi; {private}cd -P -- \"$conf\"; nl_enter .nlconf; \
          tmp=$(mktemp tmp-{t}.XXXXXX); trap 'rm -f -- \"$tmp\"' EXIT; cat > \"$tmp\"; chmod \"$m\" \"$tmp\"; \
          chown \"$o\" \"$tmp\" 2>/dev/null || true; sync \"$tmp\" 2>/dev/null || sync; \
          mv -fT -- \"$tmp\" {dest}; trap - EXIT; sync \"$conf\" 2>/dev/null || true",
         t = name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_', "_"),
+        // nlconf's own records (fingerprints of credentials) are for its user alone.
+        private = if into_work { "m=600; " } else { "" },
     )
 }
 

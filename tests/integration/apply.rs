@@ -375,7 +375,7 @@ fn plan_apply_plan_again_change_one_value_plan_exactly_that_and_apply() {
         out.stderr
     );
     let plan = plan_json(&site, "p1.plan");
-    assert_eq!(plan["schema"], "nlconf.plan/v1");
+    assert_eq!(plan["schema"], "nlconf.plan/v2");
     assert_eq!(plan["nlconf_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(plan["environment"], "prod");
     let shown_setims = format!("$NLSERVER config -instance:mkt_prod -setimsoauth:{ORG}/{CLIENT}/{TA}/(sensitive)");
@@ -384,10 +384,14 @@ fn plan_apply_plan_again_change_one_value_plan_exactly_that_and_apply() {
         [
             "app1 (mid_prod): $NLSERVER config -reload".to_string(),
             "app3 (mid_prod): $NLSERVER config -reload".to_string(),
-            format!("app1 (mkt_prod): {shown_setims}  # no record of applied credentials on this container"),
+            format!(
+                "app1 (mkt_prod): {shown_setims}  # no record of the IMS technical-account credentials on this container"
+            ),
             "app1 (mkt_prod): $NLSERVER config -reload".to_string(),
             "app1 (mkt_prod): $NLSERVER restart pipelined@mkt_prod".to_string(),
-            format!("app2 (mkt_prod): {shown_setims}  # no record of applied credentials on this container"),
+            format!(
+                "app2 (mkt_prod): {shown_setims}  # no record of the IMS technical-account credentials on this container"
+            ),
             "app2 (mkt_prod): $NLSERVER config -reload".to_string(),
         ]
     );
@@ -406,8 +410,8 @@ fn plan_apply_plan_again_change_one_value_plan_exactly_that_and_apply() {
         "apply prod:
   app1 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
   app3 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
-  app1 (mkt_prod): done: wrote config-mkt_prod.xml, set the credentials, ran config -reload, ran restart pipelined@mkt_prod
-  app2 (mkt_prod): done: wrote config-mkt_prod.xml, set the credentials, ran config -reload
+  app1 (mkt_prod): done: wrote config-mkt_prod.xml, set the IMS credentials, ran config -reload, ran restart pipelined@mkt_prod
+  app2 (mkt_prod): done: wrote config-mkt_prod.xml, set the IMS credentials, ran config -reload
 4 of 4 containers done
 "
     );
@@ -467,15 +471,19 @@ fn plan_apply_plan_again_change_one_value_plan_exactly_that_and_apply() {
     for c in ["app1", "app2"] {
         let path = site.conf(c).join(".nlconf/state-mkt_prod.json");
         let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        assert_eq!(state["schema"], "nlconf.state/v1");
+        assert_eq!(state["schema"], "nlconf.state/v2");
         assert_eq!(state["environment"], "prod");
         assert_eq!(state["instance"], "mkt_prod");
         assert_eq!(state["container"], c);
         assert_eq!(state["nlconf_version"], env!("CARGO_PKG_VERSION"));
-        let cred = &state["credentials"];
-        assert_eq!((cred["auth"].as_str(), cred["org_id"].as_str()), (Some("oauth"), Some(ORG)));
-        assert_eq!((cred["client_id"].as_str(), cred["technical_account_id"].as_str()), (Some(CLIENT), Some(TA)));
-        assert!(cred["fingerprint"].as_str().unwrap().starts_with("pbkdf2-sha256:"), "{state}");
+        let cred = &state["credentials"]["ims"];
+        let fields = &cred["fields"];
+        assert_eq!((fields["auth"].as_str(), fields["orgId"].as_str()), (Some("oauth"), Some(ORG)));
+        assert_eq!((fields["clientId"].as_str(), fields["technicalAccountId"].as_str()), (Some(CLIENT), Some(TA)));
+        // A memory-hard fingerprint, salted per record (DESIGN §9).
+        assert!(cred["fingerprint"].as_str().unwrap().starts_with("scrypt:15:8:1:"), "{state}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the state record is readable by others");
     }
     // Where no credentials are set, the record says only that nothing is pending.
     for c in ["app1", "app3"] {
@@ -703,7 +711,7 @@ fn rekeying_plans_no_credential_step_and_rotating_plans_one() {
     site.set_secret("instances.mkt_prod.ims.clientSecret", SECRET2);
     let out = site.plan("p.plan", 2);
     let shown = format!("$NLSERVER config -instance:mkt_prod -setimsoauth:{ORG}/{CLIENT}/{TA}/(sensitive)");
-    let why = "  # the client secret or key changed since the last apply";
+    let why = "  # clientSecret changed since the last apply";
     assert_eq!(
         planned_steps(&plan_json(&site, "p.plan")).iter().map(|s| site.norm(s)).collect::<Vec<_>>(),
         [
@@ -955,11 +963,11 @@ fn apply_refuses_a_plan_of_another_nlconf_version_or_schema() {
             env!("CARGO_PKG_VERSION")
         )],
     );
-    assert!(text.contains("\"schema\": \"nlconf.plan/v1\""), "{text}");
-    std::fs::write(site.repo.work_path("p.plan"), text.replace("nlconf.plan/v1", "nlconf.plan/v2")).unwrap();
+    assert!(text.contains("\"schema\": \"nlconf.plan/v2\""), "{text}");
+    std::fs::write(site.repo.work_path("p.plan"), text.replace("nlconf.plan/v2", "nlconf.plan/v3")).unwrap();
     assert_refused(
         &site,
-        &["p.plan: error: plan schema `nlconf.plan/v2` is not the `nlconf.plan/v1` this nlconf reads\n"],
+        &["p.plan: error: plan schema `nlconf.plan/v3` is not the `nlconf.plan/v2` this nlconf reads\n"],
     );
 }
 
@@ -975,7 +983,7 @@ fn apply_refuses_a_corrupt_plan_file_naming_its_line_and_column() {
     std::fs::write(site.repo.work_path("p.plan"), "environment: prod\n").unwrap();
     assert_refused(&site, &["p.plan:1:1: error: not an nlconf plan file: expected value at line 1 column 1\n"]);
     // JSON, but not a plan.
-    std::fs::write(site.repo.work_path("p.plan"), "{\n  \"schema\": \"nlconf.plan/v1\"\n}\n").unwrap();
+    std::fs::write(site.repo.work_path("p.plan"), "{\n  \"schema\": \"nlconf.plan/v2\"\n}\n").unwrap();
     assert_refused(&site, &["p.plan:3:1: error: not an nlconf plan file: missing field"]);
     // No plan file.
     let out = site.run(&["apply", "nowhere.plan"]);
@@ -1056,7 +1064,7 @@ fn a_failed_credential_step_stops_apply_and_the_report_says_where() {
     );
     let steps: Vec<String> = planned_steps(&plan_json(&site, "q.plan")).iter().map(|s| site.norm(s)).collect();
     let shown = format!(
-        "$NLSERVER config -instance:mkt_prod -setimsoauth:{ORG}/{CLIENT}/{TA}/(sensitive)  # no record of applied credentials on this container"
+        "$NLSERVER config -instance:mkt_prod -setimsoauth:{ORG}/{CLIENT}/{TA}/(sensitive)  # no record of the IMS technical-account credentials on this container"
     );
     assert_eq!(
         steps,
@@ -1111,7 +1119,7 @@ fn a_failed_restart_leaves_the_containers_before_it_done() {
         "apply prod:
   app1 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
   app3 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
-  app1 (mkt_prod): PARTIAL: wrote config-mkt_prod.xml, set the credentials, ran config -reload; then failed: `$NLSERVER restart pipelined@mkt_prod` failed (exit 1): ERROR: No task corresponds to the mask pipelined@mkt_prod
+  app1 (mkt_prod): PARTIAL: wrote config-mkt_prod.xml, set the IMS credentials, ran config -reload; then failed: `$NLSERVER restart pipelined@mkt_prod` failed (exit 1): ERROR: No task corresponds to the mask pipelined@mkt_prod
   app2 (mkt_prod): untouched (apply stopped before it)
 2 of 4 containers done
 "
@@ -1128,7 +1136,7 @@ fn a_failed_restart_leaves_the_containers_before_it_done() {
     );
     // The credentials were set on app1: the record says so, and the next plan does not set them again.
     let record = state(&site, "app1", "mkt_prod");
-    assert_eq!(record["credentials"]["client_id"], CLIENT, "{record}");
+    assert_eq!(record["credentials"]["ims"]["fields"]["clientId"], CLIENT, "{record}");
     assert_eq!(record["pending"], serde_json::json!([["restart", "pipelined@mkt_prod"]]));
     let out = site.plan("q.plan", 2);
     assert_eq!(

@@ -207,8 +207,8 @@ fn the_loop_over_ssh_reads_writes_locks_and_runs_the_steps_remotely() {
         "apply prod:
   app1 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
   app3 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
-  app1 (mkt_prod): done: wrote config-mkt_prod.xml, set the credentials, ran config -reload, ran restart pipelined@mkt_prod
-  app2 (mkt_prod): done: wrote config-mkt_prod.xml, set the credentials, ran config -reload
+  app1 (mkt_prod): done: wrote config-mkt_prod.xml, set the IMS credentials, ran config -reload, ran restart pipelined@mkt_prod
+  app2 (mkt_prod): done: wrote config-mkt_prod.xml, set the IMS credentials, ran config -reload
 4 of 4 containers done
 "
     );

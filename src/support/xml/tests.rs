@@ -293,8 +293,8 @@ const GOOD: &[&str] = &[
     "<ns:serverconf xmlns:ns='urn:x' ns:a-b.c_d='1'><données é='ü'/></ns:serverconf>",
     "<serverconf>\r\n  <web>\r\n    <relay/>\r\n  </web>\r\n</serverconf >",
     "<serverconf>\u{85}\u{7f}\u{fffd}\u{10ffff}</serverconf>",
-    include_str!("../../tests/integration/fixtures/import/adobe-enterprise.xml"),
-    include_str!("../../tests/integration/fixtures/import/multi/app2.xml"),
+    include_str!("../../../tests/integration/fixtures/import/adobe-enterprise.xml"),
+    include_str!("../../../tests/integration/fixtures/import/multi/app2.xml"),
 ];
 
 #[test]
