@@ -3,11 +3,16 @@
 use std::path::{Path, PathBuf};
 
 use crate::diag::{Diagnostic, did_you_mean};
+use crate::support::fs::{InputError, read_input, resolve_within};
 use crate::support::yaml::io_reason;
 
+/// The repository's files are untrusted in a pull-request review (the pull request's own), so every
+/// one is read through [`Repository::read`]: a regular file whose real path is inside the root.
 #[derive(Debug, Clone)]
 pub struct Repository {
     pub root: PathBuf,
+    /// `root` with every symlink resolved: what a file's real path must start with.
+    real_root: PathBuf,
 }
 
 impl Repository {
@@ -17,7 +22,34 @@ impl Repository {
             return Err(Diagnostic::in_file(dir, "not an nlconf repository: there is no `environments/` folder here")
                 .with_help("run nlconf in the repository, or name it with -C DIR"));
         }
-        Ok(Repository { root: dir.to_path_buf() })
+        Repository::at(dir)
+    }
+
+    /// The repository in `dir`, which may not hold `environments/` (a revision before there was one).
+    pub fn at(dir: &Path) -> Result<Repository, Diagnostic> {
+        let real_root = std::fs::canonicalize(dir)
+            .map_err(|e| Diagnostic::in_file(dir, format!("cannot read folder: {}", io_reason(&e))))?;
+        Ok(Repository { root: dir.to_path_buf(), real_root })
+    }
+
+    /// The root with every symlink resolved, for `support::fs::read_input`'s `within`.
+    pub fn real_root(&self) -> &Path {
+        &self.real_root
+    }
+
+    /// Reads a file of the repository: a regular file of at most `limit` bytes, inside the repository.
+    pub fn read(&self, path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+        read_input(path, limit, Some(&self.real_root))
+    }
+
+    /// Lists a folder of the repository, refusing one that leads outside it.
+    pub fn read_dir(&self, dir: &Path) -> Result<Vec<std::fs::DirEntry>, Diagnostic> {
+        let shown = self.display(dir);
+        resolve_within(dir, &self.real_root).map_err(|e| Diagnostic::in_file(&shown, e.reason()))?;
+        let rd = std::fs::read_dir(dir)
+            .map_err(|e| Diagnostic::in_file(&shown, format!("cannot read folder: {}", io_reason(&e))))?;
+        rd.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Diagnostic::in_file(&shown, format!("cannot read folder: {}", io_reason(&e))))
     }
 
     pub fn environments_dir(&self) -> PathBuf {
@@ -45,7 +77,7 @@ impl Repository {
     pub fn environments(&self) -> Result<Vec<String>, Diagnostic> {
         let dir = self.environments_dir();
         let mut names = Vec::new();
-        for entry in read_dir(&dir, &self.display(&dir))? {
+        for entry in self.read_dir(&dir)? {
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name.starts_with('.') && entry.path().is_dir() {
                 names.push(name);
@@ -78,7 +110,7 @@ impl Repository {
             files.push(defaults);
         }
         let mut own = Vec::new();
-        for entry in read_dir(&dir, &self.display(&dir))? {
+        for entry in self.read_dir(&dir)? {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
             if !name.starts_with('.') && (name.ends_with(".yaml") || name.ends_with(".yml")) {
@@ -95,11 +127,4 @@ impl Repository {
         files.extend(own);
         Ok(files)
     }
-}
-
-fn read_dir(dir: &Path, display: &Path) -> Result<Vec<std::fs::DirEntry>, Diagnostic> {
-    let rd = std::fs::read_dir(dir)
-        .map_err(|e| Diagnostic::in_file(display, format!("cannot read folder: {}", io_reason(&e))))?;
-    rd.collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Diagnostic::in_file(display, format!("cannot read folder: {}", io_reason(&e))))
 }

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 
 use crate::repo::Repository;
 use crate::secrets::{BindingStatus, Ciphertext, Identities, RecipientSet, SecretId, SecretStore};
+use crate::support::fs::InputError;
 use crate::support::yaml::{self, Pos, SourceFile, Tag};
 
 pub use dblogin::DbLogin;
@@ -313,7 +314,8 @@ pub fn read_sources(repo: &Repository, name: &str) -> Staged<Sources> {
     let paths = repo.environment_files(name).map_err(Diagnostics::from)?;
     let shared_defaults = repo.environments_dir().join("defaults.yaml");
     // Files parse independently: in parallel, findings kept in file order.
-    let parsed: Vec<_> = paths.par_iter().map(|path| yaml::read_file(path, &repo.display(path))).collect();
+    let parsed: Vec<_> =
+        paths.par_iter().map(|path| yaml::read_file(path, &repo.display(path), Some(repo.real_root()))).collect();
     let mut files = Vec::new();
     for result in parsed {
         match result {
@@ -337,17 +339,22 @@ pub fn read_sources(repo: &Repository, name: &str) -> Staged<Sources> {
     diags.finish(Sources { files, paths, shared, secrets, findings })
 }
 
+/// Largest `recipients` file read (1 MB): thousands of keys, still one line each.
+pub const MAX_RECIPIENTS_BYTES: u64 = 1024 * 1024;
+
 /// Loads an environment's `recipients` file; `None` (with an error) when it is missing or malformed.
 pub fn load_recipients(repo: &Repository, name: &str) -> Result<RecipientSet, Diagnostics> {
     let path = repo.recipients_path(name);
     let shown = repo.display(&path);
-    let text = match std::fs::read(&path) {
-        Ok(b) => yaml::decode_utf8(b, &shown).map_err(Diagnostics::from)?,
-        Err(e) => {
-            let d = Diagnostic::in_file(&shown, format!("cannot read the recipients file: {}", yaml::io_reason(&e)))
+    let text = match repo.read(&path, MAX_RECIPIENTS_BYTES) {
+        Ok(b) => yaml::decode_text(b, &shown, "recipients files").map_err(Diagnostics::from)?,
+        Err(InputError::NotFound) => {
+            let d = Diagnostic::in_file(&shown, "cannot read the recipients file: No such file or directory")
                 .with_help("it lists who may decrypt this environment's secrets, one age1... or ssh-ed25519 key per line (age -R format)");
             return Err(d.into());
         }
+        // Not "cannot read ...: " + reason: the reason already says what the file is.
+        Err(e) => return Err(Diagnostic::in_file(&shown, e.reason()).into()),
     };
     RecipientSet::parse(&text).map_err(|errors| {
         errors

@@ -4,7 +4,7 @@
 //! never enters the template engine. `mask` and `reveal` substitute the placeholders at the end.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -18,6 +18,7 @@ use crate::diag::{Diagnostic, Diagnostics, Location, Staged, Warned};
 use crate::env::{AttrValue, Container, Element, Environment, Instance};
 use crate::repo::Repository;
 use crate::secrets::SecretId;
+use crate::support::fs::{InputError, resolve_within};
 use crate::support::xml::{self, XmlElement};
 pub use placeholder::{MASK, Placeholder, mask, reveal, substitute, substitute_into, substitute_one};
 
@@ -104,7 +105,8 @@ impl Templates {
         let dir = repo.templates_dir();
         let mut diags = Diagnostics::new();
         if dir.is_dir() {
-            collect_templates(&dir, &dir, repo, &mut sources, &mut diags);
+            let real = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+            collect_templates(&dir, &dir, repo, &mut sources, &mut diags, &mut vec![real]);
         }
         if diags.has_errors() {
             return Err(diags);
@@ -129,30 +131,28 @@ impl Templates {
     }
 }
 
+/// Largest template read (1 MB): templates are markup around the configuration, not data.
+pub const MAX_TEMPLATE_BYTES: u64 = 1024 * 1024;
+
+/// Reads every template under `dir` (recursively) into `out`, by name relative to `base`. Real
+/// folders are recursed, and symlinked folders that stay in the repository (once: a loop is an
+/// error); every file is read through `Repository::read`, so nothing outside the repository and no
+/// special file becomes a template. `ancestors`: the real paths of the folders being read.
 fn collect_templates(
     dir: &Path,
     base: &Path,
     repo: &Repository,
     out: &mut BTreeMap<String, (String, String)>,
     diags: &mut Diagnostics,
+    ancestors: &mut Vec<PathBuf>,
 ) {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(Result::ok).collect::<Vec<_>>(),
-        Err(e) => {
-            diags.push(Diagnostic::in_file(
-                &repo.display(dir),
-                format!("cannot read folder: {}", crate::support::yaml::io_reason(&e)),
-            ));
-            return;
-        }
+    let entries = match repo.read_dir(dir) {
+        Ok(entries) => entries,
+        Err(d) => return diags.push(d),
     };
     for entry in entries {
         let path = entry.path();
         let shown = repo.display(&path);
-        if path.is_dir() {
-            collect_templates(&path, base, repo, out, diags);
-            continue;
-        }
         let Ok(rel) = path.strip_prefix(base) else {
             continue;
         };
@@ -160,9 +160,41 @@ fn collect_templates(
         if name.starts_with('.') {
             continue;
         }
-        let text = std::fs::read(&path)
-            .map_err(|e| {
-                Diagnostic::in_file(&shown, format!("cannot read template: {}", crate::support::yaml::io_reason(&e)))
+        let is_link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        let folder = if is_link {
+            match resolve_within(&path, repo.real_root()) {
+                Ok(real) if real.is_dir() => Some(real),
+                Ok(_) => None,
+                Err(e) => {
+                    diags.push(Diagnostic::in_file(&shown, e.reason()));
+                    continue;
+                }
+            }
+        } else if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::canonicalize(&path).ok()
+        } else {
+            None
+        };
+        if let Some(real) = folder {
+            if BUILTIN_TEMPLATES.iter().any(|(builtin, _)| *builtin == name) {
+                diags.push(Diagnostic::in_file(&shown, "is a folder, where a template file is expected"));
+            } else if ancestors.contains(&real) {
+                diags.push(Diagnostic::in_file(&shown, "is a symlink to a folder that contains it: refused (a loop)"));
+            } else {
+                ancestors.push(real);
+                collect_templates(&path, base, repo, out, diags, ancestors);
+                ancestors.pop();
+            }
+            continue;
+        }
+        let text = repo
+            .read(&path, MAX_TEMPLATE_BYTES)
+            .map_err(|e| match e {
+                InputError::Unreadable(e) => Diagnostic::in_file(
+                    &shown,
+                    format!("cannot read template: {}", crate::support::yaml::io_reason(&e)),
+                ),
+                e => Diagnostic::in_file(&shown, e.reason()),
             })
             .and_then(|b| crate::support::yaml::decode_text(b, &shown, "templates"));
         match text {

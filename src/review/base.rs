@@ -26,7 +26,9 @@ pub fn against_base(
     opts: &Options,
 ) -> Staged<Review> {
     let checkout = crate::support::git::checkout(&repo.root, rev).map_err(Diagnostics::from)?;
-    let base_repo = Repository { root: checkout.root.clone() };
+    // The revision's files are checked like the working tree's: its symlinks stay symlinks, and one
+    // leading out of the temporary copy is refused.
+    let base_repo = Repository::at(&checkout.root).map_err(Diagnostics::from)?;
     // The environment may be new in this change: then every file is new.
     let base =
         if base_repo.env_dir(&env.name).is_dir() { Some(render_base(&base_repo, &env.name, rev)?) } else { None };

@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag as YamlTag};
 
 use crate::diag::{Diagnostic, Location};
+use crate::support::fs::{FileKind, InputError, read_input};
 
-/// Largest YAML file nlconf reads: configuration, not data.
+/// Largest YAML file nlconf reads (8 MB): configuration, not data.
 pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 /// Deepest nesting accepted; real configurations stay below 15.
 pub const MAX_DEPTH: usize = 64;
@@ -137,27 +138,27 @@ pub struct SourceFile {
     pub root: Node,
 }
 
-/// Reads and parses one YAML file. Non-fatal problems (duplicate keys) are returned beside the tree;
-/// a fatal problem returns no tree.
-pub fn read_file(path: &Path, display: &Path) -> Result<(SourceFile, Vec<Diagnostic>), Diagnostic> {
-    let meta =
-        std::fs::metadata(path).map_err(|e| Diagnostic::in_file(display, format!("cannot read: {}", io_reason(&e))))?;
-    if meta.is_dir() {
-        return Err(Diagnostic::in_file(display, "is a directory, expected a YAML file"));
-    }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::at(
+/// Reads and parses one YAML file (`within`: the canonical repository root it must stay in, see
+/// `support::fs::read_input`). Non-fatal problems (duplicate keys) are returned beside the tree; a
+/// fatal problem returns no tree.
+pub fn read_file(
+    path: &Path,
+    display: &Path,
+    within: Option<&Path>,
+) -> Result<(SourceFile, Vec<Diagnostic>), Diagnostic> {
+    let bytes = read_input(path, MAX_FILE_BYTES, within).map_err(|e| match e {
+        InputError::TooLarge { size, limit } => Diagnostic::at(
             Location::new(display, 1, 1),
             format!(
-                "file is {:.1} MB; nlconf reads YAML files up to {} MB",
-                meta.len() as f64 / 1_048_576.0,
-                MAX_FILE_BYTES / 1_048_576
+                "file is {:.1} MB; nlconf reads YAML files up to {}",
+                size as f64 / 1_048_576.0,
+                crate::support::fs::size_text(limit)
             ),
         )
-        .with_help("split the configuration into several files in the environment folder"));
-    }
-    let bytes =
-        std::fs::read(path).map_err(|e| Diagnostic::in_file(display, format!("cannot read: {}", io_reason(&e))))?;
+        .with_help("split the configuration into several files in the environment folder"),
+        InputError::NotAFile(FileKind::Folder) => Diagnostic::in_file(display, "is a directory, expected a YAML file"),
+        e => Diagnostic::in_file(display, e.reason()),
+    })?;
     let text = decode_utf8(bytes, display)?;
     let (root, diags) = parse(&text, display)?;
     Ok((SourceFile { display: display.to_path_buf(), text, root }, diags))

@@ -268,7 +268,7 @@ fn a_dangling_symbolic_link() {
     refused(
         &Repo::with_prod().symlink(OVERRIDE, "../shared/mkt_prod.yaml"),
         "
-        environments/prod/override.yaml: error: cannot read: No such file or directory
+        environments/prod/override.yaml: error: is a symlink to a file that does not exist
         ",
     );
 }
