@@ -8,6 +8,7 @@ use super::{Input, Report};
 use crate::diag::{Diagnostic, Diagnostics, Location, Severity, Staged};
 use crate::env;
 use crate::repo::Repository;
+use crate::support::fs::InputError;
 use crate::support::xml;
 
 pub struct Request<'a> {
@@ -150,6 +151,9 @@ fn read_inputs(repo: &Repository, req: &Request) -> Result<Vec<Input>, Diagnosti
     if diags.has_errors() { Err(diags) } else { Ok(inputs) }
 }
 
+/// Largest local file `import` reads (16 MB): a config-<instance>.xml is a few hundred KB.
+pub const MAX_IMPORT_BYTES: u64 = 16 * 1024 * 1024;
+
 fn read_local(path: &Path, instance: &str) -> Result<(String, String), Diagnostic> {
     let shown = path.display().to_string();
     if let Some(other) = path
@@ -162,8 +166,10 @@ fn read_local(path: &Path, instance: &str) -> Result<(String, String), Diagnosti
         return Err(Diagnostic::in_file(path, format!("this is the file of instance `{other}`, not `{instance}`"))
             .with_help(format!("import config-{instance}.xml files for --instance {instance}")));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::in_file(path, format!("cannot read: {}", crate::support::yaml::io_reason(&e))))?;
+    let bytes = crate::support::fs::read_input(path, MAX_IMPORT_BYTES, None).map_err(|e| match e {
+        InputError::NotFound => Diagnostic::in_file(path, "cannot read: No such file or directory"),
+        e => Diagnostic::in_file(path, e.reason()),
+    })?;
     let text = crate::support::yaml::decode_text(bytes, path, "config files")?;
     Ok((shown, text))
 }

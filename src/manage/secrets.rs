@@ -11,6 +11,7 @@ use crate::diag::{Diagnostic, Diagnostics, Location, Staged, Warned};
 use crate::env::{self, SecretSlot, Sources, Strictness, quote_path_key};
 use crate::repo::Repository;
 use crate::secrets::{Binding, BindingStatus, Ciphertext, Identities, RecipientSet, SecretId, SecretValue, encrypt};
+use crate::support::fs::InputError;
 use crate::support::yaml::{self, Tag};
 use crate::support::yamledit;
 
@@ -76,8 +77,9 @@ impl SetTarget {
     }
 }
 
-/// The largest secret `secret set` reads (a private key is a few KB).
-const SECRET_LIMIT: usize = 1024 * 1024;
+/// The largest secret `secret set` reads (1 MB), from stdin or `--from-file`: a private key is a few KB.
+pub const MAX_SECRET_BYTES: u64 = 1024 * 1024;
+const SECRET_LIMIT: usize = MAX_SECRET_BYTES as usize;
 
 /// Reads a secret into a buffer sized up front, so that no growing leaves a copy behind; a copy
 /// that is dropped on an error is wiped.
@@ -94,9 +96,23 @@ fn read_secret(r: &mut impl Read) -> std::io::Result<Vec<u8>> {
 /// argument, so it stays out of shell history and process lists.
 pub fn read_value(from_file: Option<&Path>, path: &str) -> Result<SecretValue, Diagnostic> {
     let bytes = match from_file {
-        Some(f) => std::fs::File::open(f)
-            .and_then(|mut file| read_secret(&mut file))
-            .map_err(|e| Diagnostic::in_file(f, format!("cannot read the value: {}", yaml::io_reason(&e))))?,
+        Some(f) => {
+            // Opened as a regular file only (a FIFO would hang, /dev/zero never end), read by
+            // read_secret into a buffer that is wiped.
+            let (mut file, _) = crate::support::fs::open_input(f, MAX_SECRET_BYTES, None).map_err(|e| match e {
+                InputError::TooLarge { .. } => Diagnostic::in_file(
+                    f,
+                    "cannot read the value: the value is larger than 1 MB: not a secret nlconf holds",
+                ),
+                InputError::NotFound => Diagnostic::in_file(f, "cannot read the value: No such file or directory"),
+                InputError::Unreadable(e) => {
+                    Diagnostic::in_file(f, format!("cannot read the value: {}", yaml::io_reason(&e)))
+                }
+                e => Diagnostic::in_file(f, format!("cannot read the value: the file {}", e.reason())),
+            })?;
+            read_secret(&mut file)
+                .map_err(|e| Diagnostic::in_file(f, format!("cannot read the value: {}", yaml::io_reason(&e))))?
+        }
         None => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {

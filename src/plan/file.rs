@@ -12,6 +12,7 @@ use crate::deployed::DeployedFile;
 use crate::diag::{Diagnostic, Location};
 use crate::env::Environment;
 use crate::render::RenderedFile;
+use crate::support::fs::InputError;
 use crate::support::yaml::io_reason;
 
 /// The plan file's schema name and version; bump the version on any incompatible change.
@@ -261,13 +262,16 @@ impl PlanFile {
     }
 }
 
-/// The largest plan file read: a 5,000-container plan is about 60 MB.
+/// The largest plan file read (512 MB): a 5,000-container plan is about 60 MB.
 pub const MAX_PLAN_BYTES: u64 = 512 * 1024 * 1024;
 
 /// Reads a plan file, refusing another schema or another nlconf version.
 pub fn read(path: &Path) -> Result<PlanFile, Diagnostic> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::in_file(path, format!("cannot read the plan: {}", io_reason(&e))))?;
+    let bytes = crate::support::fs::read_input(path, MAX_PLAN_BYTES, None).map_err(|e| match e {
+        InputError::NotFound => Diagnostic::in_file(path, "cannot read the plan: No such file or directory"),
+        InputError::Unreadable(e) => Diagnostic::in_file(path, format!("cannot read the plan: {}", io_reason(&e))),
+        e => Diagnostic::in_file(path, e.reason()),
+    })?;
     let plan: PlanFile = serde_json::from_slice(&bytes).map_err(|e| {
         Diagnostic::at(Location::new(path, e.line() as u32, e.column() as u32), format!("not an nlconf plan file: {e}"))
     })?;

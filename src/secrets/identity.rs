@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use zeroize::Zeroizing;
 
+use crate::support::fs::{InputError, read_input};
+
 /// Where an identity file was named.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IdentityOrigin {
@@ -97,6 +99,8 @@ pub enum IdentityErrorKind {
     Unreadable(String),
     /// An SSH key encrypted with a passphrase.
     Passphrase,
+    /// Not a regular file of a sensible size (the reason, see `support::fs::InputError`).
+    NotAFile(String),
     /// An SSH key of a type age does not support (the type).
     UnsupportedSshKey(String),
     /// An SSH key held by a hardware security key (the type).
@@ -126,6 +130,9 @@ impl fmt::Display for IdentityError {
             }
             IdentityErrorKind::Unreadable(why) => {
                 write!(f, "cannot read the identity file ({why}): check the path and its permissions")
+            }
+            IdentityErrorKind::NotAFile(why) => {
+                write!(f, "{why}: pass the identity file itself (age-keygen writes one, or an SSH private key)")
             }
             IdentityErrorKind::Passphrase => f.write_str(
                 "the SSH key is protected by a passphrase; nlconf cannot prompt here: decrypt a \
@@ -167,6 +174,9 @@ impl fmt::Display for IdentityError {
 
 impl std::error::Error for IdentityError {}
 
+/// Largest identity file read (1 MB): a key is a few hundred bytes, an RSA key a few KB.
+pub const MAX_IDENTITY_BYTES: u64 = 1024 * 1024;
+
 /// The loaded identities. Private keys are kept by age's own types, which wipe them on
 /// drop; `Debug` shows only the file names.
 #[derive(Default)]
@@ -195,12 +205,15 @@ impl Identities {
         for source in sources {
             let path = &source.path;
             let err = |line: Option<usize>, kind: IdentityErrorKind| IdentityError { path: path.clone(), line, kind };
-            let bytes = match std::fs::read(path) {
+            let bytes = match read_input(path, MAX_IDENTITY_BYTES, None) {
                 Ok(bytes) => Zeroizing::new(bytes),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(InputError::NotFound | InputError::Dangling) => {
                     return Err(err(None, IdentityErrorKind::NotFound(source.origin)));
                 }
-                Err(e) => return Err(err(None, IdentityErrorKind::Unreadable(e.to_string()))),
+                Err(InputError::Unreadable(e)) => {
+                    return Err(err(None, IdentityErrorKind::Unreadable(e.to_string())));
+                }
+                Err(e) => return Err(err(None, IdentityErrorKind::NotAFile(e.reason()))),
             };
             let Ok(text) = std::str::from_utf8(&bytes) else {
                 return Err(err(None, IdentityErrorKind::NotAnIdentity));

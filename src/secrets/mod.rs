@@ -26,7 +26,8 @@ pub use armor::{Binding, BindingStatus, CipherError, Ciphertext};
 pub use decrypt::{DecryptCache, DecryptError, decrypt, decrypt_all};
 pub use encrypt::{EncryptError, encrypt};
 pub use identity::{
-    Identities, IdentityError, IdentityErrorKind, IdentityOrigin, IdentitySource, identity_search_order,
+    Identities, IdentityError, IdentityErrorKind, IdentityOrigin, IdentitySource, MAX_IDENTITY_BYTES,
+    identity_search_order,
 };
 pub use recipients::{LineError, RecipientEntry, RecipientKind, RecipientSet};
 pub use store::{SecretId, SecretStore};

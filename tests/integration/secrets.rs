@@ -1061,7 +1061,7 @@ fn identity_files_that_cannot_be_used() {
         ("garbage.txt", "garbage.txt:2: error: not an age identity"),
         ("empty.txt", "empty.txt: error: the file holds no identity"),
         ("public.txt", "public.txt:1: error: this is a public key (a recipient), not an identity"),
-        ("a-folder", "a-folder: error: cannot read the identity file"),
+        ("a-folder", "a-folder: error: is a folder, not a file: pass the identity file itself"),
         ("nowhere.txt", "nowhere.txt: error: no such identity file (named by --identity)"),
     ];
     for (file, expected) in cases {

@@ -136,11 +136,13 @@ fn bad_identity_files_name_the_file_and_line() {
 #[test]
 fn an_unreadable_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    // A directory cannot be read as a file, whoever runs the test (root included).
+    // A directory is no identity file, whoever runs the test (root included): said before reading.
     let e = Identities::load(&[dir.path().to_path_buf()]).unwrap_err();
-    assert!(matches!(e.kind, IdentityErrorKind::Unreadable(_)));
-    assert!(e.to_string().starts_with(&format!("{}: cannot read the identity file (", dir.path().display())));
-    assert!(e.to_string().ends_with("): check the path and its permissions"));
+    assert!(matches!(e.kind, IdentityErrorKind::NotAFile(_)));
+    assert!(
+        e.to_string()
+            .starts_with(&format!("{}: is a folder, not a file: pass the identity file", dir.path().display()))
+    );
 }
 
 #[test]
