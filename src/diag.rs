@@ -195,11 +195,21 @@ impl<T> Warned<T> {
     }
 }
 
+/// Longest name (in bytes) that gets a "did you mean" suggestion: the edit distance costs the product
+/// of the two lengths, and nobody mistypes a name this long.
+pub const MAX_SUGGESTION_NAME: usize = 256;
+
 /// The closest name in `candidates` to `name`, if it is close enough to be a plausible typo.
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    if name.len() > MAX_SUGGESTION_NAME {
+        return None;
+    }
     let lower = name.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for cand in candidates {
+        if cand.len() > MAX_SUGGESTION_NAME {
+            continue;
+        }
         let dist = if cand.eq_ignore_ascii_case(name) { 0 } else { levenshtein(&lower, &cand.to_ascii_lowercase()) };
         let limit = (name.chars().count().max(cand.chars().count()) / 3).max(1);
         if dist <= limit && best.is_none_or(|(d, _)| dist < d) {
