@@ -248,6 +248,69 @@ impl Repo {
     pub fn run_with(&self, args: &[&str], stdin: &[u8], env: &[(&str, &str)]) -> Output {
         use std::io::Write;
         use std::process::Stdio;
+        let mut child = self
+            .command(args, env)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the nlconf binary");
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        let input = stdin.to_vec();
+        // Written from another thread: nlconf may exit (or fill its output pipes) before reading it all.
+        let writer = std::thread::spawn(move || {
+            let _ = pipe.write_all(&input);
+        });
+        let out = child.wait_with_output().expect("wait for the nlconf binary");
+        let _ = writer.join();
+        self.output(args, out.status.code().unwrap_or(-1), out.stdout, out.stderr)
+    }
+
+    /// Like `run_with` (empty stdin), for inputs that once made nlconf wait forever (a FIFO,
+    /// `/dev/zero`): a run still going after a minute is killed, and the test fails on its exit code
+    /// (-1) instead of hanging the suite.
+    pub fn run_guarded(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        use std::io::Read;
+        use std::process::Stdio;
+        let mut child = self
+            .command(args, env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run the nlconf binary");
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait for the nlconf binary") {
+                break status.code().unwrap_or(-1);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break -1;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut stderr = stderr.join().expect("read stderr");
+        if status == -1 {
+            stderr.extend_from_slice(b"\n[harness: killed, still running after 60 s]\n");
+        }
+        self.output(args, status, stdout.join().expect("read stdout"), stderr)
+    }
+
+    /// `nlconf -C <repo> --color never ARGS...` with the harness's environment and `env` over it.
+    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nlconf"));
         cmd.arg("-C")
             .arg(&self.root)
@@ -265,25 +328,15 @@ impl Repo {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run the nlconf binary");
-        let mut pipe = child.stdin.take().expect("stdin is piped");
-        let input = stdin.to_vec();
-        // Written from another thread: nlconf may exit (or fill its output pipes) before reading it all.
-        let writer = std::thread::spawn(move || {
-            let _ = pipe.write_all(&input);
-        });
-        let out = child.wait_with_output().expect("wait for the nlconf binary");
-        let _ = writer.join();
+        cmd
+    }
+
+    fn output(&self, args: &[&str], status: i32, stdout: Vec<u8>, stderr: Vec<u8>) -> Output {
         Output {
             args: args.iter().map(|s| s.to_string()).collect(),
-            status: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
-            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+            status,
+            stdout: String::from_utf8(stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(stderr).expect("stderr is UTF-8"),
             temp: self.work.path().to_string_lossy().into_owned(),
         }
     }

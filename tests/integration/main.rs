@@ -19,4 +19,5 @@ mod render;
 mod review;
 mod secrets;
 mod ssh;
+mod untrusted_repo;
 mod validate;

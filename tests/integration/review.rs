@@ -344,7 +344,7 @@ fn a_missing_deployed_folder_is_an_error_not_a_fleet_of_new_files() {
 
 // --base ------------------------------------------------------------------------------------------------
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let mut all =
         vec!["-c", "user.name=nlconf tests", "-c", "user.email=tests@example.com", "-c", "commit.gpgsign=false"];
     all.extend(args);
