@@ -217,11 +217,12 @@ pub fn open_input(path: &Path, limit: u64, within: Option<&Path>) -> Result<(std
     check_kind_and_size(&before, limit)?;
     // Non-blocking and checked again after opening, in case something else was put there meanwhile;
     // the real path of a repository file has no symlink left to follow.
-    let mut flags = libc::O_NONBLOCK | libc::O_NOCTTY;
+    let mut flags = rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOCTTY;
     if within.is_some() {
-        flags |= libc::O_NOFOLLOW;
+        flags |= rustix::fs::OFlags::NOFOLLOW;
     }
-    let file = std::fs::OpenOptions::new().read(true).custom_flags(flags).open(&real).map_err(not_found_or)?;
+    let file =
+        std::fs::OpenOptions::new().read(true).custom_flags(flags.bits() as i32).open(&real).map_err(not_found_or)?;
     let meta = file.metadata().map_err(InputError::Unreadable)?;
     check_kind_and_size(&meta, limit)?;
     if (meta.dev(), meta.ino()) != (before.dev(), before.ino()) {
