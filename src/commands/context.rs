@@ -113,6 +113,18 @@ impl Ctx {
         }
     }
 
+    /// The identities at hand for a command that works without: one that cannot be read is a
+    /// warning, not an error.
+    pub fn keys_if_any(&mut self) -> Option<Rc<Identities>> {
+        match crate::secrets::store::find_identities(&self.identity_files) {
+            Ok(ids) => ids.map(Rc::new),
+            Err(d) => {
+                self.diags.push(Diagnostic { severity: crate::diag::Severity::Warning, ..d });
+                None
+            }
+        }
+    }
+
     /// The identities at hand; an error when there is none, since the caller needs one.
     pub fn identities(&mut self, why: &str) -> Option<Rc<Identities>> {
         match self.keys() {

@@ -12,7 +12,11 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, base: Option<&str>, options: Option
     let Some(env) = ctx.load_env_for_rendering(&repo, &args.env) else { return Status::Failed };
     let Some(templates) = templates else { return Status::Failed };
     let review = match base {
-        Some(rev) => ctx.take(review::base::against_base(&repo, &env, &templates, rev, &options)),
+        Some(rev) => {
+            // No key is needed; with one at hand, a re-encrypted secret is told from a new one.
+            let keys = ctx.keys_if_any();
+            ctx.take(review::base::against_base(&repo, &env, &templates, rev, &options, keys.as_deref()))
+        }
         None => {
             let Ok(keys) = ctx.keys() else { return Status::Failed };
             let req = compute::Request { repo: &repo, source: &args.source, options, identities: keys.as_deref() };

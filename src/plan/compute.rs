@@ -120,7 +120,9 @@ pub fn against_deployed(env: Environment, templates: &Templates, req: &Request) 
         ),
         started,
     );
-    let review = Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, notes };
+    let credentials = crate::review::credentials::planned(&env, &steps);
+    let review =
+        Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, credentials, notes };
     let inputs = inputs(&env, templates);
     diags.finish(Planned { env, rendered, deployed, review, steps, secrets, inputs, timings })
 }

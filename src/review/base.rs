@@ -12,7 +12,7 @@ use crate::diag::{Diagnostic, Diagnostics, Location, Staged, Warned};
 use crate::env::Environment;
 use crate::render::{Placeholder, RenderedFile, Templates};
 use crate::repo::Repository;
-use crate::secrets::FingerprintKey;
+use crate::secrets::{FingerprintKey, Identities};
 
 /// The base revision's file and the current one, for one container.
 type OldNew<'a> = (Option<&'a RenderedFile>, Option<&'a RenderedFile>);
@@ -24,6 +24,7 @@ pub fn against_base(
     templates: &Templates,
     rev: &str,
     opts: &Options,
+    identities: Option<&Identities>,
 ) -> Staged<Review> {
     let checkout = crate::support::git::checkout(&repo.root, rev).map_err(Diagnostics::from)?;
     // The revision's files are checked like the working tree's: its symlinks stay symlinks, and one
@@ -75,12 +76,14 @@ pub fn against_base(
             super::compare(names, old, new, opts, &key)
         })
         .collect();
+    let credentials = super::credentials::between(base_env, env, identities, &env.nlserver);
     drop(checkout);
     diags.finish(Review {
         environment: env.name.clone(),
         against: "base".into(),
         base: Some(rev.to_string()),
         files,
+        credentials,
         notes: Vec::new(),
     })
 }

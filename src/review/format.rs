@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::credentials::CredentialReview;
 use super::{FileReview, FileStatus};
 
 /// Largest markdown comment GitHub accepts is 65,536 characters; stay clearly below it.
@@ -36,6 +37,8 @@ pub struct Review {
     pub against: String,
     pub base: Option<String>,
     pub files: Vec<FileReview>,
+    /// Credential steps that change (against a revision) or run (against deployed files).
+    pub credentials: Vec<CredentialReview>,
     /// Sentences about the change as a whole (e.g. a switched Adobe I/O project).
     pub notes: Vec<String>,
 }
@@ -48,6 +51,8 @@ pub struct Totals {
     pub removed_files: usize,
     pub added_lines: usize,
     pub removed_lines: usize,
+    /// Credential steps that would run, counted per container (apart from files).
+    pub credential_steps: usize,
 }
 
 impl Review {
@@ -60,11 +65,13 @@ impl Review {
             t.added_lines += f.added;
             t.removed_lines += f.removed;
         }
+        t.credential_steps = self.credentials.iter().filter(|c| c.runs()).map(|c| c.containers.len()).sum();
         t
     }
 
+    /// Any file, step or credential change; a credential-only change is a change.
     pub fn has_changes(&self) -> bool {
-        self.files.iter().any(|f| f.changed() || !f.actions.is_empty())
+        self.files.iter().any(|f| f.changed() || !f.actions.is_empty()) || self.credentials.iter().any(|c| c.runs())
     }
 }
 
@@ -89,6 +96,8 @@ fn actions(f: &FileReview) -> Vec<String> {
     for step in &f.actions {
         a.push(if step.contains(" -setims") {
             "set IMS credentials".to_string()
+        } else if step.contains(" -setdblogin") {
+            "set database login".to_string()
         } else if step.contains(" config -reload") {
             "reload".to_string()
         } else if let Some(i) = step.find(" restart ") {
@@ -162,12 +171,17 @@ pub fn text(review: &Review, color: bool) -> String {
             status_word(f)
         ));
     }
+    // Against deployed files the steps are listed above, with where and why.
+    for c in review.credentials.iter().filter(|_| review.base.is_some()) {
+        out.push_str(&credential_line(c));
+        out.push('\n');
+    }
     for n in &review.notes {
         out.push_str(&format!("note: {n}\n"));
     }
     let t = review.totals();
     out.push_str(&format!(
-        "{}: {} of {} files change (+{} -{}){}{}\n",
+        "{}: {} of {} files change (+{} -{}){}{}{}\n",
         review.environment,
         t.changed,
         t.files,
@@ -175,8 +189,36 @@ pub fn text(review: &Review, color: bool) -> String {
         t.removed_lines,
         if t.added_files > 0 { format!(", {} new", t.added_files) } else { String::new() },
         if t.removed_files > 0 { format!(", {} removed", t.removed_files) } else { String::new() },
+        steps_total(&t),
     ));
     out
+}
+
+/// `; 2 credential steps` when any runs.
+fn steps_total(t: &Totals) -> String {
+    match t.credential_steps {
+        0 => String::new(),
+        n => format!("; {}", crate::support::count(n, "credential step")),
+    }
+}
+
+fn step_name(step: &str) -> &str {
+    match step {
+        "ims" => "IMS credentials",
+        "dblogin" => "database login",
+        other => other,
+    }
+}
+
+/// One line for a credential change: what changes, secrets as markers, and where it runs.
+fn credential_line(c: &CredentialReview) -> String {
+    let parts: Vec<String> = c.shown_fields().into_iter().chain(c.shown_secrets()).collect();
+    let on = if c.runs() { format!(" (on {})", c.containers.join(", ")) } else { " (nothing runs)".to_string() };
+    let mut line = format!("{}: {} {}: {}{on}", c.instance, step_name(&c.step), c.change, parts.join("; "));
+    for r in &c.reasons {
+        line.push_str(&format!("\n  {r}"));
+    }
+    line
 }
 
 #[derive(Serialize)]
@@ -187,6 +229,7 @@ struct JsonOut<'a> {
     against: &'a str,
     base: Option<&'a str>,
     files: &'a [FileReview],
+    credentials: &'a [CredentialReview],
     notes: &'a [String],
     totals: Totals,
 }
@@ -199,6 +242,7 @@ pub fn json(review: &Review) -> String {
         against: &review.against,
         base: review.base.as_deref(),
         files: &review.files,
+        credentials: &review.credentials,
         notes: &review.notes,
         totals: review.totals(),
     };
@@ -224,8 +268,13 @@ pub fn markdown(review: &Review, limit: usize) -> String {
         None => "against what is deployed".to_string(),
     };
     let mut head = format!(
-        "### nlconf: `{}` {against}\n\n{} of {} files change (+{} −{}).\n\n",
-        review.environment, t.changed, t.files, t.added_lines, t.removed_lines
+        "### nlconf: `{}` {against}\n\n{} of {} files change (+{} −{}){}.\n\n",
+        review.environment,
+        t.changed,
+        t.files,
+        t.added_lines,
+        t.removed_lines,
+        steps_total(&t)
     );
     for n in &review.notes {
         head.push_str(&format!("> **Note:** {n}\n\n"));
@@ -244,6 +293,21 @@ pub fn markdown(review: &Review, limit: usize) -> String {
         ));
     }
     head.push('\n');
+    if !review.credentials.is_empty() {
+        head.push_str("| Instance | Credential step | Change | Containers |\n|---|---|---|---|\n");
+        for c in &review.credentials {
+            let parts: Vec<String> = c.shown_fields().into_iter().chain(c.shown_secrets()).collect();
+            head.push_str(&format!(
+                "| {} | {} | {}: {} | {} |\n",
+                c.instance,
+                step_name(&c.step),
+                c.change,
+                parts.join("; ").replace('|', "\\|"),
+                if c.runs() { c.containers.join(", ") } else { "nothing runs".to_string() },
+            ));
+        }
+        head.push('\n');
+    }
     let sections: Vec<(usize, String, String)> = review
         .files
         .iter()

@@ -9,6 +9,7 @@
 
 pub mod base;
 pub mod canonical;
+pub mod credentials;
 pub mod format;
 pub mod mask;
 

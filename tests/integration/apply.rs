@@ -368,7 +368,7 @@ fn plan_apply_plan_again_change_one_value_plan_exactly_that_and_apply() {
         "{}",
         out.stdout
     );
-    out.stdout_contains("prod: 4 of 4 files change (+38 -0), 4 new\n");
+    out.stdout_contains("prod: 4 of 4 files change (+38 -0), 4 new; 2 credential steps\n");
     assert!(
         site.norm(&out.stderr).contains("plan written to p1.plan: carry it out with `nlconf apply p1.plan`"),
         "{}",
