@@ -121,7 +121,7 @@ impl Templates {
             && BUILTIN_TEMPLATES.iter().all(|(name, text)| sources.get(*name).is_some_and(|(_, t)| t == text));
         let raw: Vec<(String, String)> = sources.into_iter().map(|(k, (_, t))| (k, t)).collect();
         if let Err(e) = tera.add_raw_templates(raw) {
-            return Err(tera_error(&e, &shown).into());
+            return Err(tera_errors(&e, &shown).into_iter().collect());
         }
         Ok(Templates { tera, shown, digests, builtin_only })
     }
@@ -206,33 +206,61 @@ fn collect_templates(
     }
 }
 
-/// A Tera error as a diagnostic pointing into the template file.
-fn tera_error(e: &tera::Error, shown: &BTreeMap<String, String>) -> Diagnostic {
+/// A Tera error as diagnostics pointing into the template files, one per problem it reports.
+fn tera_errors(e: &tera::Error, shown: &BTreeMap<String, String>) -> Vec<Diagnostic> {
+    let file = |name: &str| shown.get(name).cloned().unwrap_or_else(|| name.to_string());
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(te) = err.downcast_ref::<tera::Error>()
             && let ErrorKind::SyntaxError(r) | ErrorKind::RenderingError(r) = te.kind()
         {
-            let file = shown.get(r.filename()).cloned().unwrap_or_else(|| r.filename().to_string());
             let span = r.span();
-            return Diagnostic::at(
-                Location::new(file, span.start_line as u32, span.start_col as u32 + 1),
+            return vec![Diagnostic::at(
+                Location::new(file(r.filename()), span.start_line as u32, span.start_col as u32 + 1),
                 format!("template: {}", r.message()),
-            );
+            )];
         }
         cur = err.source();
     }
-    // Other errors (a circular include, a missing one) name templates in their text: the one named
-    // first is where to look.
     let text = e.to_string();
-    let named = shown
-        .iter()
-        .filter_map(|(name, path)| text.find(&format!("'{name}'")).map(|at| (at, path)))
-        .min_by_key(|(at, _)| *at);
-    match named {
-        Some((_, path)) => Diagnostic::at(Location::file(path.as_str()), format!("template: {text}")),
-        None => Diagnostic::error(None, format!("template: {text}")),
+    match e.kind() {
+        ErrorKind::CircularInclude { tpl: name, .. }
+        | ErrorKind::CircularExtend { tpl: name, .. }
+        | ErrorKind::MissingParent { current: name, .. } => {
+            return vec![Diagnostic::at(Location::file(file(name)), format!("template: {text}"))];
+        }
+        _ => {}
     }
+    // The checks across templates (an unknown template, filter or function) come as reports joined
+    // in one message, each `error: ...` with its ` --> name:line:col` and maybe `note:`s.
+    let mut reports: Vec<String> = Vec::new();
+    for chunk in text.split("\n\n") {
+        match reports.last_mut() {
+            Some(report) if !chunk.starts_with("error: ") => {
+                report.push_str("\n\n");
+                report.push_str(chunk);
+            }
+            _ => reports.push(chunk.to_string()),
+        }
+    }
+    reports
+        .iter()
+        .map(|r| {
+            let (name, line, col) = report_place(r).unwrap_or((MAIN_TEMPLATE, 0, 0));
+            let message = r.strip_prefix("error: ").unwrap_or(r);
+            Diagnostic::at(Location::new(file(name), line, col), format!("template: {message}"))
+        })
+        .collect()
+}
+
+/// The place a Tera report points at: its first ` --> name:line:col`.
+fn report_place(report: &str) -> Option<(&str, u32, u32)> {
+    report.lines().find_map(|l| {
+        let mut parts = l.trim_start().strip_prefix("--> ")?.rsplitn(3, ':');
+        let col = parts.next()?.parse().ok()?;
+        let line = parts.next()?.parse().ok()?;
+        Some((parts.next()?, line, col))
+    })
 }
 
 #[derive(Serialize)]
@@ -388,7 +416,8 @@ impl Templates {
             ctx.insert("build", &env.build);
             ctx.insert("root", root);
             ctx.insert("lines", &lines);
-            self.tera.render(MAIN_TEMPLATE, &ctx).map_err(|e| tera_error(&e, &self.shown))?
+            // Rendering stops at its first error: there is one.
+            self.tera.render(MAIN_TEMPLATE, &ctx).map_err(|e| tera_errors(&e, &self.shown).swap_remove(0))?
         };
         let tree = check_output(&content).map_err(|e| {
             Diagnostic::in_file(

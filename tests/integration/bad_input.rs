@@ -880,6 +880,37 @@ fn a_template_override_that_renders_malformed_xml() {
     );
 }
 
+#[test]
+fn a_template_naming_a_missing_template_and_filter() {
+    // Tera finds these across templates, without a span of its own: each still gets file:line:col.
+    let broken = "{% include \"partials/header.xml\" %}<{{ root }}>\n{% for line in lines %}{{ line | to_xml }}{% endfor %}</{{ root }}>\n";
+    refused(
+        &Repo::with_prod().raw("templates/config-instance.xml", broken),
+        r#"
+        templates/config-instance.xml:1:12: error: template: Unknown template `partials/header.xml`
+         --> config-instance.xml:1:12
+          |
+        1 | {% include "partials/header.xml" %}<{{ root }}>
+          |            ^^^^^^^^^^^^^^^^^^^^^
+        templates/config-instance.xml:2:34: error: template: Unknown filter `to_xml`
+         --> config-instance.xml:2:34
+          |
+        2 | {% for line in lines %}{{ line | to_xml }}{% endfor %}</{{ root }}>
+          |                                  ^^^^^^
+        "#,
+    );
+}
+
+#[test]
+fn a_template_that_includes_itself() {
+    refused(
+        &Repo::with_prod().raw("templates/config-instance.xml", "{% include \"config-instance.xml\" %}\n"),
+        r#"
+        templates/config-instance.xml: error: template: Circular include detected for template 'config-instance.xml'. Include chain: `["config-instance.xml", "config-instance.xml"]`
+        "#,
+    );
+}
+
 // Names given on the command line ----------------------------------------------------------------
 
 #[test]
