@@ -2,13 +2,18 @@
 CARGO ?= cargo
 NLCONF := target/debug/nlconf
 
-.PHONY: build test demo lint man bench clean
+.PHONY: build test fuzz demo lint man bench clean
 
 build:
 	$(CARGO) build
 
 test:
 	$(CARGO) test
+
+# The fuzzing harness (tests/fuzz/) for longer than `make test` runs it: FUZZ_CASES per loader, optimised.
+FUZZ_CASES ?= 20000
+fuzz:
+	NLCONF_FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test --release --test fuzz -- --nocapture
 
 demo: build
 	./demo/demo.sh
