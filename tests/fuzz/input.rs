@@ -277,7 +277,7 @@ pub const XML: Format = Format {
         b"a:b",
     ],
     nest: &[b"<a>", b"<serverconf>", b"<x y=\"1\">"],
-    max_depth: 150,
+    max_depth: 300,
 };
 
 pub const JSON: Format = Format {

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nlconf::credentials::{AppliedCredentials, STATE_SCHEMA, StateRecord};
+use nlconf::credentials::{AppliedCredential, STATE_SCHEMA, StateRecord};
 use nlconf::support::yaml::{self, Kind, Node, Tag};
 
 fn root() -> &'static Path {
@@ -174,22 +174,53 @@ pub fn state_records() -> Vec<Vec<u8>> {
         environment: "prod".into(),
         instance: "mkt_prod".into(),
         container: "app1".into(),
-        credentials: Some(AppliedCredentials {
-            auth: "oauth".into(),
-            org_id: "0123456789ABCDEF01234567@AdobeOrg".into(),
-            client_id: "e053e1a87cf74c68a6ec8e71d4a82662".into(),
-            technical_account_id: "6657031C5C095BB40A4B0123@techacct.adobe.com".into(),
-            fingerprint: format!("pbkdf2-sha256:4096:{}", "3f1c0a9e6b2d4f8a".repeat(4)),
-            ciphertexts: format!("sha256:{}", "9b0f6c1e2d3a4b5c".repeat(4)),
-        }),
+        credentials: [
+            (
+                "ims".to_string(),
+                AppliedCredential {
+                    fields: [
+                        ("auth", "oauth"),
+                        ("orgId", "0123456789ABCDEF01234567@AdobeOrg"),
+                        ("clientId", "e053e1a87cf74c68a6ec8e71d4a82662"),
+                        ("technicalAccountId", "6657031C5C095BB40A4B0123@techacct.adobe.com"),
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+                    fingerprint: format!(
+                        "scrypt:15:8:1:{}:{}",
+                        "3f1c0a9e6b2d4f8a".repeat(2),
+                        "9b0f6c1e2d3a4b5c".repeat(4)
+                    ),
+                    ciphertexts: format!("sha256:{}", "9b0f6c1e2d3a4b5c".repeat(4)),
+                },
+            ),
+            (
+                "dblogin".to_string(),
+                AppliedCredential {
+                    fields: [("provider", "PostgreSQL"), ("login", "campaign:mkt_prod"), ("server", "db1")]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    fingerprint: format!("pbkdf2-sha256:4096:{}", "3f1c0a9e6b2d4f8a".repeat(4)),
+                    ciphertexts: format!("sha256:{}", "9b0f6c1e2d3a4b5c".repeat(4)),
+                },
+            ),
+        ]
+        .into_iter()
+        .collect(),
         pending: vec![vec!["config".into(), "-reload".into()]],
         secret_attributes: vec!["shared/dataStore/@hosts".into()],
         applied_at: "2025-03-14T09:26:53Z".into(),
         nlconf_version: env!("CARGO_PKG_VERSION").into(),
     };
-    let bare = StateRecord { credentials: None, pending: vec![], secret_attributes: vec![], ..full.clone() };
+    let bare =
+        StateRecord { credentials: Default::default(), pending: vec![], secret_attributes: vec![], ..full.clone() };
+    // A record of an older nlconf (v1): the IMS step alone, PBKDF2.
+    let v1 = br#"{"schema":"nlconf.state/v1","environment":"prod","instance":"mkt_prod","container":"app1","credentials":{"auth":"oauth","org_id":"0123456789ABCDEF01234567@AdobeOrg","client_id":"e053e1a87cf74c68a6ec8e71d4a82662","technical_account_id":"6657031C5C095BB40A4B0123@techacct.adobe.com","fingerprint":"pbkdf2-sha256:4096:3f1c","ciphertexts":"sha256:9b0f"},"applied_at":"2025-03-14T09:26:53Z","nlconf_version":"0.1.0"}"#;
     vec![
         serde_json::to_vec_pretty(&full).expect("serialise a state record"),
         serde_json::to_vec(&bare).expect("serialise a state record"),
+        v1.to_vec(),
     ]
 }

@@ -136,7 +136,10 @@ fn seed_plan(prod: &Prod) -> Vec<u8> {
             instance: f.instance.clone(),
             container: f.container.clone(),
             write_file: true,
-            credentials: Some("never applied on this container".into()),
+            credentials: vec![nlconf::plan::PlannedCredential {
+                kind: "ims".into(),
+                why: "never applied on this container".into(),
+            }],
             post: vec![vec!["config".into(), "-reload".into()]],
         })
         .collect();
