@@ -77,7 +77,17 @@ pub fn check(ctx: &mut Ctx, envs: &[String]) -> Status {
         let findings = std::mem::take(&mut es.findings);
         let clean = !findings.has_errors();
         ctx.diags.extend(findings);
-        let checked = es.check(ids.as_deref());
+        let mut checked = es.check(ids.as_deref());
+        // The credentials' values, where the YAML loads: what -setims*/-setdblogin cannot carry.
+        if let (Ok(_), Some(ids)) = (&checked, ids.as_deref())
+            && let Ok(env) = crate::env::load_for_rendering(&repo, name)
+            && let Ok(store) = env.value.decrypt_all(ids)
+        {
+            let found = crate::credentials::check_plaintexts(&env.value, &store);
+            if found.has_errors() {
+                checked = Err(found);
+            }
+        }
         let clean = clean && checked.is_ok();
         match ctx.take(checked) {
             Some(true) if !no_identity_reported => {

@@ -18,6 +18,18 @@ pub fn run(ctx: &mut Ctx, envs: &[String]) -> Status {
             failed = true;
             continue;
         }
+        // With a key at hand, what only the plaintexts tell is checked too (DESIGN §9).
+        // (A key that cannot read this environment checks nothing here: `secret check` says so.)
+        if let Some(ids) = ctx.keys_if_any()
+            && let Ok(store) = env.decrypt_all(&ids)
+        {
+            let found = crate::credentials::check_plaintexts(&env, &store);
+            if found.has_errors() {
+                ctx.diags.extend(found);
+                failed = true;
+                continue;
+            }
+        }
         let containers: usize = env.instances.iter().map(|i| i.containers.len()).sum();
         ctx.ui.note(&format!(
             "{}: {} ({}, {}, {})",

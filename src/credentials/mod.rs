@@ -328,9 +328,11 @@ impl<'a> CredentialStep<'a> {
                     [("ims/@authIMSTAClientId", &ims.client_id), ("ims/@authIMSTAId", &ims.technical_account_id)]
                 {
                     match facts.get(key) {
-                        None => return Some(format!("the deployed file has no {} (restored or edited?)", &key[4..])),
+                        None => {
+                            return Some(format!("the deployed file has no {} (restored or edited?)", attr_name(key)));
+                        }
                         Some(v) if v != want => {
-                            return Some(format!("the deployed {} is `{v}`, not the YAML's", &key[4..]));
+                            return Some(format!("the deployed {} is `{v}`, not the YAML's", attr_name(key)));
                         }
                         _ => {}
                     }
@@ -342,7 +344,7 @@ impl<'a> CredentialStep<'a> {
                 secrets
                     .iter()
                     .find(|k| facts.get(k).is_none())
-                    .map(|k| format!("the deployed file has no encrypted {} (restored or edited?)", &k[4..]))
+                    .map(|k| format!("the deployed file has no encrypted {} (restored or edited?)", attr_name(k)))
             }
             Credential::DbLogin(db) => {
                 let encrypted = facts.get("dbcnx/@encrypted").is_some_and(|e| e == "1" || e == "true");
@@ -351,13 +353,18 @@ impl<'a> CredentialStep<'a> {
                 }
                 for (key, want) in [("dbcnx/@login", &db.login), ("dbcnx/@server", &db.server)] {
                     if facts.get(key) != Some(want.as_str()) {
-                        return Some(format!("the deployed {} is not the YAML's", &key[6..]));
+                        return Some(format!("the deployed dbcnx {} is not the YAML's", attr_name(key)));
                     }
                 }
                 None
             }
         }
     }
+}
+
+/// `authIMSTAClientId` of `ims/@authIMSTAClientId`.
+fn attr_name(key: &str) -> &str {
+    key.rsplit('@').next().unwrap_or(key)
 }
 
 fn ims_option(ims: &Ims) -> &'static str {

@@ -7,6 +7,7 @@
 mod apply;
 mod bad_input;
 mod crash;
+mod credentials;
 mod explain;
 mod harness;
 mod help;
