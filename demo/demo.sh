@@ -60,3 +60,16 @@ step_changes "Plan: exactly that change, and the restart it needs" \
   $N -C "$R" plan -e dev --out "$R/dev.plan" --detailed-exitcode
 step "Apply it" $N -C "$R" apply "$R/dev.plan"
 step_changes "And the environment is as reviewed" $N -C "$R" diff -e dev --detailed-exitcode
+
+echo; echo "### Part 4: a credential change in a pull request (no key and no server needed)"
+git -C "$R" init -q -b main
+git -C "$R" -c user.email=demo@example.com -c user.name=demo add -A
+git -C "$R" -c user.email=demo@example.com -c user.name=demo commit -q -m "dev as deployed"
+step "Rotate the client secret of mkt_dev" \
+  sh -c "printf %s 'demo-ONLY-rotated-client-secret' | $N -C '$R' secret set -e dev instances.mkt_dev.ims.clientSecret"
+step "Change the database password of mid_dev" \
+  sh -c "printf %s 'demo-ONLY-new-db-password' | $N -C '$R' secret set -e dev instances.mid_dev.serverconf.shared.dataStore.dataSource.default.dbcnx.password"
+step_changes "The pull-request comment: no file changes, two credential steps on every container" \
+  env -u NLCONF_AGE_IDENTITY $N -C "$R" diff -e dev --base HEAD --format markdown --detailed-exitcode
+step_changes "With a key at hand, a rotation is told from a re-encryption" \
+  $N -C "$R" diff -e dev --base HEAD --detailed-exitcode
