@@ -396,11 +396,24 @@ fn over_ssh_the_secret_is_not_on_the_ssh_command_line() {
     .unwrap();
     std::fs::set_permissions(bin.join("ssh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), crate::apply::search_path());
+    // The database login too: its password travels the same way.
+    const DB_PASSWORD: &str = "db pass with $HOME and 'quotes'";
+    site.edit(
+        "          hosts: \"console.example.com*\"\n",
+        "          hosts: \"console.example.com*\"\n          dataSource:\n            default:\n              dbcnx:\n                provider: PostgreSQL\n                login: \"campaign:mkt_prod\"\n                server: db1\n",
+    );
+    site.set_secret("instances.mkt_prod.serverconf.shared.dataStore.dataSource.default.dbcnx.password", DB_PASSWORD);
     site.run_env(&["plan", "-e", "prod", "--out", "p.plan"], &[("PATH", &path)]).assert_exit(0);
     site.run_env(&["apply", "p.plan"], &[("PATH", &path)]).assert_exit(0);
     let argv = site.take_argv();
     assert!(argv.contains(&setims("app2", "mkt_prod", SECRET)), "{argv:?}");
+    let db = crate::apply::call(
+        "app2",
+        &["config", &format!("-setdblogin:PostgreSQL:campaign:mkt_prod/{DB_PASSWORD}@db1"), "-instance:mkt_prod"],
+    );
+    assert!(argv.contains(&db), "{argv:?}");
     let calls = std::fs::read_to_string(&log).unwrap();
     assert!(calls.contains("IFS= read -r a"), "the fake ssh saw no credential step:\n{calls}");
     assert!(!calls.contains(SECRET) && !calls.contains("rm -rf ~"), "the secret is on an ssh command line:\n{calls}");
+    assert!(!calls.contains(DB_PASSWORD), "the database password is on an ssh command line:\n{calls}");
 }
