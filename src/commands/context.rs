@@ -82,11 +82,15 @@ impl Ctx {
             self.jwt_warned = true;
             self.diags.push(w);
         }
-        let files: Vec<String> = env.files.iter().map(|f| f.display.display().to_string()).collect();
-        self.ui.timing(
-            &format!("{name}: merged {}: {}", crate::ui::count(files.len(), "file"), files.join(", ")),
-            started,
-        );
+        if self.ui.verbose {
+            let files: Vec<String> = env.files.iter().map(|f| f.display.display().to_string()).collect();
+            self.ui.note(&format!(
+                "{name}: merged {} in {} ms: {}",
+                crate::ui::count(files.len(), "file"),
+                started.elapsed().as_millis(),
+                files.join(", ")
+            ));
+        }
         Some(env)
     }
 

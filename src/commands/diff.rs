@@ -23,7 +23,7 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, base: Option<&str>, options: Option
             let planned = ctx.take(compute::against_deployed(env, &templates, &req));
             planned.map(|p| {
                 ctx.ui.timings(&p.timings);
-                p.review
+                p.into_review()
             })
         }
     };

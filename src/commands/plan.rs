@@ -34,5 +34,7 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, out: &Path) -> Status {
     } else {
         format!("plan written to {}: nothing to do", out.display())
     });
+    // As in `Planned::into_review`: the secrets are wiped; the plan file holds placeholders only.
+    std::mem::forget((planfile, p.into_review()));
     if args.detailed_exitcode && changes { Status::Changes } else { Status::Ok }
 }

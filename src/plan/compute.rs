@@ -45,6 +45,30 @@ pub struct Planned {
     pub timings: Timings,
 }
 
+impl Planned {
+    /// The review alone, as the process is about to end: the decrypted secrets are dropped, which
+    /// wipes them. Nothing else holds a plaintext (rendered texts carry placeholders, and each
+    /// deployed text was dropped once compared), so the fleet's trees are not freed one by one,
+    /// which would only cost time.
+    pub fn into_review(mut self) -> Review {
+        drop(self.secrets.take());
+        debug_assert!(self.deployed.iter().all(|d| d.content.is_none()));
+        let review = std::mem::replace(
+            &mut self.review,
+            Review {
+                environment: String::new(),
+                against: String::new(),
+                base: None,
+                files: Vec::new(),
+                credentials: Vec::new(),
+                notes: Vec::new(),
+            },
+        );
+        std::mem::forget(self);
+        review
+    }
+}
+
 /// Renders every container of `env` and compares it with its deployed file.
 pub fn against_deployed(env: Environment, templates: &Templates, req: &Request) -> Staged<Planned> {
     let mut timings = Timings::default();

@@ -26,6 +26,21 @@ pub struct ConfDir {
     path: PathBuf,
 }
 
+/// The conf folder itself (borrowed: no descriptor to duplicate per read) or its `.nlconf`.
+enum Folder<'a> {
+    Conf(std::os::fd::BorrowedFd<'a>),
+    Work(OwnedFd),
+}
+
+impl AsFd for Folder<'_> {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            Folder::Conf(fd) => *fd,
+            Folder::Work(fd) => fd.as_fd(),
+        }
+    }
+}
+
 /// Why a name in the conf folder is refused.
 fn refused(path: &Path, what: &str) -> io::Error {
     io::Error::other(format!(
@@ -83,10 +98,10 @@ impl ConfDir {
     }
 
     /// The folder holding `rel` (`config-i.xml` or `.nlconf/state-i.json`) and its last name.
-    fn parent<'a>(&self, rel: &'a str, create: bool) -> io::Result<Option<(OwnedFd, &'a str)>> {
+    fn parent<'a>(&self, rel: &'a str, create: bool) -> io::Result<Option<(Folder<'_>, &'a str)>> {
         match rel.split_once('/') {
-            None => Ok(Some((self.dir.try_clone()?, rel))),
-            Some((WORK_DIR, name)) if !name.contains('/') => Ok(self.work(create)?.map(|fd| (fd, name))),
+            None => Ok(Some((Folder::Conf(self.dir.as_fd()), rel))),
+            Some((WORK_DIR, name)) if !name.contains('/') => Ok(self.work(create)?.map(|fd| (Folder::Work(fd), name))),
             Some(_) => Err(io::Error::other(format!("{rel}: not a name nlconf writes"))),
         }
     }

@@ -46,8 +46,16 @@ impl Location {
     /// connection reads them all (a review reads a container's state record and file together);
     /// a failure of that connection is every file's.
     pub fn read_many(&self, files: &[&str]) -> Vec<io::Result<Option<Vec<u8>>>> {
-        let Location::Ssh { dir, .. } = self else {
-            return files.iter().map(|f| self.read(f)).collect();
+        let dir = match self {
+            // The folder opened once for all of them.
+            Location::Local(dir) => {
+                return match ConfDir::open(dir) {
+                    Ok(conf) => files.iter().map(|f| conf.read(f, MAX_DEPLOYED_BYTES)).collect(),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => files.iter().map(|_| Ok(None)).collect(),
+                    Err(e) => files.iter().map(|_| Err(io::Error::new(e.kind(), e.to_string()))).collect(),
+                };
+            }
+            Location::Ssh { dir, .. } => dir,
         };
         // Each file as a header line and exactly that many bytes: `-` when absent, `L` for a
         // symlink (in its own name or in `.nlconf`), `S` for anything but a regular file, `B` for
