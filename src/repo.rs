@@ -87,6 +87,21 @@ impl Repository {
         Ok(names)
     }
 
+    /// The environments named, or all of them; an error when there is none.
+    pub fn named_or_all(&self, names: &[String]) -> Result<Vec<String>, Diagnostic> {
+        if !names.is_empty() {
+            return Ok(names.to_vec());
+        }
+        let all = self.environments()?;
+        if all.is_empty() {
+            return Err(Diagnostic::in_file(
+                &self.display(&self.environments_dir()),
+                "no environments: create environments/<env>/environment.yaml",
+            ));
+        }
+        Ok(all)
+    }
+
     /// The YAML files of one environment, lowest layer first: `environments/defaults.yaml`, then
     /// `environments/<env>/*.yaml` in name order.
     pub fn environment_files(&self, env: &str) -> Result<Vec<PathBuf>, Diagnostic> {

@@ -13,8 +13,7 @@ use crate::repo::Repository;
 use crate::secrets::Identities;
 use crate::ui::Ui;
 
-/// What a command works with: the output, the findings to report at the end, the repository's
-/// folder and the identities named on the command line.
+/// What a command works with (see the module's doc).
 pub struct Ctx {
     pub ui: Ui,
     pub diags: Diagnostics,
@@ -146,22 +145,6 @@ impl Ctx {
 
     /// The environments named, or all of them.
     pub fn env_names(&mut self, repo: &Repository, names: &[String]) -> Option<Vec<String>> {
-        if !names.is_empty() {
-            return Some(names.to_vec());
-        }
-        match repo.environments() {
-            Ok(n) if !n.is_empty() => Some(n),
-            Ok(_) => {
-                self.diags.push(Diagnostic::in_file(
-                    &repo.display(&repo.environments_dir()),
-                    "no environments: create environments/<env>/environment.yaml",
-                ));
-                None
-            }
-            Err(d) => {
-                self.diags.push(d);
-                None
-            }
-        }
+        repo.named_or_all(names).map_err(|d| self.diags.push(d)).ok()
     }
 }

@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use super::Steps;
+use crate::credentials::CredentialStep;
 use crate::deployed::{self, DeployedFile, Source};
 use crate::diag::{Diagnostic, Diagnostics, Staged, Warned};
 use crate::env::{Container, Environment, Instance, TargetKind};
 use crate::render::{Placeholder, RenderedFile, Templates};
 use crate::repo::Repository;
+use crate::review::credentials::{CredentialReview, FieldChange};
 use crate::review::format::Review;
 use crate::review::mask::fingerprint;
 use crate::review::{self, FileReview, Input, Names, Options};
@@ -144,7 +146,7 @@ pub fn against_deployed(env: Environment, templates: &Templates, req: &Request) 
         ),
         started,
     );
-    let credentials = crate::review::credentials::planned(&env, &steps);
+    let credentials = planned_credentials(&env, &steps);
     let review =
         Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, credentials, notes };
     let inputs = inputs(&env, templates);
@@ -249,4 +251,40 @@ fn compare_one(
     let new = Input { text: &f.content, tree: &tree, resolve: &resolve_new, secret_attributes: &[] };
     let review = review::compare(names, old, Some(new), opts, key);
     Ok((review, if let Cow::Owned(t) = tree { Some(t) } else { None }))
+}
+
+/// Against deployed files: the credential steps the plan runs, per instance and step, with the
+/// containers and why.
+fn planned_credentials(env: &Environment, steps: &[Steps]) -> Vec<CredentialReview> {
+    let mut out: Vec<CredentialReview> = Vec::new();
+    for s in steps {
+        for c in &s.credentials {
+            let Some(step) = env.instance(&s.instance).and_then(|i| CredentialStep::find(i, &c.kind)) else { continue };
+            let at = out.iter().position(|r| r.instance == s.instance && r.step == c.kind);
+            let entry = match at {
+                Some(i) => &mut out[i],
+                None => {
+                    out.push(CredentialReview {
+                        instance: s.instance.clone(),
+                        step: c.kind.clone(),
+                        change: "to run".into(),
+                        fields: step
+                            .fields()
+                            .into_iter()
+                            .map(|(k, v)| FieldChange { name: k.into(), old: None, new: Some(v) })
+                            .collect(),
+                        secrets: Vec::new(),
+                        command: Some(step.shown(&env.nlserver)),
+                        containers: Vec::new(),
+                        reasons: Vec::new(),
+                    });
+                    let last = out.len() - 1;
+                    &mut out[last]
+                }
+            };
+            entry.containers.push(s.container.clone());
+            entry.reasons.push(format!("{}: {}", s.container, c.why));
+        }
+    }
+    out
 }

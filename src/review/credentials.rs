@@ -9,7 +9,6 @@ use serde::Serialize;
 
 use crate::credentials::CredentialStep;
 use crate::env::Environment;
-use crate::plan::Steps;
 use crate::secrets::{Identities, SecretId, SecretStore};
 
 /// One credential step of one instance that changes (or, against deployed files, runs).
@@ -193,42 +192,6 @@ fn secret_changes(
     }
     for name in old_ids.keys().filter(|k| !new.1.secrets().iter().any(|(n, _)| n == *k)) {
         out.push(SecretChange { name: (*name).into(), status: "removed".into() });
-    }
-    out
-}
-
-/// Against deployed files: the credential steps the plan runs, per instance and step, with the
-/// containers and why.
-pub fn planned(env: &Environment, steps: &[Steps]) -> Vec<CredentialReview> {
-    let mut out: Vec<CredentialReview> = Vec::new();
-    for s in steps {
-        for c in &s.credentials {
-            let Some(step) = env.instance(&s.instance).and_then(|i| CredentialStep::find(i, &c.kind)) else { continue };
-            let at = out.iter().position(|r| r.instance == s.instance && r.step == c.kind);
-            let entry = match at {
-                Some(i) => &mut out[i],
-                None => {
-                    out.push(CredentialReview {
-                        instance: s.instance.clone(),
-                        step: c.kind.clone(),
-                        change: "to run".into(),
-                        fields: step
-                            .fields()
-                            .into_iter()
-                            .map(|(k, v)| FieldChange { name: k.into(), old: None, new: Some(v) })
-                            .collect(),
-                        secrets: Vec::new(),
-                        command: Some(step.shown(&env.nlserver)),
-                        containers: Vec::new(),
-                        reasons: Vec::new(),
-                    });
-                    let last = out.len() - 1;
-                    &mut out[last]
-                }
-            };
-            entry.containers.push(s.container.clone());
-            entry.reasons.push(format!("{}: {}", s.container, c.why));
-        }
     }
     out
 }

@@ -69,15 +69,22 @@ fn a_symlinked_work_folder_is_refused_and_nothing_outside_is_touched() {
     outside.assert_untouched();
 }
 
-#[test]
-fn a_work_folder_symlinked_after_the_plan_is_refused_by_apply() {
-    let (site, outside) = deployed_with_a_change();
+/// A change planned, then `.nlconf` of app3 swapped for a symlink to `outside`: apply refuses to
+/// lock or write through it.
+#[track_caller]
+fn plan_swap_the_work_folder_and_apply(site: &Site, outside: &Outside) {
     site.plan("p.plan", 2);
     let work = site.conf("app3").join(".nlconf");
     std::fs::remove_dir_all(&work).unwrap();
     symlink(&outside.dir, &work).unwrap();
     site.run(&["apply", "p.plan"]).assert_exit(1).stderr_contains("is a symlink");
     outside.assert_untouched();
+}
+
+#[test]
+fn a_work_folder_symlinked_after_the_plan_is_refused_by_apply() {
+    let (site, outside) = deployed_with_a_change();
+    plan_swap_the_work_folder_and_apply(&site, &outside);
 }
 
 #[test]
@@ -182,14 +189,8 @@ fn over_ssh_a_symlinked_work_folder_and_deployed_file_are_refused() {
     assert!(!out.stdout.contains("root-owned") && !out.stderr.contains("root-owned"));
     std::fs::remove_file(&file).unwrap();
     std::fs::write(&file, kept).unwrap();
-    // The work folder, swapped after the plan: apply refuses to lock or write through it.
     site.edit("hosts: \"mid.example.com*\"", "hosts: \"mid2.example.com*\"");
-    site.plan("p.plan", 2);
-    let work = site.conf("app3").join(".nlconf");
-    std::fs::remove_dir_all(&work).unwrap();
-    symlink(&outside.dir, &work).unwrap();
-    site.run(&["apply", "p.plan"]).assert_exit(1).stderr_contains("is a symlink");
-    outside.assert_untouched();
+    plan_swap_the_work_folder_and_apply(&site, &outside);
 }
 
 #[test]
