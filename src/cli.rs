@@ -93,6 +93,15 @@ enum CommandArgs {
         #[arg(long)]
         force: bool,
     },
+    /// Record that what is deployed is what the YAML says (after import), without running nlserver
+    Adopt {
+        /// The environment (a folder under environments/)
+        #[arg(short = 'e', long = "env", value_name = "ENV")]
+        env: String,
+        /// Only this instance (repeatable; default: all)
+        #[arg(long, value_name = "I")]
+        instance: Vec<String>,
+    },
     /// Show each final value and where it came from
     Explain(ExplainArgs),
     /// Manage age-encrypted secrets
@@ -293,6 +302,10 @@ pub enum Command {
         files: Vec<String>,
         force: bool,
     },
+    Adopt {
+        env: String,
+        instances: Vec<String>,
+    },
     SecretSet {
         env: String,
         path: String,
@@ -345,6 +358,7 @@ where
             Command::Apply { plan, force_unlock, show_credential_output }
         }
         CommandArgs::Import { env, instance, files, force } => Command::Import { env, instance, files, force },
+        CommandArgs::Adopt { env, instance } => Command::Adopt { env, instances: instance },
         CommandArgs::Explain(a) => {
             Command::Explain { env: a.env, instance: a.instance, container: a.container, path: a.path }
         }

@@ -5,6 +5,7 @@
 //! locks; then container by container ([`ContainerApply`]) write, set the credentials, reload and
 //! restart; release the locks ([`LockSet`], also on every way out).
 
+pub mod adopt;
 mod container;
 mod lock;
 mod report;
@@ -202,7 +203,7 @@ fn holder() -> String {
 }
 
 /// Who takes the locks: the user, this host, this process, now.
-fn lock_info() -> LockInfo {
+pub(crate) fn lock_info() -> LockInfo {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .map(|s| s.trim().to_string())

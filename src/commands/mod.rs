@@ -1,6 +1,7 @@
 //! One module per command: each turns its arguments into a stage's request, calls the stage, and
 //! prints what it returns. The work is in the stages; no command imports another.
 
+pub mod adopt;
 pub mod apply;
 pub mod diff;
 pub mod explain;
@@ -37,6 +38,7 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Status {
             apply::run(ctx, &plan, force_unlock, show_credential_output)
         }
         Command::Import { env, instance, files, force } => import::run(ctx, &env, &instance, &files, force),
+        Command::Adopt { env, instances } => adopt::run(ctx, &env, &instances),
         Command::Explain { env, instance, container, path } => {
             explain::run(ctx, &env, &instance, container.as_deref(), path.as_deref())
         }

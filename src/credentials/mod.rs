@@ -321,7 +321,7 @@ impl<'a> CredentialStep<'a> {
     }
 
     /// What the deployed file lacks or holds otherwise than this step sets it, if anything.
-    fn deployed_differs(&self, facts: &DeployedFacts) -> Option<String> {
+    pub fn deployed_differs(&self, facts: &DeployedFacts) -> Option<String> {
         match self.credential {
             Credential::Ims(ims) => {
                 for (key, want) in

@@ -86,7 +86,11 @@ pub fn steps_of(
     let new_tree = f.tree.as_ref().or(old_tree);
     let pipelined_changed = pipelined(old_tree) != pipelined(new_tree);
     let restart = new_tree.is_some_and(|t| enabled(t, "pipelined")) && (pipelined_changed || ims_changed);
-    let mut post = post_steps(&f.instance, write_file, !credentials.is_empty(), restart);
+    // A file whose change ACC would not see (formatting only, every value compared) is written
+    // without a reload (DESIGN §10); a value that could not be compared counts as a change.
+    let cosmetic =
+        review.cosmetic_only && review.masked.iter().all(|m| m.status != crate::review::mask::Change::Unknown);
+    let mut post = post_steps(&f.instance, write_file && !cosmetic, !credentials.is_empty(), restart);
     // Steps a previous apply started and did not finish run again, in their order.
     for p in d.and_then(|d| d.state.as_ref()).map(|s| s.pending.as_slice()).unwrap_or_default() {
         if !post.contains(p) {

@@ -4,6 +4,7 @@
 //! `nlconf` binary on it, and states the exit code, stdout and stderr an administrator sees.
 //! Rendered files, `explain` output and `--help` are insta snapshots under `integration/snapshots/`.
 
+mod adopt;
 mod apply;
 mod bad_input;
 mod crash;

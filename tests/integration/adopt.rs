@@ -1,0 +1,81 @@
+//! Adopting a running environment (DESIGN §10, issue 15): record what is deployed without running
+//! nlserver, so that the first plan has nothing to do; and a change ACC would not see is written
+//! without a reload.
+
+use crate::apply::{FILES, Site};
+
+/// A site as an administrator finds it before nlconf: the files in place (with the encrypted
+/// credentials nlserver wrote), no state record, and one file formatted by other hands.
+fn running_without_records() -> Site {
+    let site = Site::local();
+    site.deploy();
+    for (c, _) in FILES {
+        let _ = std::fs::remove_dir_all(site.conf(c).join(".nlconf"));
+    }
+    let file = site.deployed("app2", "config-mkt_prod.xml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("<mta autoStart=\"true\"/>", "<mta   autoStart='true' ></mta>")).unwrap();
+    site
+}
+
+#[test]
+fn adopt_records_a_running_environment_without_running_nlserver() {
+    let site = running_without_records();
+    // Without records, a plan would set every credential again and restart pipelined.
+    site.plan("before.plan", 2)
+        .stdout_contains("# no record of the IMS technical-account credentials on this container");
+    let out = site.run(&["adopt", "-e", "prod"]);
+    out.assert_exit(0);
+    out.stdout_contains("adopted app1 (mkt_prod): recorded ims\n");
+    out.stdout_contains(
+        "adopted app2 (mkt_prod): rewrote config-mkt_prod.xml in nlconf's form (formatting only), recorded ims\n",
+    );
+    out.stdout_contains("adopted app3 (mid_prod): recorded (no credential step)\n");
+    out.stdout_contains("4 of 4 containers adopted");
+    out.stderr_contains("nlconf cannot check the secrets themselves against the deployed ciphertexts");
+    assert!(site.take_argv().is_empty(), "adopt ran nlserver");
+    // The first plan has nothing to do.
+    site.plan("after.plan", 0);
+    assert!(site.take_argv().is_empty());
+}
+
+#[test]
+fn adopt_leaves_a_container_whose_deployed_client_id_differs_and_exits_1() {
+    let site = running_without_records();
+    let file = site.deployed("app2", "config-mkt_prod.xml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replace(
+            "authIMSTAClientId=\"e053e1a87cf74c68a6ec8e71d4a82662\"",
+            "authIMSTAClientId=\"0a1b2c3d4e5f60718293a4b5c6d7e8f9\"",
+        ),
+    )
+    .unwrap();
+    let out = site.run(&["adopt", "-e", "prod"]);
+    out.assert_exit(1);
+    out.stdout_contains("NOT adopted app2 (mkt_prod): the IMS technical-account credentials: the deployed authIMSTAClientId is `0a1b2c3d4e5f60718293a4b5c6d7e8f9`, not the YAML's");
+    out.stdout_contains("3 of 4 containers adopted");
+    assert!(!site.conf("app2").join(".nlconf/state-mkt_prod.json").exists(), "a refused container got a record");
+    assert!(site.take_argv().is_empty());
+    // --instance limits adopt to an instance.
+    let _ = std::fs::remove_dir_all(site.conf("app3").join(".nlconf"));
+    site.run(&["adopt", "-e", "prod", "--instance", "mid_prod"])
+        .assert_exit(0)
+        .stdout_contains("2 of 2 containers adopted");
+}
+
+#[test]
+fn a_change_acc_would_not_see_is_written_without_a_reload() {
+    let site = Site::local();
+    site.deploy();
+    let file = site.deployed("app1", "config-mid_prod.xml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("<mta autoStart=\"true\"/>", "<mta autoStart='true'></mta>")).unwrap();
+    let out = site.plan("p.plan", 2);
+    out.stdout_contains("app1: config-mid_prod.xml: modified (cosmetic only: formatting, no change ACC would see)");
+    assert!(!out.stdout.contains("config -reload"), "a reload for a formatting change:\n{}", out.stdout);
+    site.apply("p.plan").stdout_contains("app1 (mid_prod): done: wrote config-mid_prod.xml\n");
+    assert!(site.take_argv().is_empty(), "nlserver ran for a formatting change");
+    site.plan("q.plan", 0);
+}
