@@ -56,8 +56,14 @@ pub fn apply(
     };
     let Warned { value: mut now, warnings: mut diags } = compute::against_deployed(env, templates, &review)?;
     let current = PlanFile::new(&now.env, std::mem::take(&mut now.inputs), &now.rendered, &now.deployed, &now.steps);
-    refuse(req.plan_path, &req.plan.differences(&current), &mut diags)?;
     let mut report = ApplyReport { environment: req.plan.environment.clone(), ..ApplyReport::default() };
+    // A plan carried out already (a CI job run again): nothing to do, and no error. One carried out
+    // in part stays stale.
+    if req.plan.has_changes() && req.plan.already_applied(&current) {
+        report.already_applied = true;
+        return diags.finish(report);
+    }
+    refuse(req.plan_path, &req.plan.differences(&current), &mut diags)?;
     // A stale lock goes whether or not the plan has anything to do: every folder of the plan.
     if req.force_unlock {
         let folders: Vec<(&str, Location)> = req

@@ -25,6 +25,8 @@ pub struct ApplyReport {
     pub environment: String,
     /// The plan had nothing to do: no lock was taken, nothing ran.
     pub nothing_to_do: bool,
+    /// The plan was carried out before: nothing ran.
+    pub already_applied: bool,
     pub containers: Vec<ContainerReport>,
     /// Why apply stopped (a step that failed, a lock it could not release), with where.
     pub errors: Diagnostics,
@@ -39,6 +41,12 @@ impl ApplyReport {
     pub fn lines(&self) -> Vec<String> {
         if self.nothing_to_do {
             return vec![format!("apply {}: nothing to do", self.environment)];
+        }
+        if self.already_applied {
+            return vec![format!(
+                "apply {}: already applied (every planned file is deployed and every step recorded as done)",
+                self.environment
+            )];
         }
         let mut out = vec![format!("apply {}:", self.environment)];
         for c in &self.containers {

@@ -210,6 +210,21 @@ impl PlanFile {
         Ok(())
     }
 
+    /// Whether this plan has been carried out: the repository is as planned (every input the same,
+    /// the same containers) and a plan made now (`now`) has nothing left to do anywhere. (The
+    /// rendered texts themselves may differ from the plan's: nlserver's encrypted values, written
+    /// by the credential steps, are carried over into them since.)
+    pub fn already_applied(&self, now: &PlanFile) -> bool {
+        self.environment == now.environment
+            && self.inputs == now.inputs
+            && !now.has_changes()
+            && self.containers.len() == now.containers.len()
+            && self
+                .containers
+                .iter()
+                .all(|c| now.containers.iter().any(|n| n.instance == c.instance && n.container == c.container))
+    }
+
     pub fn has_changes(&self) -> bool {
         self.containers.iter().any(|c| !c.steps.is_empty())
     }

@@ -79,3 +79,20 @@ fn a_change_acc_would_not_see_is_written_without_a_reload() {
     assert!(site.take_argv().is_empty(), "nlserver ran for a formatting change");
     site.plan("q.plan", 0);
 }
+
+#[test]
+fn applying_a_plan_again_says_already_applied_and_runs_nothing() {
+    let site = Site::local();
+    site.plan("p.plan", 2);
+    site.apply("p.plan");
+    site.take_argv();
+    let before = site.tree();
+    site.apply("p.plan").stdout_contains("apply prod: already applied");
+    assert!(site.take_argv().is_empty(), "a re-applied plan ran nlserver");
+    assert_eq!(crate::apply::tree_differences(&before, &site.tree()), Vec::<String>::new());
+    // Carried out in part (a step failed on one container): the plan stays stale.
+    let site = Site::local();
+    site.plan("p.plan", 2);
+    site.run_env(&["apply", "p.plan"], &[("NLSERVER_STANDIN_FAIL", "restart")]).assert_exit(1);
+    site.run(&["apply", "p.plan"]).assert_exit(1).stderr_contains("apply refused");
+}
