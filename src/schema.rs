@@ -199,6 +199,11 @@ impl Schema {
         &self.elements[self.root]
     }
 
+    /// Every element's path (`web/relay`), for suggestions.
+    pub fn element_paths(&self) -> impl Iterator<Item = &str> {
+        self.elements.iter().map(|e| e.path.as_str()).filter(|p| !p.is_empty())
+    }
+
     pub fn element(&self, path: &str) -> Option<&ElementDef> {
         self.by_path.get(path).map(|&i| &self.elements[i])
     }

@@ -3,6 +3,7 @@
 pub mod dblogin;
 pub mod explain;
 pub mod ims;
+pub mod restart;
 pub mod serverconf;
 pub mod value;
 
@@ -33,6 +34,8 @@ pub struct Environment {
     pub target: Target,
     pub nlserver: String,
     pub instances: Vec<Instance>,
+    /// Which modules restart after the reload, when what changes.
+    pub restart: restart::RestartPolicy,
     pub secrets: Vec<SecretSlot>,
     /// Who may decrypt the secrets (`environments/<env>/recipients`); absent when there are none.
     pub recipients: Option<RecipientSet>,
@@ -259,7 +262,7 @@ impl Instance {
     }
 }
 
-const TOP_KEYS: &[&str] = &["campaign", "target", "nlserver", "defaults", "instances"];
+const TOP_KEYS: &[&str] = &["campaign", "target", "nlserver", "defaults", "instances", "restart"];
 const DEFAULTS_KEYS: &[&str] = &["serverconf", "ims"];
 const INSTANCE_KEYS: &[&str] = &["containers", "serverconf", "ims", "containerOverrides"];
 const OVERRIDE_KEYS: &[&str] = &["serverconf"];
@@ -698,6 +701,7 @@ fn build(
             }
         });
     let target = load_target(diags, tree.get("target"));
+    let restart = restart::load(diags, tree.get("restart"));
     let nlserver =
         tree.get("nlserver").and_then(|v| expect_scalar(diags, v, "nlserver")).unwrap_or(DEFAULT_NLSERVER).to_string();
 
@@ -744,6 +748,7 @@ fn build(
         target,
         nlserver,
         instances,
+        restart,
         secrets,
         recipients,
         secret_index,

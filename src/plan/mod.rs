@@ -34,6 +34,9 @@ pub struct Steps {
     pub credentials: Vec<PlannedCredential>,
     /// nlserver arguments run after the file and the credentials, e.g. `["config", "-reload"]`.
     pub post: Vec<Vec<String>>,
+    /// Why each of `post` runs (`web/relay changed`), empty for the reload.
+    #[serde(default)]
+    pub reasons: Vec<String>,
 }
 
 /// A credential step to run (`ims`, `dblogin`) and why.
@@ -49,8 +52,13 @@ impl Steps {
     }
 }
 
-fn pipelined(tree: Option<&XmlElement>) -> Option<String> {
-    tree?.child("pipelined").map(canonical)
+/// The canonical form of every element at `path` (`web/relay`) in a tree, to tell a change.
+fn at_path(tree: Option<&XmlElement>, path: &str) -> Vec<String> {
+    let mut level: Vec<&XmlElement> = tree.into_iter().collect();
+    for name in path.split('/') {
+        level = level.iter().flat_map(|e| e.children.iter().filter(|c| c.name == name)).collect();
+    }
+    level.into_iter().map(canonical).collect()
 }
 
 fn enabled(tree: &XmlElement, name: &str) -> bool {
@@ -84,34 +92,48 @@ pub fn steps_of(
     // A file without a tree is the deployed one byte for byte (kept values put back): the
     // deployed tree is its tree.
     let new_tree = f.tree.as_ref().or(old_tree);
-    let pipelined_changed = pipelined(old_tree) != pipelined(new_tree);
-    let restart = new_tree.is_some_and(|t| enabled(t, "pipelined")) && (pipelined_changed || ims_changed);
     // A file whose change ACC would not see (formatting only, every value compared) is written
     // without a reload (DESIGN §10); a value that could not be compared counts as a change.
     let cosmetic =
         review.cosmetic_only && review.masked.iter().all(|m| m.status != crate::review::mask::Change::Unknown);
-    let mut post = post_steps(&f.instance, write_file && !cosmetic, !credentials.is_empty(), restart);
-    // Steps a previous apply started and did not finish run again, in their order.
-    for p in d.and_then(|d| d.state.as_ref()).map(|s| s.pending.as_slice()).unwrap_or_default() {
-        if !post.contains(p) {
-            post.push(p.clone());
+    let mut post = Vec::new();
+    let mut reasons = Vec::new();
+    if (write_file && !cosmetic) || !credentials.is_empty() {
+        post.push(vec!["config".to_string(), "-reload".to_string()]);
+        reasons.push(String::new());
+    }
+    // Then the restarts the policy asks for, each module once, in the order the rules are written.
+    for rule in &env.restart.rules {
+        let changed = at_path(old_tree, &rule.path) != at_path(new_tree, &rule.path);
+        let why = match (changed, rule.builtin && ims_changed) {
+            (true, _) => format!("{} changed", rule.path),
+            (false, true) => "IMS credentials changed".to_string(),
+            (false, false) => continue,
+        };
+        if rule.builtin && !new_tree.is_some_and(|t| enabled(t, &rule.path)) {
+            continue;
+        }
+        for m in &rule.modules {
+            let step = vec!["restart".to_string(), m.replace("{instance}", &f.instance)];
+            if !post.contains(&step) {
+                post.push(step);
+                reasons.push(why.clone());
+            }
         }
     }
-    post.sort_by_key(|p| p.first().map(|s| s != "config"));
-    Steps { instance: f.instance.clone(), container: f.container.clone(), write_file, credentials, post }
-}
-
-/// Post-change steps of a container (nlserver arguments), in the order they run: reload after a
-/// changed file or credentials, then restart pipelined when it runs there and changed.
-pub fn post_steps(instance: &str, file_changed: bool, credentials: bool, restart_pipelined: bool) -> Vec<Vec<String>> {
-    let mut steps = Vec::new();
-    if file_changed || credentials {
-        steps.push(vec!["config".to_string(), "-reload".to_string()]);
+    // Steps a previous apply started and did not finish run again, in their order.
+    for p in state.map(|s| s.pending.as_slice()).unwrap_or_default() {
+        if !post.contains(p) {
+            // (A reload needs no reason: it follows every change.)
+            let why = if p.first().is_some_and(|s| s == "restart") { "left to do by an earlier apply" } else { "" };
+            post.push(p.clone());
+            reasons.push(why.to_string());
+        }
     }
-    if restart_pipelined {
-        steps.push(vec!["restart".to_string(), format!("pipelined@{instance}")]);
-    }
-    steps
+    let mut both: Vec<(Vec<String>, String)> = post.into_iter().zip(reasons).collect();
+    both.sort_by_key(|(p, _)| p.first().map(|s| s != "config"));
+    let (post, reasons) = both.into_iter().unzip();
+    Steps { instance: f.instance.clone(), container: f.container.clone(), write_file, credentials, post, reasons }
 }
 
 /// Sentences about the deployed credentials of each instance: a switched Adobe I/O project,
@@ -170,8 +192,11 @@ pub fn describe(env: &Environment, s: &Steps) -> Vec<String> {
             out.push(format!("{}  # {}", step.shown(&env.nlserver), c.why));
         }
     }
-    for p in &s.post {
-        out.push(format!("{} {}", env.nlserver, p.join(" ")));
+    for (i, p) in s.post.iter().enumerate() {
+        match s.reasons.get(i).filter(|r| !r.is_empty()) {
+            Some(why) => out.push(format!("{} {}  # {why}", env.nlserver, p.join(" "))),
+            None => out.push(format!("{} {}", env.nlserver, p.join(" "))),
+        }
     }
     out
 }

@@ -20,6 +20,7 @@ fn container(i: usize) -> PlannedContainer {
                 Vec::new()
             },
             post: vec![vec!["config".into(), "-reload".into()], vec![]],
+            reasons: vec![String::new(), String::new()],
         },
         shown_steps: (0..i).map(|k| format!("step {k}")).collect(),
     }

@@ -101,7 +101,11 @@ fn actions(f: &FileReview) -> Vec<String> {
         } else if step.contains(" config -reload") {
             "reload".to_string()
         } else if let Some(i) = step.find(" restart ") {
-            format!("restart {}", &step[i + 9..])
+            // `restart web (web/relay changed)`
+            match step[i + 9..].split_once("  # ") {
+                Some((module, why)) => format!("restart {module} ({why})"),
+                None => format!("restart {}", &step[i + 9..]),
+            }
         } else {
             step.clone()
         });

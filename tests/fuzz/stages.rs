@@ -141,6 +141,7 @@ fn seed_plan(prod: &Prod) -> Vec<u8> {
                 why: "never applied on this container".into(),
             }],
             post: vec![vec!["config".into(), "-reload".into()]],
+            reasons: vec![String::new()],
         })
         .collect();
     let inputs = prod

@@ -96,3 +96,63 @@ fn applying_a_plan_again_says_already_applied_and_runs_nothing() {
     site.run_env(&["apply", "p.plan"], &[("NLSERVER_STANDIN_FAIL", "restart")]).assert_exit(1);
     site.run(&["apply", "p.plan"]).assert_exit(1).stderr_contains("apply refused");
 }
+
+/// The fixture with a `restart:` map on top.
+fn site_with_restart(rules: &str) -> Site {
+    let site = Site::local();
+    site.edit("campaign:\n", &format!("restart:\n{rules}campaign:\n"));
+    site
+}
+
+#[test]
+fn a_restart_rule_restarts_its_modules_after_the_reload_and_says_why() {
+    let site = site_with_restart("  mta: [\"mta@{instance}\", web]\n");
+    site.deploy();
+    site.edit(
+        "      mta: { autoStart: true }\n      pipelined:",
+        "      mta: { autoStart: true, statServerAddress: app1 }\n      pipelined:",
+    );
+    let out = site.plan("p.plan", 2);
+    out.stdout_contains(
+        "config -reload\n  $NLSERVER restart mta@mkt_prod  # mta changed\n  $NLSERVER restart web  # mta changed\n"
+            .replace("$NLSERVER", crate::apply::STANDIN)
+            .as_str(),
+    );
+    site.run(&["diff", "-e", "prod", "--format", "markdown"])
+        .stdout_contains("reload, restart mta@mkt_prod (mta changed), restart web (mta changed)");
+    site.apply("p.plan");
+    let argv = site.take_argv();
+    let app1: Vec<Vec<String>> = argv.iter().filter(|(c, _)| c == "app1").map(|(_, a)| a.clone()).collect();
+    assert_eq!(app1, [vec!["config", "-reload"], vec!["restart", "mta@mkt_prod"], vec!["restart", "web"]]);
+}
+
+#[test]
+fn a_restart_that_failed_is_retried_and_an_empty_rule_turns_the_builtin_off() {
+    let site = site_with_restart("  mta: [\"mta@{instance}\"]\n  pipelined: []\n");
+    site.deploy();
+    // pipelined: [] — a pipelined change restarts nothing.
+    site.edit("processingThreads: 4", "processingThreads: 8");
+    let out = site.plan("p.plan", 2);
+    assert!(!out.stdout.contains("restart pipelined"), "{}", out.stdout);
+    site.apply("p.plan");
+    site.take_argv();
+    // A failed restart is planned again.
+    site.edit(
+        "      mta: { autoStart: true }\n      pipelined:",
+        "      mta: { autoStart: true, statServerAddress: app1 }\n      pipelined:",
+    );
+    site.plan("q.plan", 2);
+    site.run_env(&["apply", "q.plan"], &[("NLSERVER_STANDIN_FAIL", "restart")]).assert_exit(1);
+    site.plan("r.plan", 2).stdout_contains("restart mta@mkt_prod  # left to do by an earlier apply");
+    site.apply("r.plan");
+    site.plan("s.plan", 0);
+}
+
+#[test]
+fn an_unknown_element_path_in_restart_is_an_error_with_a_suggestion() {
+    let site = site_with_restart("  wfserve: [\"wfserver@{instance}\"]\n");
+    let line = site.repo.read(crate::apply::ENV_FILE).lines().position(|l| l.contains("wfserve:")).unwrap() + 1;
+    site.run(&["validate"]).assert_exit(1).stderr_contains(&format!(
+        "environments/prod/environment.yaml:{line}:3: error: restart: `wfserve` is not an element path (slash-separated, as `web/relay`)\n  help: did you mean `wfserver`?"
+    ));
+}

@@ -388,7 +388,7 @@ fn plan_apply_plan_again_change_one_value_plan_exactly_that_and_apply() {
                 "app1 (mkt_prod): {shown_setims}  # no record of the IMS technical-account credentials on this container"
             ),
             "app1 (mkt_prod): $NLSERVER config -reload".to_string(),
-            "app1 (mkt_prod): $NLSERVER restart pipelined@mkt_prod".to_string(),
+            "app1 (mkt_prod): $NLSERVER restart pipelined@mkt_prod  # pipelined changed".to_string(),
             format!(
                 "app2 (mkt_prod): {shown_setims}  # no record of the IMS technical-account credentials on this container"
             ),
@@ -717,7 +717,7 @@ fn rekeying_plans_no_credential_step_and_rotating_plans_one() {
         [
             format!("app1 (mkt_prod): {shown}{why}"),
             "app1 (mkt_prod): $NLSERVER config -reload".into(),
-            "app1 (mkt_prod): $NLSERVER restart pipelined@mkt_prod".into(),
+            "app1 (mkt_prod): $NLSERVER restart pipelined@mkt_prod  # IMS credentials changed".into(),
             format!("app2 (mkt_prod): {shown}{why}"),
             "app2 (mkt_prod): $NLSERVER config -reload".into(),
         ],
@@ -1071,7 +1071,7 @@ fn a_failed_credential_step_stops_apply_and_the_report_says_where() {
         [
             format!("app1 (mkt_prod): {shown}"),
             "app1 (mkt_prod): $NLSERVER config -reload".into(),
-            "app1 (mkt_prod): $NLSERVER restart pipelined@mkt_prod".into(),
+            "app1 (mkt_prod): $NLSERVER restart pipelined@mkt_prod  # IMS credentials changed".into(),
             format!("app2 (mkt_prod): {shown}"),
             "app2 (mkt_prod): $NLSERVER config -reload".into(),
         ]
@@ -1172,7 +1172,9 @@ fn a_restart_that_failed_is_planned_again() {
     site.plan("q.plan", 2);
     let steps: Vec<String> = planned_steps(&plan_json(&site, "q.plan")).iter().map(|s| site.norm(s)).collect();
     assert!(
-        steps.contains(&"app1 (mkt_prod): $NLSERVER restart pipelined@mkt_prod".to_string()),
+        steps.contains(
+            &"app1 (mkt_prod): $NLSERVER restart pipelined@mkt_prod  # left to do by an earlier apply".to_string()
+        ),
         "pipelined@mkt_prod on app1 never restarted with its new credentials, and the next plan does not restart it:\n{steps:#?}"
     );
 }
