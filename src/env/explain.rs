@@ -24,8 +24,12 @@ pub fn explain(
                 out.push(format!("{} = {}", l.path, l.value.shown()));
                 out.extend(describe(l.value));
             }
+            out.extend(added_by_rule(inst, &settings, filter));
         }
-        None => explain_instance(inst, &env.name, filter, &mut out),
+        None => {
+            explain_instance(inst, &env.name, filter, &mut out);
+            out.extend(added_by_rule(inst, &inst.base, filter));
+        }
     }
     if out.len() == 1 {
         return Err(Diagnostic::error(None, format!("no value under `{}`", filter.unwrap_or(""))).with_help(
@@ -33,6 +37,23 @@ pub fn explain(
         ));
     }
     Ok(out)
+}
+
+/// Values nlconf renders by rule rather than from the YAML, marked as such: the `authType` of an
+/// enabled pipelined when the instance has an `ims:` block (DESIGN §3).
+fn added_by_rule(inst: &Instance, settings: &Value, filter: Option<&str>) -> Vec<String> {
+    let path = "serverconf.pipelined.authType";
+    let pipelined = settings.get("serverconf").and_then(|s| s.get("pipelined"));
+    let enabled =
+        pipelined.and_then(|p| p.get("autoStart")).and_then(Value::as_str).is_some_and(|v| v == "true" || v == "1");
+    if inst.ims.is_none() || !enabled || pipelined.and_then(|p| p.get("authType")).is_some() || !under(path, filter) {
+        return Vec::new();
+    }
+    vec![
+        format!("{path} = imsJwtToken"),
+        "    added by nlconf: an enabled pipelined with an `ims:` block authenticates with the IMS technical account"
+            .into(),
+    ]
 }
 
 /// One final value: its dotted path and the value that holds it.

@@ -4,7 +4,6 @@
 //! `nlconf` binary on it, and states the exit code, stdout and stderr an administrator sees.
 //! Rendered files, `explain` output and `--help` are insta snapshots under `integration/snapshots/`.
 
-mod adopt;
 mod apply;
 mod bad_input;
 mod crash;
@@ -16,6 +15,7 @@ mod hostile;
 mod import;
 mod layering;
 mod leak;
+mod live_fleet;
 mod properties;
 mod render;
 mod review;

@@ -1,6 +1,6 @@
-//! Adopting a running environment (DESIGN §10, issue 15): record what is deployed without running
-//! nlserver, so that the first plan has nothing to do; and a change ACC would not see is written
-//! without a reload.
+//! Operating a live fleet (DESIGN §10, issue 15): adopting a running environment without running
+//! nlserver, a change ACC would not see written without a reload, the restart policy, re-applied
+//! plans, and what explain says nlconf adds by rule.
 
 use crate::apply::{FILES, Site};
 
@@ -155,4 +155,22 @@ fn an_unknown_element_path_in_restart_is_an_error_with_a_suggestion() {
     site.run(&["validate"]).assert_exit(1).stderr_contains(&format!(
         "environments/prod/environment.yaml:{line}:3: error: restart: `wfserve` is not an element path (slash-separated, as `web/relay`)\n  help: did you mean `wfserver`?"
     ));
+}
+
+#[test]
+fn explain_marks_the_auth_type_nlconf_adds_by_rule() {
+    let site = Site::local();
+    site.edit(
+        "pipelined: { autoStart: true, authType: imsJwtToken, processingThreads: 4 }",
+        "pipelined: { autoStart: true, processingThreads: 4 }",
+    );
+    let out =
+        site.run(&["explain", "-e", "prod", "--instance", "mkt_prod", "--container", "app1", "serverconf.pipelined"]);
+    out.assert_exit(0).stdout_contains(
+        "serverconf.pipelined.authType = imsJwtToken\n    added by nlconf: an enabled pipelined with an `ims:` block authenticates with the IMS technical account\n",
+    );
+    // app2 runs no pipelined: nothing is added there.
+    let app2 =
+        site.run(&["explain", "-e", "prod", "--instance", "mkt_prod", "--container", "app2", "serverconf.pipelined"]);
+    assert!(!app2.stdout.contains("authType"), "{}", app2.stdout);
 }
