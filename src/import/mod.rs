@@ -25,6 +25,78 @@ pub enum Y {
     Empty,
     Map(Vec<(String, Y)>),
     List(Vec<Y>),
+    /// `!age |` and its text (an optional binding header and the armor), kept as it was.
+    Age(String),
+}
+
+/// What `import --force` keeps from the instance's YAML that a deployed file cannot give: the
+/// `ims:` fields the files do not name (`auth`, `orgId`, the secrets' ciphertexts) and every `!age`
+/// value, by its path below the instance.
+#[derive(Debug, Default)]
+pub struct Kept {
+    pub ims: Vec<(String, Y)>,
+    pub secrets: Vec<(Vec<String>, String)>,
+}
+
+impl Kept {
+    /// From the YAML node of `instances.<instance>`.
+    pub fn from_instance(node: &crate::support::yaml::Node) -> Kept {
+        use crate::support::yaml::{Kind, Tag};
+        let mut kept = Kept::default();
+        if let Some(ims) = node.get("ims") {
+            for key in ["auth", "orgId", "clientSecret", "privateKey"] {
+                match ims.get(key) {
+                    Some(v) if v.tag == Tag::Age => {
+                        kept.ims.push((key.into(), Y::Age(v.as_str().unwrap_or_default().to_string())))
+                    }
+                    Some(v) => {
+                        if let Some(s) = v.as_str() {
+                            kept.ims.push((key.into(), Y::Scalar(s.to_string())));
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+        fn walk(node: &crate::support::yaml::Node, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, String)>) {
+            if node.tag == Tag::Age {
+                out.push((path.clone(), node.as_str().unwrap_or_default().to_string()));
+                return;
+            }
+            if let Kind::Map(entries) = &node.kind {
+                for e in entries {
+                    path.push(e.key.clone());
+                    walk(&e.value, path, out);
+                    path.pop();
+                }
+            }
+        }
+        for top in ["serverconf", "containerOverrides"] {
+            if let Some(n) = node.get(top) {
+                walk(n, &mut vec![top.to_string()], &mut kept.secrets);
+            }
+        }
+        kept
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ims.is_empty() && self.secrets.is_empty()
+    }
+}
+
+/// Puts `value` at `path` in a map, creating the maps on the way (a value already there stays).
+fn insert_at(map: &mut Vec<(String, Y)>, path: &[String], value: Y) {
+    let Some((first, rest)) = path.split_first() else { return };
+    let at = match map.iter().position(|(k, _)| k == first) {
+        Some(i) => i,
+        None => {
+            map.push((first.clone(), if rest.is_empty() { value.clone() } else { Y::Map(Vec::new()) }));
+            map.len() - 1
+        }
+    };
+    if let (false, Y::Map(inner)) = (rest.is_empty(), &mut map[at].1) {
+        insert_at(inner, rest, value);
+    }
 }
 
 /// One deployed file to import.
@@ -52,7 +124,7 @@ pub struct Imported {
 }
 
 /// Converts the files of one instance into the YAML of `environments/<env>/<instance>.yaml`.
-pub fn import(env: &str, instance: &str, inputs: &[Input], header: &str) -> Imported {
+pub fn import(env: &str, instance: &str, inputs: &[Input], header: &str, kept: &Kept) -> Imported {
     let schema = Schema::get();
     let mut report = Report::default();
     let mut per_container = Vec::new();
@@ -137,6 +209,9 @@ pub fn import(env: &str, instance: &str, inputs: &[Input], header: &str) -> Impo
         .collect();
     if !overrides.is_empty() {
         inst.push(("containerOverrides".into(), Y::Map(overrides)));
+    }
+    if !kept.is_empty() {
+        keep(&mut inst, kept, &mut report);
     }
     let doc = Y::Map(vec![("instances".into(), Y::Map(vec![(instance.to_string(), Y::Map(inst))]))]);
     let mut yaml = String::new();
@@ -389,12 +464,37 @@ fn emit(y: &Y, indent: usize, out: &mut String) {
                 }
             }
         }
-        Y::Scalar(_) | Y::Empty => emit_value(y, indent, out),
+        Y::Scalar(_) | Y::Empty | Y::Age(_) => emit_value(y, indent, out),
+    }
+}
+
+/// Puts back what the instance's YAML had that the deployed files cannot give, and says so.
+fn keep(inst: &mut Vec<(String, Y)>, kept: &Kept, report: &mut Report) {
+    if !kept.ims.is_empty() {
+        let names: Vec<&str> = kept.ims.iter().map(|(k, _)| k.as_str()).collect();
+        for (k, v) in &kept.ims {
+            insert_at(inst, &["ims".to_string(), k.clone()], v.clone());
+        }
+        report.ims.retain(|l| !l.contains("are \"not managed\" until you add them"));
+        report.ims.push(format!("kept from the YAML it replaces: ims {}", names.join(", ")));
+    }
+    for (path, text) in &kept.secrets {
+        insert_at(inst, path, Y::Age(text.clone()));
+        report.kept_by_nlserver.push(format!("{} (an !age secret, kept from the YAML it replaces)", path.join(".")));
     }
 }
 
 fn emit_value(v: &Y, indent: usize, out: &mut String) {
     match v {
+        Y::Age(text) => {
+            out.push_str(" !age |\n");
+            let pad = " ".repeat(indent + 2);
+            for line in text.lines() {
+                out.push_str(&pad);
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
         Y::Scalar(s) => {
             out.push(' ');
             out.push_str(&scalar(s));

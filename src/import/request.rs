@@ -62,6 +62,11 @@ pub fn run(repo: &Repository, req: &Request) -> Staged<Outcome> {
             }
         }
     }
+    // What the file being replaced has that the deployed files cannot give stays.
+    let kept = match (out_path.exists(), req.force) {
+        (true, true) => kept_from(repo, &out_path, &shown_out, instance)?,
+        _ => super::Kept::default(),
+    };
     let inputs = read_inputs(repo, req)?;
     let names: Vec<String> = inputs.iter().map(|i| format!("{}={}", i.container, i.shown)).collect();
     let header = format!(
@@ -69,7 +74,7 @@ pub fn run(repo: &Repository, req: &Request) -> Staged<Outcome> {
         &crate::support::clock::now_utc()[..10],
         names.join("\n  ")
     );
-    let imported = super::import(env_name, instance, &inputs, &header);
+    let imported = super::import(env_name, instance, &inputs, &header, &kept);
     if let Err(e) = crate::support::fs::write_atomic(&out_path, imported.yaml.as_bytes()) {
         return Err(
             Diagnostic::in_file(&shown_out, format!("cannot write: {}", crate::support::yaml::io_reason(&e))).into()
@@ -91,6 +96,16 @@ pub fn run(repo: &Repository, req: &Request) -> Staged<Outcome> {
     };
     let validates = problems.is_empty();
     problems.finish(Outcome { written: shown_out, containers: inputs.len(), report: imported.report, validates })
+}
+
+/// What `instances.<instance>` of the file being replaced holds that import keeps.
+fn kept_from(repo: &Repository, path: &Path, shown: &Path, instance: &str) -> Result<super::Kept, Diagnostics> {
+    let bytes = crate::support::fs::read_input(path, crate::support::yaml::MAX_FILE_BYTES, Some(&repo.root))
+        .map_err(|e| Diagnostic::in_file(shown, format!("cannot read the file import replaces: {}", e.reason())))?;
+    let text =
+        String::from_utf8(bytes).map_err(|_| Diagnostic::in_file(shown, "the file import replaces is not UTF-8"))?;
+    let (root, _) = crate::support::yaml::parse(&text, shown)?;
+    Ok(root.get("instances").and_then(|i| i.get(instance)).map(super::Kept::from_instance).unwrap_or_default())
 }
 
 /// Each container's deployed file, parsed; every bad spec or file is reported.

@@ -174,3 +174,40 @@ fn explain_marks_the_auth_type_nlconf_adds_by_rule() {
         site.run(&["explain", "-e", "prod", "--instance", "mkt_prod", "--container", "app2", "serverconf.pipelined"]);
     assert!(!app2.stdout.contains("authType"), "{}", app2.stdout);
 }
+
+/// `import --force` over the example's own `mkt_prod.yaml`, from the drifted prod snapshot: what
+/// the deployed files cannot give (auth, orgId, the client secret, the database password) stays.
+#[test]
+fn import_force_keeps_what_the_yaml_has_that_deployed_files_cannot_give() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repo = crate::harness::Repo::new();
+    for dir in ["environments", "templates", "demo/deployed"] {
+        let to = repo.path(dir);
+        let _ = std::fs::remove_dir_all(&to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        crate::harness::tool_in(root, "cp", &["-r", dir, &to.display().to_string()], b"");
+    }
+    let file = repo.path("environments/prod/mkt_prod.yaml");
+    let before = std::fs::read_to_string(&file).unwrap();
+    let block = |text: &str, key: &str| -> String {
+        let start = text.find(&format!("{key}: !age |")).unwrap_or_else(|| panic!("no {key} in\n{text}"));
+        let end = start + text[start..].find("-----END AGE ENCRYPTED FILE-----").unwrap();
+        text[start..end].lines().skip(1).map(str::trim).collect::<Vec<_>>().join("\n")
+    };
+    let specs: Vec<String> = ["web1", "wf1", "mta1"]
+        .iter()
+        .map(|c| format!("{c}={}", repo.path(&format!("demo/deployed/prod/{c}/config-mkt_prod.xml")).display()))
+        .collect();
+    let mut args = vec!["import", "-e", "prod", "--instance", "mkt_prod", "--force"];
+    args.extend(specs.iter().map(String::as_str));
+    let key = format!("{}/demo/keys/demo-ONLY-alice.agekey", root.display());
+    let out = repo.run_with(&args, b"", &[("NLCONF_AGE_IDENTITY", key.as_str())]);
+    out.assert_exit(0).stdout_contains("kept from the YAML it replaces: ims auth, orgId, clientSecret");
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(after.contains("auth: oauth") && after.contains("orgId:"), "{after}");
+    for key in ["clientSecret", "password"] {
+        assert_eq!(block(&after, key), block(&before, key), "{key}: the ciphertext was not kept");
+    }
+    // Still bound to its place, and decrypting.
+    repo.run_with(&["secret", "check", "-e", "prod"], b"", &[("NLCONF_AGE_IDENTITY", key.as_str())]).assert_exit(0);
+}
