@@ -3,7 +3,9 @@
 #   1. check and explain the configuration;
 #   2. review prod against a drifted deployed snapshot (what a pull request shows);
 #   3. the whole review-then-apply loop on dev, against a fresh local target with an nlserver stand-in:
-#      plan, apply, plan again (nothing to do), change a value, plan (exactly that change), apply.
+#      plan, apply, plan again (nothing to do), change a value, plan (exactly that change), apply;
+#   4. a credential-only change as a pull request shows it;
+#   5. adopting the running prod (its drifted snapshot): import, adopt, plan = nothing; a restart rule.
 # Nothing tracked is modified: the loop works on a scratch copy of the repository in demo/target/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -73,3 +75,35 @@ step_changes "The pull-request comment: no file changes, two credential steps on
   env -u NLCONF_AGE_IDENTITY $N -C "$R" diff -e dev --base HEAD --format markdown --detailed-exitcode
 step_changes "With a key at hand, a rotation is told from a re-encryption" \
   $N -C "$R" diff -e dev --base HEAD --detailed-exitcode
+
+echo; echo "### Part 5: adopt the running prod (its drifted snapshot) without disturbing it"
+P=demo/target/prod
+rm -rf "$P"
+mkdir -p "$P/demo"
+cp -r environments templates "$P/"
+cp -r demo/deployed/prod "$P/live"
+cp demo/nlserver-standin "$P/demo/"
+# The snapshot stands for the servers: a local target on the copied folders, and the stand-in nlserver.
+python3 - "$P/environments/prod/environment.yaml" <<'PY'
+import sys
+p = sys.argv[1]; s = open(p).read()
+lines = s.split('\n'); i = lines.index('target:'); j = i + 1
+while j < len(lines) and (lines[j].startswith(' ') or lines[j].startswith('#') or not lines[j]):
+    j += 1
+lines[i:j] = ['target:', '  kind: local', '  conf_dir: live/{container}', 'nlserver: demo/nlserver-standin']
+open(p, 'w').write('\n'.join(lines))
+PY
+step "Import what runs into the YAML (the technical account and secrets the YAML had stay)" \
+  $N -C "$P" import -e prod --instance mkt_prod --force web1 wf1 mta1
+step "And the mid-sourcing instance" $N -C "$P" import -e prod --instance mid_prod --force mid1 mid2
+step "Adopt: record what is deployed, without running nlserver" $N -C "$P" adopt -e prod
+step_changes "Plan: nothing to do, no credential step, no restart" \
+  $N -C "$P" plan -e prod --out "$P/prod.plan" --detailed-exitcode
+step "A restart rule: a wfserver change restarts the workflow server of that instance" \
+  sh -c "printf 'restart:\n  wfserver: [\"wfserver@{instance}\"]\n' >> '$P/environments/defaults.yaml'"
+step "Someone lowers wfserver's memory alert on mkt_prod" \
+  sed -i 's/maxProcessMemoryAlertMb: 3072/maxProcessMemoryAlertMb: 2900/' "$P/environments/prod/mkt_prod.yaml"
+step_changes "Plan: the change, the reload, and the restart with its reason" \
+  $N -C "$P" plan -e prod --out "$P/prod.plan" --detailed-exitcode
+step "Apply it" $N -C "$P" apply "$P/prod.plan"
+step "What the stand-in nlserver was asked to do on wf1" cat "$P/live/wf1/.nlserver-standin.log"

@@ -100,7 +100,8 @@ pub fn run(repo: &Repository, req: &Request) -> Staged<Outcome> {
 
 /// What `instances.<instance>` of the file being replaced holds that import keeps.
 fn kept_from(repo: &Repository, path: &Path, shown: &Path, instance: &str) -> Result<super::Kept, Diagnostics> {
-    let bytes = crate::support::fs::read_input(path, crate::support::yaml::MAX_FILE_BYTES, Some(&repo.root))
+    let bytes = repo
+        .read(path, crate::support::yaml::MAX_FILE_BYTES)
         .map_err(|e| Diagnostic::in_file(shown, format!("cannot read the file import replaces: {}", e.reason())))?;
     let text =
         String::from_utf8(bytes).map_err(|_| Diagnostic::in_file(shown, "the file import replaces is not UTF-8"))?;
