@@ -211,3 +211,36 @@ fn import_force_keeps_what_the_yaml_has_that_deployed_files_cannot_give() {
     // Still bound to its place, and decrypting.
     repo.run_with(&["secret", "check", "-e", "prod"], b"", &[("NLCONF_AGE_IDENTITY", key.as_str())]).assert_exit(0);
 }
+
+/// The example's prod, running as its drifted snapshot shows it: import it, adopt it, and the first
+/// plan has nothing to do; nlserver is never run.
+#[test]
+fn import_then_adopt_then_plan_has_nothing_to_do_and_never_runs_nlserver() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repo = crate::harness::Repo::new();
+    for (from, to) in [("environments", "environments"), ("templates", "templates"), ("demo/deployed/prod", "live")] {
+        let to = repo.path(to);
+        let _ = std::fs::remove_dir_all(&to);
+        crate::harness::tool_in(root, "cp", &["-r", from, &to.display().to_string()], b"");
+    }
+    // The snapshot stands for the servers: a local target on it, and an nlserver that records calls.
+    let env_file = repo.path("environments/prod/environment.yaml");
+    let text = std::fs::read_to_string(&env_file).unwrap();
+    let start = text.find("target:\n").unwrap();
+    let end = start + text[start..].find("ConnectTimeout=15\n").unwrap() + "ConnectTimeout=15\n".len();
+    let argv = repo.work_path("nlserver-argv.jsonl");
+    let local =
+        format!("target:\n  kind: local\n  conf_dir: live/{{container}}\nnlserver: {}\n", crate::apply::STANDIN);
+    std::fs::write(&env_file, format!("{}{local}{}", &text[..start], &text[end..])).unwrap();
+    let key = format!("{}/demo/keys/demo-ONLY-alice.agekey", root.display());
+    let argv_s = argv.display().to_string();
+    let env = [("NLCONF_AGE_IDENTITY", key.as_str()), ("NLSERVER_STANDIN_ARGV", argv_s.as_str())];
+    let run = |args: &[&str]| repo.run_with(args, b"", &env);
+    run(&["import", "-e", "prod", "--instance", "mkt_prod", "--force", "web1", "wf1", "mta1"]).assert_exit(0);
+    run(&["import", "-e", "prod", "--instance", "mid_prod", "--force", "mid1", "mid2"]).assert_exit(0);
+    run(&["adopt", "-e", "prod"]).assert_exit(0).stdout_contains("5 of 5 containers adopted");
+    run(&["plan", "-e", "prod", "--out", "p.plan", "--detailed-exitcode"])
+        .assert_exit(0)
+        .stdout_contains("prod: 0 of 5 files change (+0 -0)\n");
+    assert!(!argv.exists(), "nlserver was run: {}", std::fs::read_to_string(&argv).unwrap_or_default());
+}
