@@ -50,8 +50,9 @@ PIN=()
 # --- build once -------------------------------------------------------------------------------------
 log "bench: cargo build --release (nlconf and the fleet generator)"
 cargo build --release --quiet --bin nlconf --example fleet
-N=$ROOT/target/release/nlconf
-FLEET=$ROOT/target/release/examples/fleet
+TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+N=$TARGET_DIR/release/nlconf
+FLEET=$TARGET_DIR/release/examples/fleet
 HAS_PLAN=0
 grep -qE '^\s+plan\s' <<<"$("$N" --help)" && HAS_PLAN=1
 

@@ -9,7 +9,8 @@
 # Nothing tracked is modified: the loop works on a scratch copy of the repository in demo/target/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N="$PWD/target/debug/nlconf"
+# The binary `make demo` built, wherever cargo put it (CARGO_TARGET_DIR); by hand, cargo's default.
+N="${NLCONF:-$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/nlconf}"
 # Demo-only key (public in this repository): never use it for real secrets.
 export NLCONF_AGE_IDENTITY="$PWD/demo/keys/demo-ONLY-alice.agekey"
 export NO_COLOR=1

@@ -28,6 +28,6 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, base: Option<&str>, options: Option
         }
     };
     let Some(review) = review else { return Status::Failed };
-    ctx.ui.print(&review::format::print(&review, args.format, ctx.ui.color_out));
+    ctx.ui.print(&review::format::print(&review, args.format, ctx.ui.color_out, ctx.ui.quiet));
     if args.detailed_exitcode && review.has_changes() { Status::Changes } else { Status::Ok }
 }

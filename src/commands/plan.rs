@@ -26,7 +26,7 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, out: &Path) -> Status {
     }
     ctx.ui.timing(&format!("wrote the plan ({})", crate::ui::count(planfile.containers.len(), "container")), started);
     let started = std::time::Instant::now();
-    ctx.ui.print(&review::format::print(&p.review, args.format, ctx.ui.color_out));
+    ctx.ui.print(&review::format::print(&p.review, args.format, ctx.ui.color_out, ctx.ui.quiet));
     ctx.ui.timing("printed the review", started);
     let changes = planfile.has_changes();
     ctx.ui.note(&if changes {

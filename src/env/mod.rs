@@ -530,9 +530,52 @@ pub fn load_for_rendering(repo: &Repository, name: &str) -> Staged<Environment> 
         });
     }
     let Some(tree) = merged else { return Err(diags) };
+    nulls_removing_nothing(&tree, &mut diags);
     match build(name, files, tree, secrets, recipients, &mut diags) {
         Some(env) => diags.finish(env),
         None => Err(diags),
+    }
+}
+
+/// A `null` removes what a lower layer set; one that removes nothing (no lower layer sets the key)
+/// is probably a mistake, and is a warning. An instance's lower layers include the `defaults:`
+/// block; `containerOverrides` are left alone (their lower layer is each container's instance).
+fn nulls_removing_nothing(tree: &Value, diags: &mut Diagnostics) {
+    fn walk(v: &Value, path: &str, lower: Option<&Value>, diags: &mut Diagnostics) {
+        let value::Kind::Map(fields) = &v.kind else { return };
+        for f in fields {
+            let here =
+                if path.is_empty() { quote_path_key(&f.key) } else { format!("{path}.{}", quote_path_key(&f.key)) };
+            let below = lower.and_then(|l| l.get(&f.key));
+            if f.value.is_removed() {
+                if f.value.overrode.is_empty() && below.is_none() {
+                    diags.push(
+                        Diagnostic::warning(
+                            Some(f.value.origin.location()),
+                            format!("`{here}: null` removes nothing: no lower layer sets it"),
+                        )
+                        .with_help("remove the line, or check the key's spelling and place"),
+                    );
+                }
+                continue;
+            }
+            walk(&f.value, &here, below, diags);
+        }
+    }
+    let defaults = tree.get("defaults");
+    for f in tree.fields() {
+        if f.key == "instances" {
+            for inst in f.value.fields() {
+                let without = inst.value.without(&["containers", "containerOverrides"]);
+                walk(&without, &format!("instances.{}", quote_path_key(&inst.key)), defaults, diags);
+            }
+            continue;
+        }
+        let mut top = Value::empty_map(tree.origin.clone());
+        if let value::Kind::Map(fields) = &mut top.kind {
+            fields.push(f.clone());
+        }
+        walk(&top, "", None, diags);
     }
 }
 

@@ -55,7 +55,15 @@ pub fn against_base(
         Placeholder::Kept(_) => None,
     };
     let base_env = base.as_ref().map(|(e, _)| e);
-    let pairs: Vec<_> = pairs.into_iter().collect();
+    // In the YAML's order, as every review lists containers: the working tree's, then those only
+    // the base revision has.
+    let order: Vec<(String, String)> = env
+        .containers()
+        .chain(base.iter().flat_map(|(e, _)| e.containers()))
+        .map(|(i, c)| (i.name.clone(), c.name.clone()))
+        .collect();
+    let mut pairs: Vec<_> = pairs.into_iter().collect();
+    pairs.sort_by_key(|(k, _)| order.iter().position(|o| o == k).unwrap_or(usize::MAX));
     let files: Vec<FileReview> = pairs
         .par_iter()
         .map(|((instance, container), (old, new))| {

@@ -19,9 +19,15 @@ pub enum Format {
     Markdown,
 }
 
-/// The review in a format.
-pub fn print(review: &Review, format: Format, color: bool) -> String {
+/// The review in a format. `quiet` (`-q`) keeps, of the text review, its last line: the totals
+/// (JSON and markdown are asked for by name, and print whole).
+pub fn print(review: &Review, format: Format, color: bool, quiet: bool) -> String {
     match format {
+        Format::Text if quiet => {
+            let all = text(review, false);
+            let last = all.trim_end().rsplit('\n').next().unwrap_or("");
+            format!("{last}\n")
+        }
         Format::Text => text(review, color),
         Format::Json => json(review),
         Format::Markdown => markdown(review, MARKDOWN_LIMIT),

@@ -19,6 +19,7 @@ mod live_fleet;
 mod properties;
 mod render;
 mod review;
+mod rough_edges;
 mod secrets;
 mod ssh;
 mod untrusted_repo;

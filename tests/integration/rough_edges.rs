@@ -1,0 +1,88 @@
+//! Rough edges a new user met (issue 17 item 5): where `make demo` finds the binary, what `-q`
+//! keeps of a review, one order of containers in every review.
+
+use crate::apply::Site;
+
+#[test]
+fn make_uses_the_target_folder_cargo_reports() {
+    if !crate::harness::have_tool("make") {
+        assert!(std::env::var_os("CI").is_none(), "make is not installed, and CI is set");
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = std::process::Command::new("make")
+        .args(["-n", "demo", "man"])
+        .current_dir(root)
+        .env("CARGO_TARGET_DIR", "/tmp/nlconf-elsewhere")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("NLCONF=\"/tmp/nlconf-elsewhere/debug/nlconf\" ./demo/demo.sh"), "{text}");
+    assert!(text.contains("\"/tmp/nlconf-elsewhere/debug/nlconf\" man"), "{text}");
+    assert!(!text.contains(" target/debug/nlconf"), "{text}");
+}
+
+#[test]
+fn quiet_keeps_the_totals_of_a_text_review() {
+    let site = Site::local();
+    let out = site.run(&["-q", "diff", "-e", "prod", "--detailed-exitcode"]);
+    out.assert_exit(2);
+    assert_eq!(out.stdout, "prod: 4 of 4 files change (+38 -0), 4 new; 2 credential steps\n");
+    let plan = site.run(&["-q", "plan", "-e", "prod", "--out", "p.plan"]);
+    plan.assert_exit(0);
+    assert_eq!(plan.stdout, "prod: 4 of 4 files change (+38 -0), 4 new; 2 credential steps\n");
+    assert_eq!(plan.stderr, "", "-q printed notes");
+    // JSON is asked for by name: whole.
+    assert!(
+        site.run(&["-q", "diff", "-e", "prod", "--format", "json"]).stdout.contains("\"schema\": \"nlconf.review/v1\"")
+    );
+}
+
+#[test]
+fn every_review_lists_containers_in_the_yaml_order() {
+    let site = Site::local();
+    // app3 before app1 in the YAML: not the alphabetical order.
+    site.edit(
+        "      app1: { host: 127.0.0.1 }\n      app3: { host: 127.0.0.1 }\n",
+        "      app3: { host: 127.0.0.1 }\n      app1: { host: 127.0.0.1 }\n",
+    );
+    site.repo.tool("git", &["init", "-q", "-b", "main"], b"");
+    site.repo.tool("git", &["-c", "user.email=t@example.com", "-c", "user.name=t", "add", "-A"], b"");
+    site.repo.tool("git", &["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "base"], b"");
+    site.edit("hosts: \"mid.example.com*\"", "hosts: \"mid2.example.com*\"");
+    site.edit("hosts: \"console.example.com*\"", "hosts: \"console2.example.com*\"");
+    let lines = |out: &str| {
+        crate::apply::summary(out)
+            .iter()
+            .map(|l| l.split(": ").take(2).collect::<Vec<_>>().join(": "))
+            .collect::<Vec<_>>()
+    };
+    let deployed = lines(&site.run(&["diff", "-e", "prod"]).stdout);
+    let base = lines(&site.run(&["diff", "-e", "prod", "--base", "HEAD"]).stdout);
+    assert_eq!(
+        deployed,
+        [
+            "app3: config-mid_prod.xml",
+            "app1: config-mid_prod.xml",
+            "app1: config-mkt_prod.xml",
+            "app2: config-mkt_prod.xml"
+        ]
+    );
+    assert_eq!(base, deployed);
+}
+
+#[test]
+fn a_null_that_removes_nothing_is_a_warning_at_its_line() {
+    let site = Site::local();
+    std::fs::write(
+        site.repo.path("environments/prod/zz-override.yaml"),
+        "defaults:\n  serverconf:\n    mta: { logLevel: null }\ninstances:\n  mkt_prod:\n    serverconf:\n      mta: { autoStart: null }\n      wfserver: null\n",
+    )
+    .unwrap();
+    let out = site.run(&["validate"]);
+    out.assert_exit(0);
+    out.stderr_contains("environments/prod/zz-override.yaml:3:22: warning: `defaults.serverconf.mta.logLevel: null` removes nothing: no lower layer sets it");
+    out.stderr_contains("environments/prod/zz-override.yaml:8:17: warning: `instances.mkt_prod.serverconf.wfserver: null` removes nothing: no lower layer sets it");
+    // `autoStart` is set by the file below: that null removes it, and says nothing.
+    assert!(!out.stderr.contains("mta.autoStart: null"), "{}", out.stderr);
+}
