@@ -86,3 +86,17 @@ fn a_null_that_removes_nothing_is_a_warning_at_its_line() {
     // `autoStart` is set by the file below: that null removes it, and says nothing.
     assert!(!out.stderr.contains("mta.autoStart: null"), "{}", out.stderr);
 }
+
+/// Each finding once per run, whatever the command loads and renders along the way.
+#[test]
+fn a_warning_is_printed_once() {
+    let yaml = format!(
+        "instances:\n  mkt_prod:\n    serverconf:\n      shared:\n        proxyConfig:\n          proxyHTTP:\n            password: !age |\n{}",
+        crate::secrets::indented(crate::secrets::HAND_ENCRYPTED, 14)
+    );
+    let repo = crate::harness::Repo::with_prod().raw("environments/prod/override.yaml", yaml);
+    for args in [vec!["validate"], vec!["diff", "-e", "prod", "--deployed", "nowhere"], vec!["render", "-e", "prod"]] {
+        let out = repo.run(&args);
+        assert_eq!(out.stderr.matches("unbound secret").count(), 1, "{args:?}:\n{}", out.stderr);
+    }
+}
