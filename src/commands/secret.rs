@@ -8,7 +8,7 @@ use crate::manage::secrets::{self, EnvSecrets, SetTarget};
 
 pub fn set(ctx: &mut Ctx, env_name: &str, path: &str, from_file: Option<&Path>) -> Status {
     let Some(repo) = ctx.repo() else { return Status::Failed };
-    let Some(target) = ctx.take(SetTarget::new(&repo, env_name, path)) else { return Status::Failed };
+    let Some(target) = ctx.diags.take(SetTarget::new(&repo, env_name, path)) else { return Status::Failed };
     let value = match secrets::read_value(from_file, target.path()) {
         Ok(v) => v,
         Err(d) => return ctx.fail(d),
@@ -31,7 +31,7 @@ pub fn rekey(ctx: &mut Ctx, envs: &[String], dry_run: bool) -> Status {
     let Some(repo) = ctx.repo() else { return Status::Failed };
     let Some(names) = ctx.env_names(&repo, envs) else { return Status::Failed };
     for name in &names {
-        let Some(mut es) = ctx.take(EnvSecrets::load(&repo, name)) else { continue };
+        let Some(mut es) = ctx.diags.take(EnvSecrets::load(&repo, name)) else { continue };
         let plan = es.rekey_plan();
         let clean = !es.findings.has_errors() && !plan.findings.has_errors();
         ctx.diags.extend(std::mem::take(&mut es.findings));
@@ -73,23 +73,24 @@ pub fn check(ctx: &mut Ctx, envs: &[String]) -> Status {
     let Ok(ids) = ctx.keys() else { return Status::Failed };
     let mut no_identity_reported = false;
     for name in &names {
-        let Some(mut es) = ctx.take(EnvSecrets::load(&repo, name)) else { continue };
+        let Some(mut es) = ctx.diags.take(EnvSecrets::load(&repo, name)) else { continue };
         let findings = std::mem::take(&mut es.findings);
         let clean = !findings.has_errors();
         ctx.diags.extend(findings);
         let mut checked = es.check(ids.as_deref());
-        // The credentials' values, where the YAML loads: what -setims*/-setdblogin cannot carry.
-        if let (Ok(_), Some(ids)) = (&checked, ids.as_deref())
+        // The credentials' values, where the YAML loads: what -setims*/-setdblogin cannot carry
+        // (with the values `check` decrypted: each once).
+        if let Ok(c) = &checked
+            && let Some(store) = &c.value.store
             && let Ok(env) = crate::env::load_for_rendering(&repo, name)
-            && let Ok(store) = env.value.decrypt_all(ids)
         {
-            let found = crate::credentials::check_plaintexts(&env.value, &store);
+            let found = crate::credentials::check_plaintexts(&env.value, store);
             if found.has_errors() {
                 checked = Err(found);
             }
         }
         let clean = clean && checked.is_ok();
-        match ctx.take(checked) {
+        match ctx.diags.take(checked).map(|c| c.needs_identity) {
             Some(true) if !no_identity_reported => {
                 no_identity_reported = true;
                 ctx.diags.push(

@@ -328,8 +328,8 @@ impl EnvSecrets {
     }
 
     /// Every secret decrypts (when an identity is at hand), is bound to its place and encrypted to
-    /// exactly the current recipients. `Ok` holds whether an identity was needed and missing.
-    pub fn check(&self, ids: Option<&Identities>) -> Staged<bool> {
+    /// exactly the current recipients.
+    pub fn check(&self, ids: Option<&Identities>) -> Staged<Checked> {
         let mut diags = Diagnostics::new();
         let mut which = Vec::new();
         let name = &self.name;
@@ -348,17 +348,27 @@ impl EnvSecrets {
             }
             which.push(SecretId::new(i));
         }
-        let needs_identity = match ids {
-            Some(ids) => {
-                if let Err(d) = env::decrypt_slots(&self.sources.secrets, &which, ids) {
+        let checked = match ids {
+            Some(ids) => match env::decrypt_slots(&self.sources.secrets, &which, ids) {
+                Ok(store) => Checked { needs_identity: false, store: Some(store) },
+                Err(d) => {
                     diags.extend(d);
+                    Checked { needs_identity: false, store: None }
                 }
-                false
-            }
-            None => !which.is_empty(),
+            },
+            None => Checked { needs_identity: !which.is_empty(), store: None },
         };
-        diags.finish(needs_identity)
+        diags.finish(checked)
     }
+}
+
+/// What `check` found besides its diagnostics.
+pub struct Checked {
+    /// Some secret could be decrypted with a key, and none was at hand.
+    pub needs_identity: bool,
+    /// The values decrypted (the environment's `SecretId`s: the same slots, in the same order),
+    /// for the checks that need the plaintexts.
+    pub store: Option<crate::secrets::SecretStore>,
 }
 
 /// What `rekey` would do.
