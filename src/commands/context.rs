@@ -40,11 +40,6 @@ impl Ctx {
         }
     }
 
-    /// A stage's value, its findings kept for the report.
-    pub fn take<T>(&mut self, staged: Staged<T>) -> Option<T> {
-        self.diags.take(staged)
-    }
-
     /// A finding that ends the command.
     pub fn fail(&mut self, d: impl Into<Diagnostics>) -> Status {
         self.diags.extend(d.into());
@@ -73,7 +68,7 @@ impl Ctx {
         load: fn(&Repository, &str) -> Staged<Environment>,
     ) -> Option<Environment> {
         let started = std::time::Instant::now();
-        let env = self.take(load(repo, name))?;
+        let env = self.diags.take(load(repo, name))?;
         // Every command touching a JWT instance warns once.
         if !self.jwt_warned
             && let Some(w) = env.jwt_warning()
@@ -100,6 +95,15 @@ impl Ctx {
     /// The identities at hand, read once per run: `Ok(None)` when none is configured, `Err` (with the
     /// finding recorded) when one cannot be used.
     pub fn keys(&mut self) -> Result<Option<Rc<Identities>>, Reported> {
+        self.lookup_keys(true)
+    }
+
+    /// The same for a command that works without: one that cannot be read is a warning, and none.
+    pub fn keys_if_any(&mut self) -> Option<Rc<Identities>> {
+        self.lookup_keys(false).ok().flatten()
+    }
+
+    fn lookup_keys(&mut self, needed: bool) -> Result<Option<Rc<Identities>>, Reported> {
         if let Some(keys) = &self.keys {
             return Ok(keys.clone());
         }
@@ -109,21 +113,14 @@ impl Ctx {
                 self.keys = Some(ids.clone());
                 Ok(ids)
             }
-            Err(d) => {
+            Err(d) if needed => {
                 self.diags.push(d);
                 Err(Reported)
             }
-        }
-    }
-
-    /// The identities at hand for a command that works without: one that cannot be read is a
-    /// warning, not an error.
-    pub fn keys_if_any(&mut self) -> Option<Rc<Identities>> {
-        match crate::secrets::store::find_identities(&self.identity_files) {
-            Ok(ids) => ids.map(Rc::new),
             Err(d) => {
                 self.diags.push(Diagnostic { severity: crate::diag::Severity::Warning, ..d });
-                None
+                self.keys = Some(None);
+                Ok(None)
             }
         }
     }

@@ -15,12 +15,12 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, base: Option<&str>, options: Option
         Some(rev) => {
             // No key is needed; with one at hand, a re-encrypted secret is told from a new one.
             let keys = ctx.keys_if_any();
-            ctx.take(review::base::against_base(&repo, &env, &templates, rev, &options, keys.as_deref()))
+            ctx.diags.take(review::base::against_base(&repo, &env, &templates, rev, &options, keys.as_deref()))
         }
         None => {
             let Ok(keys) = ctx.keys() else { return Status::Failed };
             let req = compute::Request { repo: &repo, source: &args.source, options, identities: keys.as_deref() };
-            let planned = ctx.take(compute::against_deployed(env, &templates, &req));
+            let planned = ctx.diags.take(compute::against_deployed(env, &templates, &req));
             planned.map(|p| {
                 ctx.ui.timings(&p.timings);
                 p.into_review()

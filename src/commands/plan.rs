@@ -16,7 +16,7 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, out: &Path) -> Status {
     let Ok(keys) = ctx.keys() else { return Status::Failed };
     let options = Options { semantic: false, context: 3 };
     let req = compute::Request { repo: &repo, source: &args.source, options, identities: keys.as_deref() };
-    let Some(mut p) = ctx.take(compute::against_deployed(env, &templates, &req)) else { return Status::Failed };
+    let Some(mut p) = ctx.diags.take(compute::against_deployed(env, &templates, &req)) else { return Status::Failed };
     ctx.ui.timings(&p.timings);
     let started = std::time::Instant::now();
     let inputs = std::mem::take(&mut p.inputs);

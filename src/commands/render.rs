@@ -40,7 +40,7 @@ pub fn run(
     {
         return ctx.fail(d);
     }
-    let Some(files) = ctx.take(templates.render_environment(&env, instance, container)) else {
+    let Some(files) = ctx.diags.take(templates.render_environment(&env, instance, container)) else {
         return Status::Failed;
     };
     if files.is_empty() {
