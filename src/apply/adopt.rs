@@ -83,8 +83,8 @@ pub fn adopt(
         match record(&now, k, loc, &stamp) {
             Ok(done) => report.adopted.push(format!("{label}: {done}")),
             Err(e) => report.errors.push(
-                Diagnostic::error(None, format!("{label}: {e}"))
-                    .with_help("nothing else was changed on that container"),
+                Diagnostic::in_file(std::path::Path::new(&loc.shown(&f.file_name)), format!("{label}: {e}"))
+                    .with_help("nothing else was changed on that container; fix the cause and run adopt again"),
             ),
         }
     }
@@ -98,8 +98,7 @@ fn why_not(now: &Planned, k: usize) -> Option<String> {
     if d.digest == "absent" {
         return Some("no deployed file: nothing to adopt (plan and apply create it)".into());
     }
-    let compared = f.masked.iter().all(|m| m.status != crate::review::mask::Change::Unknown);
-    if f.status != FileStatus::Unchanged && !(f.cosmetic_only && compared) {
+    if f.status != FileStatus::Unchanged && !f.invisible_to_acc() {
         return Some("the deployed file differs from the YAML (see nlconf diff --semantic)".into());
     }
     let inst = now.env.instance(&f.instance)?;

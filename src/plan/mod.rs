@@ -92,10 +92,8 @@ pub fn steps_of(
     // A file without a tree is the deployed one byte for byte (kept values put back): the
     // deployed tree is its tree.
     let new_tree = f.tree.as_ref().or(old_tree);
-    // A file whose change ACC would not see (formatting only, every value compared) is written
-    // without a reload (DESIGN §10); a value that could not be compared counts as a change.
-    let cosmetic =
-        review.cosmetic_only && review.masked.iter().all(|m| m.status != crate::review::mask::Change::Unknown);
+    // A file whose change ACC would not see is written without a reload (DESIGN §10).
+    let cosmetic = review.invisible_to_acc();
     let mut post = Vec::new();
     let mut reasons = Vec::new();
     if (write_file && !cosmetic) || !credentials.is_empty() {
@@ -104,7 +102,8 @@ pub fn steps_of(
     }
     // Then the restarts the policy asks for, each module once, in the order the rules are written.
     for rule in &env.restart.rules {
-        let changed = at_path(old_tree, &rule.path) != at_path(new_tree, &rule.path);
+        // A file byte for byte as deployed (no tree of its own) changes nothing below any path.
+        let changed = f.tree.is_some() && at_path(old_tree, &rule.path) != at_path(new_tree, &rule.path);
         let why = match (changed, rule.builtin && ims_changed) {
             (true, _) => format!("{} changed", rule.path),
             (false, true) => "IMS credentials changed".to_string(),

@@ -71,6 +71,12 @@ impl FileReview {
     pub fn changed(&self) -> bool {
         self.status != FileStatus::Unchanged
     }
+
+    /// A change ACC would not see: formatting only, with every sensitive value compared (one that
+    /// could not be, without a key, counts as a change).
+    pub fn invisible_to_acc(&self) -> bool {
+        self.cosmetic_only && self.masked.iter().all(|m| m.status != mask::Change::Unknown)
+    }
 }
 
 /// One side to compare: its text (placeholders allowed), its parsed tree, and how its placeholders
