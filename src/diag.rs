@@ -188,13 +188,6 @@ pub struct Warned<T> {
     pub warnings: Diagnostics,
 }
 
-impl<T> Warned<T> {
-    /// A value with no warning.
-    pub fn clean(value: T) -> Warned<T> {
-        Warned { value, warnings: Diagnostics::new() }
-    }
-}
-
 /// Longest name (in bytes) that gets a "did you mean" suggestion: the edit distance costs the product
 /// of the two lengths, and nobody mistypes a name this long.
 pub const MAX_SUGGESTION_NAME: usize = 256;

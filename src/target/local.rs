@@ -17,7 +17,7 @@ use super::{BACKUP_DIR, LOCK_FILE, LockError, WORK_DIR};
 
 /// The largest deployed file read: ACC's files are tens of KB.
 pub const MAX_DEPLOYED_BYTES: u64 = 16 * 1024 * 1024;
-/// The largest state record or lock read.
+/// The largest lock read (a lock holds a few lines of JSON).
 pub const MAX_RECORD_BYTES: u64 = 1024 * 1024;
 
 /// An open conf folder.
@@ -252,7 +252,7 @@ fn read_regular(mut f: File, shown: &Path, limit: u64) -> io::Result<Vec<u8>> {
 }
 
 /// `<file>.<stamp>` as `now_stamp` writes it: `20261126T225934.123456789Z`.
-pub fn is_backup_name(name: &str, file: &str) -> bool {
+fn is_backup_name(name: &str, file: &str) -> bool {
     let Some(stamp) = name.strip_prefix(file).and_then(|r| r.strip_prefix('.')) else { return false };
     let b = stamp.as_bytes();
     b.len() == 26

@@ -11,7 +11,7 @@ mod local;
 mod remote;
 
 use local::ConfDir;
-pub use local::{MAX_DEPLOYED_BYTES, MAX_RECORD_BYTES, is_backup_name};
+pub use local::MAX_DEPLOYED_BYTES;
 
 /// One container's conf folder, resolved.
 #[derive(Debug, Clone)]
