@@ -28,6 +28,8 @@ where
             return EXIT_OK;
         }
     };
+    // The ssh connections of the run are closed (and their sockets removed) on every way out.
+    let _connections = crate::target::CloseOnDrop;
     let mut ctx = Ctx::new(globals);
     let status = commands::run(&mut ctx, command);
     let failed = ctx.diags.has_errors() || matches!(status, Status::Failed);

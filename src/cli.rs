@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
+use crate::apply::Batch;
 use crate::deployed::Source;
 use crate::review::Options;
 use crate::review::format::Format;
@@ -77,6 +78,15 @@ enum CommandArgs {
         /// terminal only)
         #[arg(long)]
         show_credential_output: bool,
+        /// Rolling apply: containers in batches of N (or P% of them), in plan order; a batch is
+        /// finished before the next starts
+        #[arg(long, value_name = "N|P%", value_parser = parse_batch)]
+        batch: Option<Batch>,
+        /// Stop starting containers once more than N have failed
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        max_fail: usize,
+        #[command(flatten)]
+        hosts: HostArgs,
     },
     /// Adopt deployed config-<instance>.xml files into YAML
     Import {
@@ -92,6 +102,8 @@ enum CommandArgs {
         /// Replace an existing environments/<env>/<instance>.yaml
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        hosts: HostArgs,
     },
     /// Record that what is deployed is what the YAML says (after import), without running nlserver
     Adopt {
@@ -101,6 +113,8 @@ enum CommandArgs {
         /// Only this instance (repeatable; default: all)
         #[arg(long, value_name = "I")]
         instance: Vec<String>,
+        #[command(flatten)]
+        hosts: HostArgs,
     },
     /// Show each final value and where it came from
     Explain(ExplainArgs),
@@ -161,6 +175,8 @@ enum ImsArgs {
         /// Read a local copy laid out as `render --out` writes it, instead of the target
         #[arg(long, value_name = "DIR")]
         deployed: Option<PathBuf>,
+        #[command(flatten)]
+        hosts: HostArgs,
     },
 }
 
@@ -183,6 +199,17 @@ struct RenderArgs {
     reveal: bool,
 }
 
+/// What every command that contacts hosts shares (DESIGN §7.1).
+#[derive(Args, Debug, Clone, Copy)]
+struct HostArgs {
+    /// How many hosts to work on at once (reads, locks, writes, steps), whatever the number of cores
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PARALLELISM, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    parallelism: u16,
+}
+
+/// Hosts worked on at once by default, as terraform's.
+pub const DEFAULT_PARALLELISM: u16 = 10;
+
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum FormatArg {
     Text,
@@ -204,6 +231,8 @@ struct ReviewCliArgs {
     /// Exit 2 when there are changes, 0 when there are none, 1 on error
     #[arg(long)]
     detailed_exitcode: bool,
+    #[command(flatten)]
+    hosts: HostArgs,
 }
 
 #[derive(Args, Debug)]
@@ -251,6 +280,22 @@ pub struct Globals {
     pub dir: PathBuf,
     pub identities: Vec<PathBuf>,
     pub output: Output,
+    /// Hosts worked on at once (`--parallelism`, on the commands that contact hosts).
+    pub parallelism: usize,
+}
+
+fn parse_batch(s: &str) -> Result<Batch, String> {
+    let wrong = || format!("expected a number of containers (e.g. 5) or a share of them (e.g. 25%), got `{s}`");
+    match s.strip_suffix('%') {
+        Some(p) => match p.parse::<u8>() {
+            Ok(p) if (1..=100).contains(&p) => Ok(Batch::Percent(p)),
+            _ => Err(wrong()),
+        },
+        None => match s.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(Batch::Count(n)),
+            _ => Err(wrong()),
+        },
+    }
 }
 
 /// What `diff` and `plan` review.
@@ -295,6 +340,8 @@ pub enum Command {
         plan: PathBuf,
         force_unlock: bool,
         show_credential_output: bool,
+        batch: Option<Batch>,
+        max_fail: usize,
     },
     Import {
         env: String,
@@ -338,10 +385,20 @@ where
     T: Into<OsString> + Clone,
 {
     let cli = Cli::try_parse_from(args)?;
+    let hosts = match &cli.command {
+        CommandArgs::Diff(a) => Some(a.review.hosts),
+        CommandArgs::Plan(a) => Some(a.review.hosts),
+        CommandArgs::Apply { hosts, .. }
+        | CommandArgs::Import { hosts, .. }
+        | CommandArgs::Adopt { hosts, .. }
+        | CommandArgs::Ims(ImsArgs::Status { hosts, .. }) => Some(*hosts),
+        _ => None,
+    };
     let globals = Globals {
         dir: cli.dir.unwrap_or_else(|| PathBuf::from(".")),
         identities: cli.identity,
         output: output(cli.color, cli.quiet, cli.verbose),
+        parallelism: usize::from(hosts.map_or(DEFAULT_PARALLELISM, |h| h.parallelism)),
     };
     let command = match cli.command {
         CommandArgs::Validate { env } => Command::Validate { envs: env },
@@ -354,18 +411,22 @@ where
             options: Options { semantic: a.semantic, context: a.context },
         },
         CommandArgs::Plan(a) => Command::Plan { review: review(a.review), out: a.out },
-        CommandArgs::Apply { plan, force_unlock, show_credential_output } => {
-            Command::Apply { plan, force_unlock, show_credential_output }
+        CommandArgs::Apply { plan, force_unlock, show_credential_output, batch, max_fail, hosts: _ } => {
+            Command::Apply { plan, force_unlock, show_credential_output, batch, max_fail }
         }
-        CommandArgs::Import { env, instance, files, force } => Command::Import { env, instance, files, force },
-        CommandArgs::Adopt { env, instance } => Command::Adopt { env, instances: instance },
+        CommandArgs::Import { env, instance, files, force, hosts: _ } => {
+            Command::Import { env, instance, files, force }
+        }
+        CommandArgs::Adopt { env, instance, hosts: _ } => Command::Adopt { env, instances: instance },
         CommandArgs::Explain(a) => {
             Command::Explain { env: a.env, instance: a.instance, container: a.container, path: a.path }
         }
         CommandArgs::Secret(SecretArgs::Set { env, path, from_file }) => Command::SecretSet { env, path, from_file },
         CommandArgs::Secret(SecretArgs::Rekey { env, dry_run }) => Command::SecretRekey { envs: env, dry_run },
         CommandArgs::Secret(SecretArgs::Check { env }) => Command::SecretCheck { envs: env },
-        CommandArgs::Ims(ImsArgs::Status { env, deployed }) => Command::ImsStatus { env, source: source(deployed) },
+        CommandArgs::Ims(ImsArgs::Status { env, deployed, hosts: _ }) => {
+            Command::ImsStatus { env, source: source(deployed) }
+        }
         CommandArgs::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command(), "nlconf", &mut script);

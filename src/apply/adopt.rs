@@ -7,7 +7,7 @@
 //! cannot check the secrets themselves against the deployed ciphertexts: only nlserver can read those.
 
 use crate::credentials::{CredentialStep, STATE_SCHEMA, StateRecord, state_file};
-use crate::deployed::{self, Source};
+use crate::deployed::{self, Hosts, Source};
 use crate::diag::{Diagnostic, Diagnostics, Staged, Warned};
 use crate::env::Environment;
 use crate::plan::compute::{self, Planned};
@@ -35,12 +35,14 @@ pub fn adopt(
     repo: &Repository,
     ids: &Identities,
     instances: &[String],
+    hosts: &Hosts,
 ) -> Staged<AdoptReport> {
     let review = compute::Request {
         repo,
         source: &Source::Target,
         options: Options { semantic: false, context: 3 },
         identities: Some(ids),
+        hosts,
     };
     let Warned { value: now, warnings: mut diags } = compute::against_deployed(env, templates, &review)?;
     for name in instances {
@@ -72,7 +74,7 @@ pub fn adopt(
             ))
         })
         .collect();
-    let locks = LockSet::acquire(locations.iter().map(|(c, l)| (*c, l.clone())), &lock_info()).map_err(|d| {
+    let locks = LockSet::acquire(locations.iter().map(|(c, l)| (*c, l.clone())), &lock_info(), hosts).map_err(|d| {
         diags.extend(d);
         std::mem::take(&mut diags)
     })?;
@@ -88,7 +90,7 @@ pub fn adopt(
             ),
         }
     }
-    report.errors.extend(locks.release());
+    report.errors.extend(locks.release(hosts.parallelism));
     diags.finish(report)
 }
 

@@ -4,13 +4,14 @@
 
 use zeroize::Zeroizing;
 
-use super::report::{ContainerReport, Reporter};
+use super::report::ContainerReport;
 use crate::credentials::{CredentialStep, STATE_SCHEMA, StateRecord, state_file};
 use crate::diag::{Diagnostic, Location as DiagLocation};
 use crate::env::Environment;
 use crate::plan::PlannedContainer;
 use crate::render::{MASK, RenderedFile};
 use crate::secrets::SecretStore;
+use crate::support::progress::Progress;
 use crate::target::Location;
 
 /// Backups kept per file in `.nlconf/backups/`.
@@ -38,7 +39,7 @@ impl ContainerApply<'_> {
 
     /// Runs the planned steps in order, stopping at the first that fails: the report says what was
     /// done, and the diagnostic why it stopped.
-    pub fn run(&self, reporter: &mut dyn Reporter) -> (ContainerReport, Option<Diagnostic>) {
+    pub fn run(&self, reporter: &dyn Progress) -> (ContainerReport, Option<Diagnostic>) {
         let label = self.label();
         let mut report = ContainerReport { label: label.clone(), ..ContainerReport::default() };
         match self.steps(&mut report, reporter) {
@@ -60,7 +61,7 @@ impl ContainerApply<'_> {
         }
     }
 
-    fn steps(&self, report: &mut ContainerReport, reporter: &mut dyn Reporter) -> Result<(), String> {
+    fn steps(&self, report: &mut ContainerReport, reporter: &dyn Progress) -> Result<(), String> {
         let (env, loc, p, label) = (self.env, &self.location, self.planned, report.label.clone());
         let file = format!("config-{}.xml", p.instance);
         let mut record = StateRecord {

@@ -1,12 +1,15 @@
 //! The locks of an apply: one per conf folder involved, all taken before the first write, released
 //! on every way out (an error, a panic unwinding, the end of the run) when the set is dropped.
 
+use crate::deployed::Hosts;
 use crate::diag::{Diagnostic, Diagnostics, Location as DiagLocation};
 use crate::target::{LOCK_FILE, Location, LockError, LockInfo};
 
 /// The locks held, released when dropped (or by `release`, which reports what it could not release).
 pub struct LockSet {
     held: Vec<(String, Location)>,
+    /// Folders released at once.
+    parallelism: usize,
 }
 
 impl LockSet {
@@ -33,46 +36,80 @@ impl LockSet {
         if diags.has_errors() { Err(diags) } else { Ok(()) }
     }
 
-    /// Locks every folder (each once, in the order given); on the first that cannot be locked,
-    /// releases those taken and says why.
+    /// Locks every folder (each once): the hosts `parallelism` at once, a host's folders one after
+    /// the other. When one cannot be locked, releases those taken and says why.
     pub fn acquire<'a>(
         folders: impl IntoIterator<Item = (&'a str, Location)>,
         info: &LockInfo,
+        hosts: &Hosts,
     ) -> Result<LockSet, Diagnostics> {
-        let mut set = LockSet { held: Vec::new() };
-        let mut diags = Diagnostics::new();
+        let mut unique: Vec<(&str, String, Location)> = Vec::new();
         for (container, loc) in folders {
             let key = loc.shown("");
-            if set.held.iter().any(|(k, _)| *k == key) {
-                continue;
+            if !unique.iter().any(|(_, k, _)| *k == key) {
+                unique.push((container, key, loc));
             }
-            let lock_file = DiagLocation::file(loc.shown(LOCK_FILE));
-            match loc.lock(info) {
-                Ok(()) => set.held.push((key, loc)),
-                Err(e) => {
-                    diags.push(refused(container, &loc, lock_file, e));
-                    diags.extend(set.release());
-                    return Err(diags);
+        }
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, (_, _, loc)) in unique.iter().enumerate() {
+            let host = loc.host_key().unwrap_or_default();
+            match groups.iter_mut().find(|(h, _)| *h == host) {
+                Some((_, g)) => g.push(i),
+                None => groups.push((host, vec![i])),
+            }
+        }
+        hosts.progress.begin("locking: folders", unique.len());
+        let taken = crate::support::pool::bounded(&groups, hosts.parallelism, |(_, members)| {
+            let mut out = Vec::new();
+            for &i in members {
+                let (_, _, loc) = &unique[i];
+                let r = loc.lock(info);
+                hosts.progress.finished(&loc.shown(""), r.is_ok());
+                let failed = r.is_err();
+                out.push((i, r));
+                // A host that refuses one lock is not asked for the next: the set is released anyway.
+                if failed {
+                    break;
                 }
             }
+            out
+        });
+        let mut set = LockSet { held: Vec::new(), parallelism: hosts.parallelism };
+        let mut diags = Diagnostics::new();
+        let mut results: Vec<_> = taken.into_iter().flatten().collect();
+        results.sort_by_key(|(i, _)| *i);
+        for (i, r) in results {
+            let (container, key, loc) = &unique[i];
+            match r {
+                Ok(()) => set.held.push((key.clone(), loc.clone())),
+                Err(e) => diags.push(refused(container, loc, DiagLocation::file(loc.shown(LOCK_FILE)), e)),
+            }
+        }
+        if diags.has_errors() {
+            diags.extend(set.release(hosts.parallelism));
+            return Err(diags);
         }
         Ok(set)
     }
 
-    /// Releases every lock now; what could not be released is an error to report.
-    pub fn release(mut self) -> Diagnostics {
+    /// Releases every lock now, `parallelism` hosts at once; what could not be released is an
+    /// error to report.
+    pub fn release(mut self, parallelism: usize) -> Diagnostics {
+        self.parallelism = parallelism;
         self.release_all()
     }
 
     fn release_all(&mut self) -> Diagnostics {
+        let held = std::mem::take(&mut self.held);
+        let failed = crate::support::pool::bounded(&held, self.parallelism, |(key, loc)| {
+            loc.unlock().err().map(|e| {
+                Diagnostic::error(None, format!("{key}: cannot release the lock: {e}"))
+                    .with_help("remove .nlconf/lock in that folder once you have checked the container, or use --force-unlock next time")
+            })
+        });
         let mut diags = Diagnostics::new();
-        for (key, loc) in self.held.drain(..) {
-            if let Err(e) = loc.unlock() {
-                diags.push(
-                    Diagnostic::error(None, format!("{key}: cannot release the lock: {e}"))
-                        .with_help("remove .nlconf/lock in that folder once you have checked the container, or use --force-unlock next time"),
-                );
-            }
+        for d in failed.into_iter().flatten() {
+            diags.push(d);
         }
         diags
     }

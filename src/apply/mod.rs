@@ -12,11 +12,13 @@ mod report;
 
 pub use container::{ContainerApply, KEEP_BACKUPS};
 pub use lock::LockSet;
-pub use report::{ApplyReport, ContainerReport, Reporter};
+pub use report::{ApplyReport, ContainerReport};
 
 use std::path::Path;
 
-use crate::deployed::{self, Source};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::deployed::{self, Hosts, Source};
 use crate::diag::{Diagnostic, Diagnostics, Staged, Warned};
 use crate::env::{Environment, TargetKind};
 use crate::plan::compute::{self, Planned};
@@ -38,21 +40,41 @@ pub struct Request<'a> {
     pub force_unlock: bool,
     /// Show what nlserver printed when a step whose command line held a secret failed.
     pub show_credential_output: bool,
+    /// Rolling apply: the containers in batches, a batch finished before the next starts.
+    pub batch: Option<Batch>,
+    /// No container is started once more than this many have failed.
+    pub max_fail: usize,
+    /// How many hosts are worked on at once, and whom to tell.
+    pub hosts: &'a Hosts<'a>,
+}
+
+/// `apply --batch`: how many containers a batch of a rolling apply takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Batch {
+    Count(usize),
+    Percent(u8),
+}
+
+impl Batch {
+    /// The size of a batch out of `total` containers: at least one.
+    pub fn size(self, total: usize) -> usize {
+        match self {
+            Batch::Count(n) => n.max(1),
+            Batch::Percent(p) => (total * usize::from(p)).div_ceil(100).max(1),
+        }
+    }
 }
 
 /// Carries out the plan. `Err` when it was refused (nothing was written); otherwise the report,
 /// whose `errors` say why it stopped if it did.
-pub fn apply(
-    env: Environment,
-    templates: &Templates,
-    req: &Request,
-    reporter: &mut dyn Reporter,
-) -> Staged<ApplyReport> {
+pub fn apply(env: Environment, templates: &Templates, req: &Request) -> Staged<ApplyReport> {
+    crate::support::interrupt::watch();
     let review = compute::Request {
         repo: req.repo,
         source: &Source::Target,
         options: Options { semantic: false, context: 3 },
         identities: Some(req.identities),
+        hosts: req.hosts,
     };
     let Warned { value: mut now, warnings: mut diags } = compute::against_deployed(env, templates, &review)?;
     let current = PlanFile::new(&now.env, std::mem::take(&mut now.inputs), &now.rendered, &now.deployed, &now.steps);
@@ -92,22 +114,22 @@ pub fn apply(
             Some((p, r, location_of(&now.env, req.repo, p)?))
         })
         .collect();
-    let locks = LockSet::acquire(work.iter().map(|(p, _, loc)| (p.container.as_str(), loc.clone())), &lock_info())
-        .map_err(|d| {
-            diags.extend(d);
-            std::mem::take(&mut diags)
-        })?;
+    let folders = work.iter().map(|(p, _, loc)| (p.container.as_str(), loc.clone()));
+    let locks = LockSet::acquire(folders, &lock_info(), req.hosts).map_err(|d| {
+        diags.extend(d);
+        std::mem::take(&mut diags)
+    })?;
     if let Err(d) = unmoved(&now, req, &work) {
         diags.extend(d);
-        diags.extend(locks.release());
+        diags.extend(locks.release(req.hosts.parallelism));
         return Err(diags);
     }
     let stamp = crate::support::clock::now_stamp();
     let no_secrets = crate::secrets::SecretStore::default();
     let secrets = now.secrets.as_ref().unwrap_or(&no_secrets);
-    let mut stopped = false;
-    for (p, r, loc) in work {
-        let one = ContainerApply {
+    let jobs: Vec<ContainerApply> = work
+        .into_iter()
+        .map(|(p, r, loc)| ContainerApply {
             env: &now.env,
             location: loc,
             planned: p,
@@ -116,20 +138,65 @@ pub fn apply(
             secrets,
             stamp: &stamp,
             show_credential_output: req.show_credential_output,
-        };
-        if stopped {
-            report.containers.push(ContainerReport { label: one.label(), ..ContainerReport::default() });
-            continue;
-        }
-        let (done, failure) = one.run(reporter);
+        })
+        .collect();
+    for (done, failure) in run_all(&jobs, req) {
         report.containers.push(done);
         if let Some(d) = failure {
             report.errors.push(d);
-            stopped = true;
         }
     }
-    report.errors.extend(locks.release());
+    if crate::support::interrupt::requested() {
+        report.errors.push(
+            Diagnostic::error(None, "interrupted: the steps in flight were finished, nothing more was started")
+                .with_help("plan again: the state records keep the steps left to do"),
+        );
+    }
+    report.errors.extend(locks.release(req.hosts.parallelism));
     diags.finish(report)
+}
+
+/// Runs the containers' applies: in batches (one batch by default), each batch's hosts
+/// `parallelism` at once, a host's containers one after the other in plan order. Once more than
+/// `max_fail` have failed (or the user interrupted), no container is started. In plan order, each
+/// container's report and why it failed.
+fn run_all(jobs: &[ContainerApply], req: &Request) -> Vec<(ContainerReport, Option<Diagnostic>)> {
+    let failed = AtomicUsize::new(0);
+    let stop = || failed.load(Ordering::SeqCst) > req.max_fail || crate::support::interrupt::requested();
+    let size = req.batch.map_or(jobs.len(), |b| b.size(jobs.len())).max(1);
+    let progress = req.hosts.progress;
+    progress.begin("applying: containers", jobs.len());
+    let mut out = Vec::with_capacity(jobs.len());
+    for (b, batch) in jobs.chunks(size).enumerate() {
+        // A host's containers in one group (local folders are all this machine's), by index.
+        let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+        for (i, job) in batch.iter().enumerate() {
+            let key = job.location.host_key().unwrap_or_default();
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, g)) => g.push(b * size + i),
+                None => groups.push((key, vec![b * size + i])),
+            }
+        }
+        let results = crate::support::pool::bounded(&groups, req.hosts.parallelism, |(_, group)| {
+            let run = |&i: &usize| {
+                let job = &jobs[i];
+                if stop() {
+                    return (i, ContainerReport { label: job.label(), ..ContainerReport::default() }, None);
+                }
+                let (report, failure) = job.run(progress);
+                if failure.is_some() {
+                    failed.fetch_add(1, Ordering::SeqCst);
+                }
+                (i, report, failure)
+            };
+            group.iter().map(run).collect::<Vec<_>>()
+        });
+        let mut batch_out: Vec<_> = results.into_iter().flatten().collect();
+        // Back in plan order.
+        batch_out.sort_by_key(|(i, _, _)| *i);
+        out.extend(batch_out.into_iter().map(|(_, report, failure)| (report, failure)));
+    }
+    out
 }
 
 /// Refuses (`Err`, nothing changed) when the plan no longer describes what apply would do.
@@ -160,7 +227,7 @@ fn unmoved(
             Some((inst, inst.container(&p.container)?))
         })
         .collect();
-    let (again, mut diags) = deployed::read_all(&req.repo.root, &now.env, &Source::Target, &jobs);
+    let (again, mut diags) = deployed::read_all(&req.repo.root, &now.env, &Source::Target, &jobs, req.hosts);
     let mut moved = Vec::new();
     for (p, _, _) in work {
         let d = again.iter().find(|d| d.instance == p.instance && d.container == p.container);

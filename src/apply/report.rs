@@ -2,14 +2,6 @@
 
 use crate::diag::Diagnostics;
 
-/// Told of each step as apply runs it: a live line on a terminal, plain lines elsewhere.
-pub trait Reporter {
-    /// `container` is starting `what` (e.g. `writing config-mkt_prod.xml`).
-    fn step(&mut self, container: &str, what: &str);
-    /// `container` is finished, successfully or not.
-    fn finished(&mut self, container: &str, ok: bool);
-}
-
 /// How far apply got on one container.
 #[derive(Debug, Default)]
 pub struct ContainerReport {
@@ -55,11 +47,17 @@ impl ApplyReport {
                 (Some(why), true) => format!("  {label}: failed, nothing changed there: {why}"),
                 (Some(why), false) => format!("  {label}: PARTIAL: {}; then failed: {why}", c.done.join(", ")),
                 (None, false) => format!("  {label}: done: {}", c.done.join(", ")),
-                (None, true) => format!("  {label}: untouched (apply stopped before it)"),
+                (None, true) => format!("  {label}: not started (apply stopped before it)"),
             });
         }
         let done = self.containers.iter().filter(|c| c.failed.is_none() && !c.done.is_empty()).count();
-        out.push(format!("{done} of {} containers done", self.containers.len()));
+        let failed = self.containers.iter().filter(|c| c.failed.is_some()).count();
+        let not_started = self.containers.len() - done - failed;
+        let mut total = format!("{done} of {} containers done", self.containers.len());
+        if failed + not_started > 0 {
+            total.push_str(&format!(", {failed} failed, {not_started} not started"));
+        }
+        out.push(total);
         out
     }
 }

@@ -11,7 +11,9 @@ pub fn run(ctx: &mut Ctx, env_name: &str, instances: &[String]) -> Status {
     let templates = ctx.templates(&repo);
     let Some(env) = ctx.load_env_for_rendering(&repo, env_name) else { return Status::Failed };
     let Some(templates) = templates else { return Status::Failed };
-    let Some(report) = ctx.diags.take(adopt::adopt(env, &templates, &repo, &ids, instances)) else {
+    let progress = ctx.progress(false);
+    let hosts = crate::deployed::Hosts { parallelism: ctx.parallelism, progress: &progress };
+    let Some(report) = ctx.diags.take(adopt::adopt(env, &templates, &repo, &ids, instances, &hosts)) else {
         return Status::Failed;
     };
     ctx.ui.out(&format!("adopt {env_name}:"));

@@ -17,6 +17,8 @@ use crate::ui::Ui;
 pub struct Ctx {
     pub ui: Ui,
     pub diags: Diagnostics,
+    /// Hosts worked on at once (`--parallelism`).
+    pub parallelism: usize,
     dir: PathBuf,
     identity_files: Vec<PathBuf>,
     /// The identities, once looked up: `None` inside when none is configured.
@@ -33,11 +35,20 @@ impl Ctx {
         Ctx {
             ui: Ui::new(globals.output),
             diags: Diagnostics::new(),
+            parallelism: globals.parallelism,
             dir: globals.dir,
             identity_files: globals.identities,
             keys: None,
             jwt_warned: false,
         }
+    }
+
+    /// The progress of work on hosts, on stderr: live on a terminal (unless -q); elsewhere a line
+    /// per step with `plain`, else nothing.
+    pub fn progress(&self, plain: bool) -> super::Live {
+        use std::io::IsTerminal;
+        let live = std::io::stderr().is_terminal() && !self.ui.quiet;
+        super::Live::new(live, plain && !self.ui.quiet)
     }
 
     /// A finding that ends the command.

@@ -3,6 +3,7 @@
 
 use super::{Ctx, Status};
 use crate::cli::ReviewArgs;
+use crate::deployed::Hosts;
 use crate::plan::compute;
 use crate::review::{self, Options};
 
@@ -19,7 +20,15 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, base: Option<&str>, options: Option
         }
         None => {
             let Ok(keys) = ctx.keys() else { return Status::Failed };
-            let req = compute::Request { repo: &repo, source: &args.source, options, identities: keys.as_deref() };
+            let progress = ctx.progress(false);
+            let hosts = Hosts { parallelism: ctx.parallelism, progress: &progress };
+            let req = compute::Request {
+                repo: &repo,
+                source: &args.source,
+                options,
+                identities: keys.as_deref(),
+                hosts: &hosts,
+            };
             let planned = ctx.diags.take(compute::against_deployed(env, &templates, &req));
             planned.map(|p| {
                 ctx.ui.timings(&p.timings);

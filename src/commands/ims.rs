@@ -10,7 +10,9 @@ pub fn status(ctx: &mut Ctx, env_name: &str, source: &Source) -> Status {
     let Some(repo) = ctx.repo() else { return Status::Failed };
     let Some(env) = ctx.load_env(&repo, env_name) else { return Status::Failed };
     let jobs: Vec<(&Instance, &Container)> = env.containers().collect();
-    let (files, diags) = deployed::read_all(&repo.root, &env, source, &jobs);
+    let progress = ctx.progress(false);
+    let hosts = deployed::Hosts { parallelism: ctx.parallelism, progress: &progress };
+    let (files, diags) = deployed::read_all(&repo.root, &env, source, &jobs, &hosts);
     if diags.has_errors() {
         return ctx.fail(diags);
     }

@@ -13,8 +13,10 @@ pub mod secret;
 pub mod validate;
 
 mod context;
+mod progress;
 
 pub use context::Ctx;
+pub(crate) use progress::Live;
 
 use crate::cli::Command;
 
@@ -34,8 +36,9 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Status {
         }
         Command::Diff { review, base, options } => diff::run(ctx, &review, base.as_deref(), options),
         Command::Plan { review, out } => plan::run(ctx, &review, &out),
-        Command::Apply { plan, force_unlock, show_credential_output } => {
-            apply::run(ctx, &plan, force_unlock, show_credential_output)
+        Command::Apply { plan, force_unlock, show_credential_output, batch, max_fail } => {
+            let opts = apply::Options { force_unlock, show_credential_output, batch, max_fail };
+            apply::run(ctx, &plan, opts)
         }
         Command::Import { env, instance, files, force } => import::run(ctx, &env, &instance, &files, force),
         Command::Adopt { env, instances } => adopt::run(ctx, &env, &instances),

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use super::{Ctx, Status};
 use crate::cli::ReviewArgs;
+use crate::deployed::Hosts;
 use crate::plan::{self, PlanFile, compute};
 use crate::review::{self, Options};
 
@@ -15,7 +16,10 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, out: &Path) -> Status {
     let Some(templates) = templates else { return Status::Failed };
     let Ok(keys) = ctx.keys() else { return Status::Failed };
     let options = Options { semantic: false, context: 3 };
-    let req = compute::Request { repo: &repo, source: &args.source, options, identities: keys.as_deref() };
+    let progress = ctx.progress(false);
+    let hosts = Hosts { parallelism: ctx.parallelism, progress: &progress };
+    let req =
+        compute::Request { repo: &repo, source: &args.source, options, identities: keys.as_deref(), hosts: &hosts };
     let Some(mut p) = ctx.diags.take(compute::against_deployed(env, &templates, &req)) else { return Status::Failed };
     ctx.ui.timings(&p.timings);
     let started = std::time::Instant::now();

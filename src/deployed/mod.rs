@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use crate::credentials::{DeployedFacts, StateRecord, state_file};
 use crate::diag::{Diagnostic, Diagnostics, Location as DiagLocation};
 use crate::env::{Container, Environment, Instance};
+use crate::support::progress::{Progress, Silent};
 use crate::support::xml::{self, XmlElement};
 use crate::target::{self, Location};
 
@@ -94,16 +95,25 @@ pub fn location(repo_root: &Path, env: &Environment, source: &Source, inst: &Ins
     }
 }
 
-/// Reads and parses the deployed file of every selected container, in parallel. An unreadable or
-/// malformed file is an error naming the container, the path and the line:column.
+/// Reads and parses the deployed file of every selected container: over ssh, each host's files in
+/// one round trip, `parallelism` hosts at once; then parsed in parallel. An unreadable or malformed
+/// file is an error naming the container, the path and the line:column. Keeps the jobs' order.
 pub fn read_all(
     repo_root: &Path,
     env: &Environment,
     source: &Source,
     jobs: &[(&Instance, &Container)],
+    hosts: &Hosts,
 ) -> (Vec<DeployedFile>, Diagnostics) {
-    let results: Vec<Result<DeployedFile, Diagnostic>> =
-        jobs.par_iter().map(|(inst, c)| read_one(&location(repo_root, env, source, inst, c), inst, c)).collect();
+    let locations: Vec<Location> = jobs.iter().map(|(inst, c)| location(repo_root, env, source, inst, c)).collect();
+    let names: Vec<&str> = jobs.iter().map(|(inst, _)| inst.name.as_str()).collect();
+    let fetched = prefetch(&locations, &names, hosts);
+    let results: Vec<Result<DeployedFile, Diagnostic>> = jobs
+        .par_iter()
+        .zip(locations.par_iter())
+        .zip(fetched.into_par_iter())
+        .map(|(((inst, c), loc), reads)| read_one_with(loc, inst, c, reads))
+        .collect();
     let mut files = Vec::new();
     let mut diags = Diagnostics::new();
     for r in results {
@@ -113,6 +123,62 @@ pub fn read_all(
         }
     }
     (files, diags)
+}
+
+/// How a stage works on hosts: how many at once, and whom it tells what it is doing.
+pub struct Hosts<'a> {
+    pub parallelism: usize,
+    pub progress: &'a dyn Progress,
+}
+
+impl Hosts<'_> {
+    /// `parallelism` hosts at once, telling no one.
+    pub fn quiet(parallelism: usize) -> Hosts<'static> {
+        Hosts { parallelism, progress: &Silent }
+    }
+}
+
+/// What was read of a container: its state record and its deployed file (see `read_one`).
+pub type Reads = Vec<std::io::Result<Option<Vec<u8>>>>;
+
+/// Reads the state record and file of every ssh location, each host in one round trip (its folders
+/// together), `parallelism` hosts at once; `None` for a local location (read where it is parsed).
+pub fn prefetch(locations: &[Location], instances: &[&str], hosts: &Hosts) -> Vec<Option<Reads>> {
+    let mut by_host: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, loc) in locations.iter().enumerate() {
+        let Some(key) = loc.host_key() else { continue };
+        match by_host.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(i),
+            None => by_host.push((key, vec![i])),
+        }
+    }
+    let mut out: Vec<Option<Reads>> = locations.iter().map(|_| None).collect();
+    if by_host.is_empty() {
+        return out;
+    }
+    let names: Vec<[String; 2]> = instances.iter().map(|i| [state_file(i), format!("config-{i}.xml")]).collect();
+    hosts.progress.begin("reading deployed files: hosts", by_host.len());
+    let read = crate::support::pool::bounded(&by_host, hosts.parallelism, |(_, members)| {
+        let who = locations[members[0]].host_shown();
+        if crate::support::interrupt::requested() {
+            let stopped = || Err(std::io::Error::other("interrupted: not read"));
+            return members.iter().map(|_| vec![stopped(), stopped()]).collect();
+        }
+        hosts.progress.status(&who, &format!("reading {}", crate::support::count(members.len() * 2, "file")));
+        let files: Vec<[&str; 2]> = members.iter().map(|&m| [names[m][0].as_str(), names[m][1].as_str()]).collect();
+        let folders: Vec<(&Location, &[&str])> =
+            members.iter().zip(&files).map(|(&m, f)| (&locations[m], &f[..])).collect();
+        let read = target::read_on_host(&folders);
+        let ok = read.iter().all(|r| r.iter().all(|f| f.is_ok()));
+        hosts.progress.finished(&who, ok);
+        read
+    });
+    for ((_, members), reads) in by_host.iter().zip(read) {
+        for (&m, r) in members.iter().zip(reads) {
+            out[m] = Some(r);
+        }
+    }
+    out
 }
 
 fn read_state(
@@ -145,11 +211,21 @@ fn cannot_read(loc: &Location, shown: &str, c: &Container, what: &str, e: &std::
     }
 }
 
-/// Reads and parses one container's deployed file and state record (over ssh, in one connection).
+/// Reads and parses one container's deployed file and state record (over ssh, in one round trip).
 pub fn read_one(loc: &Location, inst: &Instance, c: &Container) -> Result<DeployedFile, Diagnostic> {
-    let state_name = state_file(&inst.name);
+    read_one_with(loc, inst, c, None)
+}
+
+/// `read_one`, from what `prefetch` read when it did.
+pub fn read_one_with(
+    loc: &Location,
+    inst: &Instance,
+    c: &Container,
+    reads: Option<Reads>,
+) -> Result<DeployedFile, Diagnostic> {
     let file = format!("config-{}.xml", inst.name);
-    let mut both = loc.read_many(&[&state_name, &file]).into_iter();
+    let reads = reads.unwrap_or_else(|| loc.read_many(&[&state_file(&inst.name), &file]));
+    let mut both = reads.into_iter();
     let (state_read, file_read) = (both.next().unwrap_or(Ok(None)), both.next().unwrap_or(Ok(None)));
     let state = read_state(loc, inst, c, state_read)?;
     let shown = loc.shown(&file);

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::Steps;
 use crate::credentials::CredentialStep;
-use crate::deployed::{self, DeployedFile, Source};
+use crate::deployed::{self, DeployedFile, Hosts, Reads, Source};
 use crate::diag::{Diagnostic, Diagnostics, Staged, Warned};
 use crate::env::{Container, Environment, Instance, TargetKind};
 use crate::render::{Placeholder, RenderedFile, Templates};
@@ -30,6 +30,8 @@ pub struct Request<'a> {
     /// With an identity, secrets written into files are compared with the deployed plaintext, and
     /// credentials with what was last applied.
     pub identities: Option<&'a Identities>,
+    /// How the deployed files are read from hosts.
+    pub hosts: &'a Hosts<'a>,
 }
 
 /// Everything the review computes: the rendered files, the deployed ones, the review, the steps.
@@ -116,8 +118,20 @@ pub fn against_deployed(env: Environment, templates: &Templates, req: &Request) 
     let started = std::time::Instant::now();
     let key = FingerprintKey::random();
     let pairs: Vec<(&Instance, &Container)> = env.containers().collect();
-    let results: Vec<Staged<Reviewed>> =
-        pairs.par_iter().map(|(i, c)| review_container(&env, templates, req, i, c, secrets.as_ref(), &key)).collect();
+    // Over ssh, every host's files first, in one round trip per host and `parallelism` hosts at
+    // once; the CPU work after, on the cores.
+    let locations: Vec<_> =
+        pairs.iter().map(|(i, c)| deployed::location(&req.repo.root, &env, req.source, i, c)).collect();
+    let names: Vec<&str> = pairs.iter().map(|(i, _)| i.name.as_str()).collect();
+    let fetched = deployed::prefetch(&locations, &names, req.hosts);
+    let results: Vec<Staged<Reviewed>> = pairs
+        .par_iter()
+        .zip(locations.par_iter())
+        .zip(fetched.into_par_iter())
+        .map(|(((i, c), loc), reads)| {
+            review_container(&env, templates, req, (i, c, loc, reads), secrets.as_ref(), &key)
+        })
+        .collect();
     let mut rendered = Vec::with_capacity(results.len());
     let mut deployed = Vec::with_capacity(results.len());
     let mut files = Vec::with_capacity(results.len());
@@ -181,14 +195,13 @@ fn review_container(
     env: &Environment,
     templates: &Templates,
     req: &Request,
-    i: &Instance,
-    c: &Container,
+    (i, c, loc, reads): (&Instance, &Container, &crate::target::Location, Option<Reads>),
     secrets: Option<&SecretStore>,
     key: &FingerprintKey,
 ) -> Staged<Reviewed> {
     let Warned { value: tree, warnings: mut diags } = env.checked_serverconf(i, c)?;
     let result = (|| {
-        let mut d = deployed::read_one(&deployed::location(&req.repo.root, env, req.source, i, c), i, c)?;
+        let mut d = deployed::read_one_with(loc, i, c, reads)?;
         let mut f = templates.render_tree(env, i, c, tree, d.tree.as_ref())?;
         let (review, tree) = compare_one(&f, &d, secrets, key, &req.options)?;
         if let Some(tree) = tree {

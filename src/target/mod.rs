@@ -9,6 +9,9 @@ use crate::env::{Container, Target, TargetKind};
 
 mod local;
 mod remote;
+mod ssh;
+
+pub use ssh::{CloseOnDrop, close_all};
 
 use local::ConfDir;
 pub use local::MAX_DEPLOYED_BYTES;
@@ -46,85 +49,79 @@ impl Location {
     /// connection reads them all (a review reads a container's state record and file together);
     /// a failure of that connection is every file's.
     pub fn read_many(&self, files: &[&str]) -> Vec<io::Result<Option<Vec<u8>>>> {
-        let dir = match self {
+        match self {
             // The folder opened once for all of them.
             Location::Local(dir) => {
-                return match ConfDir::open(dir) {
+                match ConfDir::open(dir) {
                     Ok(conf) => files.iter().map(|f| conf.read(f, MAX_DEPLOYED_BYTES)).collect(),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => files.iter().map(|_| Ok(None)).collect(),
                     Err(e) => files.iter().map(|_| Err(io::Error::new(e.kind(), e.to_string()))).collect(),
-                };
+                }
             }
-            Location::Ssh { dir, .. } => dir,
-        };
-        // Each file as a header line and exactly that many bytes: `-` when absent, `L` for a
-        // symlink (in its own name or in `.nlconf`), `S` for anything but a regular file, `B` for
-        // a file over the cap, else its size.
-        let script = remote::read_many(dir, files, MAX_DEPLOYED_BYTES);
-        let failed = |e: &dyn std::fmt::Display| files.iter().map(|_| Err(io::Error::other(e.to_string()))).collect();
-        let out = match self.ssh(&script).stdin(Stdio::null()).output() {
-            Ok(o) if o.status.success() => o.stdout,
-            Ok(o) => return failed(&ssh_failure(&o.stderr)),
-            Err(e) => return failed(&e),
-        };
-        let mut rest = out.as_slice();
+            Location::Ssh { .. } => read_on_host(&[(self, files)]).pop().unwrap_or_default(),
+        }
+    }
+}
+
+/// Reads the files of several folders of one host (ssh locations sharing a destination) in one
+/// round trip: per folder, per file, its bytes or `None` when absent. A failure of the connection
+/// is every file's.
+pub fn read_on_host(folders: &[(&Location, &[&str])]) -> Vec<Vec<io::Result<Option<Vec<u8>>>>> {
+    let failed = |e: &dyn std::fmt::Display| {
+        folders.iter().map(|(_, files)| files.iter().map(|_| Err(io::Error::other(e.to_string()))).collect()).collect()
+    };
+    let Some((first, _)) = folders.first() else { return Vec::new() };
+    // Each file as a header line and exactly that many bytes: `-` when absent, `L` for a symlink
+    // (in its own name or in `.nlconf`), `S` for anything but a regular file, `B` for a file over
+    // the cap, else its size.
+    let groups: Vec<(&str, &[&str])> = folders
+        .iter()
+        .map(|(loc, files)| match loc {
+            Location::Ssh { dir, .. } => (dir.as_str(), *files),
+            Location::Local(_) => ("", *files),
+        })
+        .collect();
+    let script = remote::read_folders(&groups, MAX_DEPLOYED_BYTES);
+    let out = match first.ssh(&script).and_then(|mut cmd| cmd.stdin(Stdio::null()).output()) {
+        Ok(o) if o.status.success() => o.stdout,
+        Ok(o) => return failed(&ssh_failure(&o.stderr)),
+        Err(e) => return failed(&e),
+    };
+    let mut rest = out.as_slice();
+    let mut all = Vec::with_capacity(folders.len());
+    for (loc, files) in folders {
         let mut read = Vec::with_capacity(files.len());
-        for _ in files {
+        for file in files.iter() {
             let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
                 return failed(&"ssh: the files changed while they were read; run again");
             };
             let header = std::str::from_utf8(&rest[..nl]).unwrap_or("").trim();
             rest = &rest[nl + 1..];
-            let shown = self.shown(files[read.len()]);
-            match header {
+            let what = match header {
                 "-" => {
                     read.push(Ok(None));
                     continue;
                 }
-                "L" | "S" | "B" => {
-                    let what = match header {
-                        "L" => "is a symlink (or lies behind one)",
-                        "S" => "is not a regular file",
-                        _ => "is larger than the cap on deployed files",
-                    };
-                    read.push(Err(io::Error::other(format!(
-                        "{shown} {what}: refused (whoever can write the conf folder could point nlconf elsewhere)"
-                    ))));
-                    continue;
-                }
-                _ => {}
-            }
-            match header.parse::<usize>() {
-                Ok(n) if n <= rest.len() => {
-                    read.push(Ok(Some(rest[..n].to_vec())));
-                    rest = &rest[n..];
-                }
-                _ => return failed(&"ssh: the files changed while they were read; run again"),
-            }
+                "L" => "is a symlink (or lies behind one)",
+                "S" => "is not a regular file",
+                "B" => "is larger than the cap on deployed files",
+                _ => match header.parse::<usize>() {
+                    Ok(n) if n <= rest.len() => {
+                        read.push(Ok(Some(rest[..n].to_vec())));
+                        rest = &rest[n..];
+                        continue;
+                    }
+                    _ => return failed(&"ssh: the files changed while they were read; run again"),
+                },
+            };
+            read.push(Err(io::Error::other(format!(
+                "{} {what}: refused (whoever can write the conf folder could point nlconf elsewhere)",
+                loc.shown(file)
+            ))));
         }
-        read
+        all.push(read);
     }
-
-    /// An `ssh` command to this container's host running `script` in the remote shell.
-    pub fn ssh(&self, script: &str) -> Command {
-        let mut cmd = Command::new("ssh");
-        if let Location::Ssh { destination, port, options, connect_timeout, .. } = self {
-            cmd.arg("-o").arg("BatchMode=yes");
-            if let Some(p) = port {
-                cmd.arg("-p").arg(p.to_string());
-            }
-            // ssh takes the first value given for an option: the target's own come first, then
-            // the bounds that keep a host that stops answering from hanging the run.
-            for o in options {
-                cmd.arg("-o").arg(o);
-            }
-            cmd.arg("-o").arg(format!("ConnectTimeout={connect_timeout}"));
-            cmd.arg("-o").arg("ServerAliveInterval=10");
-            cmd.arg("-o").arg("ServerAliveCountMax=3");
-            cmd.arg("--").arg(destination).arg(script);
-        }
-        cmd
-    }
+    all
 }
 
 fn ssh_failure(stderr: &[u8]) -> String {
@@ -246,7 +243,7 @@ impl Location {
             Location::Local(dir) => ConfDir::create(dir).map_err(LockError::Io)?.lock(&json),
             Location::Ssh { dir, .. } => {
                 let script = remote::script(dir, remote::LOCK);
-                let mut cmd = self.ssh(&script);
+                let mut cmd = self.ssh(&script).map_err(LockError::Io)?;
                 let out = run_with_input(&mut cmd, &json).map_err(LockError::Io)?;
                 match out.status.code() {
                     Some(0) => Ok(()),
@@ -278,12 +275,10 @@ impl Location {
             Location::Local(dir) => {
                 let Some((program, args)) = argv.split_first() else { return Err(io::Error::other("empty command")) };
                 let dir = dir.canonicalize()?;
-                let out = Command::new(program.as_str())
-                    .args(args.iter().map(|a| a.as_str()))
-                    .current_dir(&dir)
-                    .env("NLCONF_CONF_DIR", &dir)
-                    .stdin(Stdio::null())
-                    .output()?;
+                let mut cmd = Command::new(program.as_str());
+                cmd.args(args.iter().map(|a| a.as_str())).current_dir(&dir).env("NLCONF_CONF_DIR", &dir);
+                ssh::own_group(&mut cmd);
+                let out = cmd.stdin(Stdio::null()).output()?;
                 Ok(RunResult {
                     success: out.status.success(),
                     code: out.status.code(),
@@ -315,7 +310,7 @@ impl Location {
     }
 
     fn ssh_with_input(&self, script: &str, input: &[u8]) -> io::Result<RunResult> {
-        let mut cmd = self.ssh(script);
+        let mut cmd = self.ssh(script)?;
         let out = run_with_input(&mut cmd, input)?;
         Ok(RunResult {
             success: out.status.success(),

@@ -18,26 +18,30 @@ pub fn script(dir: &str, body: &str) -> String {
     format!("set -e; umask 077; cd -P -- {}; conf=$(pwd -P)\n{FUNCTIONS}\n{body}", shell_quote(dir))
 }
 
-/// Reads `files` (names in the conf folder, or in its `.nlconf`), each as a header line and the
-/// bytes: `-` absent, `L` a symlink, `S` not a regular file, `B` over `cap` bytes, else its size.
-/// A conf folder that does not exist yet holds nothing.
-pub fn read_many(dir: &str, files: &[&str], cap: u64) -> String {
-    let absent: String = files.iter().map(|_| "echo -; ").collect();
-    let mut s = format!("set -e; cd -P -- {} 2>/dev/null || {{ {absent}exit 0; }}", shell_quote(dir));
-    for f in files {
-        let (enter, name) = match f.strip_prefix(".nlconf/") {
-            Some(name) => (
-                "if [ -L .nlconf ]; then echo L; exit 0; fi; if [ ! -d .nlconf ]; then echo -; exit 0; fi; cd -P .nlconf; ",
-                name,
-            ),
-            None => ("", *f),
-        };
-        s.push_str(&format!(
-            "; ( {enter}p={p}; if [ -L \"$p\" ]; then echo L; elif [ ! -e \"$p\" ]; then echo -; \
-             elif [ ! -f \"$p\" ]; then echo S; else n=$(wc -c < \"$p\"); n=$((n+0)); \
-             if [ \"$n\" -gt {cap} ]; then echo B; else echo $n; head -c $n -- \"$p\"; fi; fi )",
-            p = shell_quote(name)
-        ));
+/// Reads, per folder, `files` (names in the conf folder, or in its `.nlconf`), each as a header
+/// line and the bytes: `-` absent, `L` a symlink, `S` not a regular file, `B` over `cap` bytes,
+/// else its size. A conf folder that does not exist yet holds nothing.
+pub fn read_folders(folders: &[(&str, &[&str])], cap: u64) -> String {
+    let mut s = String::from("set -e");
+    for (dir, files) in folders {
+        let absent: String = files.iter().map(|_| "echo -; ").collect();
+        s.push_str(&format!("; ( cd -P -- {} 2>/dev/null || {{ {absent}exit 0; }}", shell_quote(dir)));
+        for f in files.iter() {
+            let (enter, name) = match f.strip_prefix(".nlconf/") {
+                Some(name) => (
+                    "if [ -L .nlconf ]; then echo L; exit 0; fi; if [ ! -d .nlconf ]; then echo -; exit 0; fi; cd -P .nlconf; ",
+                    name,
+                ),
+                None => ("", *f),
+            };
+            s.push_str(&format!(
+                "; ( {enter}p={p}; if [ -L \"$p\" ]; then echo L; elif [ ! -e \"$p\" ]; then echo -; \
+                 elif [ ! -f \"$p\" ]; then echo S; else n=$(wc -c < \"$p\"); n=$((n+0)); \
+                 if [ \"$n\" -gt {cap} ]; then echo B; else echo $n; head -c $n -- \"$p\"; fi; fi )",
+                p = shell_quote(name)
+            ));
+        }
+        s.push_str(" )");
     }
     s
 }

@@ -1029,8 +1029,8 @@ fn a_failed_credential_step_stops_apply_and_the_report_says_where() {
   app1 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
   app3 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
   app1 (mkt_prod): PARTIAL: wrote config-mkt_prod.xml; then failed: `$NLSERVER config -instance:mkt_prod -setimsoauth:{ORG}/{CLIENT}/{TA}/(sensitive)` failed (exit 1); what nlserver printed is not shown, since its command line held a secret: run that command by hand on the container (with the secret) to see it, or apply again at a terminal with --show-credential-output
-  app2 (mkt_prod): untouched (apply stopped before it)
-2 of 4 containers done
+  app2 (mkt_prod): not started (apply stopped before it)
+2 of 4 containers done, 1 failed, 1 not started
 "
         )
     );
@@ -1088,10 +1088,10 @@ fn a_failed_reload_stops_apply_on_the_first_container() {
         site.norm(&out.stdout),
         "apply prod:
   app1 (mid_prod): PARTIAL: wrote config-mid_prod.xml; then failed: `$NLSERVER config -reload` failed (exit 1): ERROR: simulated failure of config -reload
-  app3 (mid_prod): untouched (apply stopped before it)
-  app1 (mkt_prod): untouched (apply stopped before it)
-  app2 (mkt_prod): untouched (apply stopped before it)
-0 of 4 containers done
+  app3 (mid_prod): not started (apply stopped before it)
+  app1 (mkt_prod): not started (apply stopped before it)
+  app2 (mkt_prod): not started (apply stopped before it)
+0 of 4 containers done, 1 failed, 3 not started
 "
     );
     assert_eq!(site.take_argv(), [reload("app1")]);
@@ -1120,8 +1120,8 @@ fn a_failed_restart_leaves_the_containers_before_it_done() {
   app1 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
   app3 (mid_prod): done: wrote config-mid_prod.xml, ran config -reload
   app1 (mkt_prod): PARTIAL: wrote config-mkt_prod.xml, set the IMS credentials, ran config -reload; then failed: `$NLSERVER restart pipelined@mkt_prod` failed (exit 1): ERROR: No task corresponds to the mask pipelined@mkt_prod
-  app2 (mkt_prod): untouched (apply stopped before it)
-2 of 4 containers done
+  app2 (mkt_prod): not started (apply stopped before it)
+2 of 4 containers done, 1 failed, 1 not started
 "
     );
     assert_eq!(
