@@ -51,13 +51,11 @@ impl Location {
     pub fn read_many(&self, files: &[&str]) -> Vec<io::Result<Option<Vec<u8>>>> {
         match self {
             // The folder opened once for all of them.
-            Location::Local(dir) => {
-                match ConfDir::open(dir) {
-                    Ok(conf) => files.iter().map(|f| conf.read(f, MAX_DEPLOYED_BYTES)).collect(),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => files.iter().map(|_| Ok(None)).collect(),
-                    Err(e) => files.iter().map(|_| Err(io::Error::new(e.kind(), e.to_string()))).collect(),
-                }
-            }
+            Location::Local(dir) => match ConfDir::open(dir) {
+                Ok(conf) => files.iter().map(|f| conf.read(f, MAX_DEPLOYED_BYTES)).collect(),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => files.iter().map(|_| Ok(None)).collect(),
+                Err(e) => files.iter().map(|_| Err(io::Error::new(e.kind(), e.to_string()))).collect(),
+            },
             Location::Ssh { .. } => read_on_host(&[(self, files)]).pop().unwrap_or_default(),
         }
     }

@@ -310,7 +310,7 @@ impl Repo {
     }
 
     /// `nlconf -C <repo> --color never ARGS...` with the harness's environment and `env` over it.
-    fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_nlconf"));
         cmd.arg("-C")
             .arg(&self.root)

@@ -9,6 +9,7 @@ mod bad_input;
 mod crash;
 mod credentials;
 mod explain;
+mod fleet;
 mod harness;
 mod help;
 mod hostile;

@@ -65,7 +65,7 @@ impl Sshd {
         for _ in 0..5 {
             let port = free_port();
             let config = format!(
-                "ListenAddress 127.0.0.1\nPort {port}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+                "ListenAddress 127.0.0.1\nListenAddress 127.0.0.2\nListenAddress 127.0.0.3\nPort {port}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
                  PidFile {d}/sshd.pid\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
                  KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\nMaxStartups 100:30:200\n\
                  MaxSessions 100\nSetEnv NLSERVER_STANDIN_ARGV={argv} HOME={d}/home\n",
