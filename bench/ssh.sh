@@ -11,7 +11,7 @@
 #
 # Settings: BENCH_SSH_RUNS (default 3), BENCH_SSH_PARALLELISM (default: nlconf's own default),
 # BENCH_DIR (default ${TMPDIR:-/tmp}/nlconf-bench), NLCONF_BIN (default: a release build of this
-# checkout, built here), BENCH_OUT (the report is appended to it when set).
+# checkout, built here), FLEET_BIN (with NLCONF_BIN: nothing is built), BENCH_OUT (the report is appended to it when set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,10 +21,13 @@ INSTANCES=50 CONTAINERS=4
 export SSH_STANDIN_HANDSHAKE=${SSH_STANDIN_HANDSHAKE:-0.150} SSH_STANDIN_RTT=${SSH_STANDIN_RTT:-0.030}
 log() { printf '%s\n' "$*" >&2; }
 
-if [ -n "${NLCONF_BIN:-}" ]; then cargo build --release --quiet --example fleet; else cargo build --release --quiet --example fleet --bin nlconf; fi
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+# NLCONF_BIN and FLEET_BIN (both set): binaries built elsewhere (e.g. another commit's), nothing built.
+if [ -z "${NLCONF_BIN:-}" ] || [ -z "${FLEET_BIN:-}" ]; then
+    cargo build --release --quiet --example fleet --bin nlconf
+    TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+fi
 N=${NLCONF_BIN:-$TARGET_DIR/release/nlconf}
-FLEET_BIN=$TARGET_DIR/release/examples/fleet
+FLEET_BIN=${FLEET_BIN:-$TARGET_DIR/release/examples/fleet}
 PAR=()
 [ -n "${BENCH_SSH_PARALLELISM:-}" ] && PAR=(--parallelism "$BENCH_SSH_PARALLELISM")
 

@@ -16,7 +16,7 @@ use crate::repo::Repository;
 use crate::review::{FileStatus, Options};
 use crate::secrets::Identities;
 
-use super::{KEEP_BACKUPS, LockSet, lock_info};
+use super::{KEEP_BACKUPS, LockSet, Records, lock_info};
 
 /// What adopt did on each container.
 #[derive(Debug, Default)]
@@ -79,10 +79,11 @@ pub fn adopt(
         std::mem::take(&mut diags)
     })?;
     let stamp = crate::support::clock::now_stamp();
+    let records = Records::default();
     for (&k, (_, loc)) in ready.iter().zip(&locations) {
         let f = &now.rendered[k];
         let label = format!("{} ({})", f.container, f.instance);
-        match record(&now, k, loc, &stamp) {
+        match record(&now, k, loc, &stamp, &records) {
             Ok(done) => report.adopted.push(format!("{label}: {done}")),
             Err(e) => report.errors.push(
                 Diagnostic::in_file(std::path::Path::new(&loc.shown(&f.file_name)), format!("{label}: {e}"))
@@ -116,7 +117,13 @@ fn why_not(now: &Planned, k: usize) -> Option<String> {
 }
 
 /// Writes container `k`'s state record (and its file, when it differs in formatting only).
-fn record(now: &Planned, k: usize, loc: &crate::target::Location, stamp: &str) -> Result<String, String> {
+fn record(
+    now: &Planned,
+    k: usize,
+    loc: &crate::target::Location,
+    stamp: &str,
+    records: &Records,
+) -> Result<String, String> {
     let (f, d) = (&now.rendered[k], &now.deployed[k]);
     // Under the lock, the container must still be what was compared.
     let inst = now.env.instance(&f.instance).ok_or("no such instance")?;
@@ -139,7 +146,7 @@ fn record(now: &Planned, k: usize, loc: &crate::target::Location, stamp: &str) -
     };
     let mut kinds = Vec::new();
     for step in CredentialStep::of(inst) {
-        let applied = step.record(&now.env, store).ok_or(format!("{} could not be decrypted", step.what()))?;
+        let applied = records.get(&step, &now.env, store).ok_or(format!("{} could not be decrypted", step.what()))?;
         record.credentials.insert(step.kind().to_string(), applied);
         kinds.push(step.kind());
     }

@@ -2,10 +2,13 @@
 //! it, run the reload and restart steps. The state record says what is still to do before anything
 //! is done, so that a step that fails (or an apply that dies) is run again by the next plan.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use zeroize::Zeroizing;
 
 use super::report::ContainerReport;
-use crate::credentials::{CredentialStep, STATE_SCHEMA, StateRecord, state_file};
+use crate::credentials::{AppliedCredential, CredentialStep, STATE_SCHEMA, StateRecord, state_file};
 use crate::diag::{Diagnostic, Location as DiagLocation};
 use crate::env::Environment;
 use crate::plan::PlannedContainer;
@@ -30,6 +33,27 @@ pub struct ContainerApply<'a> {
     pub stamp: &'a str,
     /// Show what nlserver printed when a step whose command line held a secret failed.
     pub show_credential_output: bool,
+    /// The records of the credentials applied in this run, shared by an instance's containers.
+    pub records: &'a Records,
+}
+
+/// What a credential step records once it has run, computed once per instance and step in a run:
+/// its fingerprint is a memory-hard KDF (tens of milliseconds of a core each), and every container
+/// of an instance holds the same credentials, so its containers share one record (and its salt).
+#[derive(Default)]
+pub struct Records {
+    cells: Mutex<HashMap<(String, String), Arc<OnceLock<Option<AppliedCredential>>>>>,
+}
+
+impl Records {
+    pub(crate) fn get(&self, step: &CredentialStep, env: &Environment, secrets: &SecretStore) -> Option<AppliedCredential> {
+        let cell = {
+            let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+            let key = (step.instance.to_string(), step.kind().to_string());
+            Arc::clone(cells.entry(key).or_default())
+        };
+        cell.get_or_init(|| step.record(env, secrets)).clone()
+    }
 }
 
 impl ContainerApply<'_> {
@@ -118,7 +142,8 @@ impl ContainerApply<'_> {
             let shown = step.shown(&env.nlserver);
             self.run_nlserver(&argv, Some(step.secret_arg()), &shown)?;
             report.done.push(step.done().to_string());
-            let applied = step.record(env, self.secrets).ok_or(format!("{} could not be recorded", step.what()))?;
+            let applied =
+                self.records.get(&step, env, self.secrets).ok_or(format!("{} could not be recorded", step.what()))?;
             record.credentials.insert(planned.kind.clone(), applied);
             record.applied_at = crate::support::clock::now_utc();
             save(&record)?;

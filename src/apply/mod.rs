@@ -10,7 +10,7 @@ mod container;
 mod lock;
 mod report;
 
-pub use container::{ContainerApply, KEEP_BACKUPS};
+pub use container::{ContainerApply, KEEP_BACKUPS, Records};
 pub use lock::LockSet;
 pub use report::{ApplyReport, ContainerReport};
 
@@ -127,6 +127,7 @@ pub fn apply(env: Environment, templates: &Templates, req: &Request) -> Staged<A
     let stamp = crate::support::clock::now_stamp();
     let no_secrets = crate::secrets::SecretStore::default();
     let secrets = now.secrets.as_ref().unwrap_or(&no_secrets);
+    let records = Records::default();
     let jobs: Vec<ContainerApply> = work
         .into_iter()
         .map(|(p, r, loc)| ContainerApply {
@@ -138,6 +139,7 @@ pub fn apply(env: Environment, templates: &Templates, req: &Request) -> Staged<A
             secrets,
             stamp: &stamp,
             show_credential_output: req.show_credential_output,
+            records: &records,
         })
         .collect();
     for (done, failure) in run_all(&jobs, req) {

@@ -6,7 +6,7 @@ use crate::import::request::{self, Request};
 
 pub fn run(ctx: &mut Ctx, env_name: &str, instance: &str, specs: &[String], force: bool) -> Status {
     let Some(repo) = ctx.repo() else { return Status::Failed };
-    let req = Request { env: env_name, instance, specs, force };
+    let req = Request { env: env_name, instance, specs, force, parallelism: ctx.parallelism };
     let Some(done) = ctx.diags.take(request::run(&repo, &req)) else { return Status::Failed };
     ctx.ui.out(&format!("wrote {} ({})", done.written.display(), crate::ui::count(done.containers, "container")));
     let r = &done.report;

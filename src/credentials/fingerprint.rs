@@ -3,9 +3,11 @@
 //!
 //! A database password is often chosen by a person, so a fingerprint must cost a guesser what a
 //! memory-hard KDF costs: scrypt (N = 2^15, r = 8, p = 1: 32 MiB and tens of milliseconds a try),
-//! with a random salt per record, so that no two records (nor two containers) can be attacked
-//! together. It is computed when a credential is applied, and when its ciphertext changed since
-//! (a rotation or a rekey); an unchanged ciphertext needs none. Records written by nlconf before
+//! with a random salt per instance and apply, so that no two records of different credentials can
+//! be attacked together (the containers of an instance hold the same credentials: an apply computes
+//! their fingerprint once, and their records share it). It is computed when a credential is applied,
+//! and checked when its ciphertext changed since (a rotation or a rekey); an unchanged ciphertext
+//! needs none. Records written by nlconf before
 //! v2 hold a PBKDF2-SHA256 fingerprint, still verified, and replaced on the next apply.
 
 use sha2::Sha256;

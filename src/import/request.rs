@@ -18,6 +18,8 @@ pub struct Request<'a> {
     pub specs: &'a [String],
     /// Replace an existing `environments/<env>/<instance>.yaml`.
     pub force: bool,
+    /// Hosts read at once.
+    pub parallelism: usize,
 }
 
 /// What import wrote, and what a person should know about it.
@@ -121,6 +123,7 @@ fn read_inputs(repo: &Repository, req: &Request) -> Result<Vec<Input>, Diagnosti
     let mut inputs = Vec::new();
     let mut target = None;
     let mut twice = Vec::new();
+    let mut todo: Vec<(String, Option<String>)> = Vec::new();
     for spec in specs {
         let (container, file) = match spec.split_once('=') {
             Some((c, f)) => (c.to_string(), Some(f.to_string())),
@@ -137,16 +140,21 @@ fn read_inputs(repo: &Repository, req: &Request) -> Result<Vec<Input>, Diagnosti
             }
             continue;
         }
-        let read = match &file {
-            Some(f) => read_local(Path::new(f), instance),
-            None => {
-                if target.is_none() {
-                    target = diags.take(env::load_target_settings(repo, env_name));
-                }
-                let Some(t) = &target else { return Err(diags) };
-                read_target(&repo.root, t, instance, &container)
+        if file.is_none() && target.is_none() {
+            target = diags.take(env::load_target_settings(repo, env_name));
+            if target.is_none() {
+                return Err(diags);
             }
-        };
+        }
+        todo.push((container, file));
+    }
+    // The containers read from the target: `parallelism` hosts at once.
+    let reads = crate::support::pool::bounded(&todo, req.parallelism, |(container, file)| match (file, &target) {
+        (Some(f), _) => read_local(Path::new(f), instance),
+        (None, Some(t)) => read_target(&repo.root, t, instance, container),
+        (None, None) => Err(Diagnostic::error(None, "no target settings")),
+    });
+    for ((container, _), read) in todo.into_iter().zip(reads) {
         match read {
             Ok((shown, text)) => match xml::parse(&text) {
                 Ok(tree) if tree.name.eq_ignore_ascii_case("serverconf") => {
