@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make bench`, part 2 (also on its own: ./bench/ssh.sh): a fleet of hosts over SSH (DESIGN §7.1).
-# An ssh stand-in (bench/ssh-standin/ssh) costs what a network costs: SSH_STANDIN_HANDSHAKE seconds
+# An ssh stand-in (examples/ssh_standin.rs, first on PATH as `ssh`) costs what a network costs: SSH_STANDIN_HANDSHAKE seconds
 # per new connection (default 0.150), SSH_STANDIN_RTT per command over one (default 0.030), and runs
 # the remote script on this machine; a do-nothing nlserver stands in for nlserver.
 #
@@ -11,7 +11,7 @@
 #
 # Settings: BENCH_SSH_RUNS (default 3), BENCH_SSH_PARALLELISM (default: nlconf's own default),
 # BENCH_DIR (default ${TMPDIR:-/tmp}/nlconf-bench), NLCONF_BIN (default: a release build of this
-# checkout, built here), FLEET_BIN (with NLCONF_BIN: nothing is built), BENCH_OUT (the report is appended to it when set).
+# checkout, built here), FLEET_BIN and STANDIN_BIN (with NLCONF_BIN: nothing is built), BENCH_OUT (the report is appended to it when set).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,12 +22,13 @@ export SSH_STANDIN_HANDSHAKE=${SSH_STANDIN_HANDSHAKE:-0.150} SSH_STANDIN_RTT=${S
 log() { printf '%s\n' "$*" >&2; }
 
 # NLCONF_BIN and FLEET_BIN (both set): binaries built elsewhere (e.g. another commit's), nothing built.
-if [ -z "${NLCONF_BIN:-}" ] || [ -z "${FLEET_BIN:-}" ]; then
-    cargo build --release --quiet --example fleet --bin nlconf
+if [ -z "${NLCONF_BIN:-}" ] || [ -z "${FLEET_BIN:-}" ] || [ -z "${STANDIN_BIN:-}" ]; then
+    cargo build --release --quiet --example fleet --example ssh_standin --bin nlconf
     TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 fi
 N=${NLCONF_BIN:-$TARGET_DIR/release/nlconf}
 FLEET_BIN=${FLEET_BIN:-$TARGET_DIR/release/examples/fleet}
+STANDIN_BIN=${STANDIN_BIN:-$TARGET_DIR/release/examples/ssh_standin}
 PAR=()
 [ -n "${BENCH_SSH_PARALLELISM:-}" ] && PAR=(--parallelism "$BENCH_SSH_PARALLELISM")
 
@@ -53,7 +54,9 @@ PY
     touch "$F/.nlconf-ssh-bench"
 fi
 HOSTS=$(grep -ho 'host: [^ }]*' "$F"/environments/fleet/*.yaml | sort -u | wc -l)
-export PATH="$ROOT/bench/ssh-standin:$PATH" NO_COLOR=1
+STANDIN_DIR=$F/standin-path
+mkdir -p "$STANDIN_DIR" && ln -sf "$STANDIN_BIN" "$STANDIN_DIR/ssh"
+export PATH="$STANDIN_DIR:$PATH" NO_COLOR=1
 reset() { rm -rf "$F/deployed" && cp -a "$F/pristine" "$F/deployed"; }
 
 # run NAME CMD...: times RUNS runs (each after reset), prints the median and the connections per run.

@@ -15,7 +15,7 @@ use crate::plan::PlannedContainer;
 use crate::render::{MASK, RenderedFile};
 use crate::secrets::SecretStore;
 use crate::support::progress::Progress;
-use crate::target::Location;
+use crate::target::{Location, WritePart};
 
 /// Backups kept per file in `.nlconf/backups/`.
 pub const KEEP_BACKUPS: usize = 10;
@@ -42,11 +42,20 @@ pub struct ContainerApply<'a> {
 /// of an instance holds the same credentials, so its containers share one record (and its salt).
 #[derive(Default)]
 pub struct Records {
-    cells: Mutex<HashMap<(String, String), Arc<OnceLock<Option<AppliedCredential>>>>>,
+    /// Per instance and step kind.
+    cells: Mutex<HashMap<(String, String), Arc<RecordCell>>>,
 }
 
+/// A record once computed; `None` when the secrets could not be decrypted.
+type RecordCell = OnceLock<Option<AppliedCredential>>;
+
 impl Records {
-    pub(crate) fn get(&self, step: &CredentialStep, env: &Environment, secrets: &SecretStore) -> Option<AppliedCredential> {
+    pub(crate) fn get(
+        &self,
+        step: &CredentialStep,
+        env: &Environment,
+        secrets: &SecretStore,
+    ) -> Option<AppliedCredential> {
         let cell = {
             let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
             let key = (step.instance.to_string(), step.kind().to_string());
@@ -112,18 +121,24 @@ impl ContainerApply<'_> {
                 record.secret_attributes.push(a.clone());
             }
         }
+        let state = state_file(&p.instance);
+        let json = |record: &StateRecord| serde_json::to_vec_pretty(record).unwrap_or_default();
         let save = |record: &StateRecord| {
-            let json = serde_json::to_vec_pretty(record).unwrap_or_default();
-            loc.write_atomic(&state_file(&p.instance), &json).map_err(|e| format!("cannot write the state record: {e}"))
+            loc.write_atomic(&state, &json(record)).map_err(|e| format!("cannot write the state record: {e}"))
         };
-        if !record.pending.is_empty() {
-            save(&record)?;
-        }
+        // The steps left to do are recorded before the file is written (over ssh, with it).
+        let first = (!record.pending.is_empty()).then(|| json(&record));
         if p.steps.write_file {
             reporter.step(&label, &format!("writing {file}"));
-            loc.backup(&file, self.stamp, KEEP_BACKUPS).map_err(|e| format!("cannot back up {file}: {e}"))?;
             let content = crate::render::reveal(self.rendered, |id| self.secrets.get(id), "");
-            loc.write_atomic(&file, content.as_bytes()).map_err(|e| format!("cannot write {file}: {e}"))?;
+            let record_first = first.as_deref().map(|j| (state.as_str(), j));
+            loc.write_backed_up(&file, content.as_bytes(), (self.stamp, KEEP_BACKUPS), record_first).map_err(
+                |(part, e)| match part {
+                    WritePart::Record => format!("cannot write the state record: {e}"),
+                    WritePart::Backup => format!("cannot back up {file}: {e}"),
+                    WritePart::File => format!("cannot write {file}: {e}"),
+                },
+            )?;
             report.done.push(format!("wrote {file}"));
             // Saved with the steps that follow, or now when none does.
             let changed = record.secret_attributes != written;
@@ -131,6 +146,8 @@ impl ContainerApply<'_> {
             if changed && p.steps.post.is_empty() {
                 save(&record)?;
             }
+        } else if first.is_some() {
+            save(&record)?;
         }
         for planned in &p.steps.credentials {
             let Some(step) = env.instance(&p.instance).and_then(|i| CredentialStep::find(i, &planned.kind)) else {
@@ -140,23 +157,32 @@ impl ContainerApply<'_> {
             let argv =
                 step.argv(&env.nlserver, self.secrets).ok_or(format!("{} could not be decrypted", step.what()))?;
             let shown = step.shown(&env.nlserver);
-            self.run_nlserver(&argv, Some(step.secret_arg()), &shown)?;
-            report.done.push(step.done().to_string());
+            // What to record once it has run, ready before it runs.
             let applied =
                 self.records.get(&step, env, self.secrets).ok_or(format!("{} could not be recorded", step.what()))?;
-            record.credentials.insert(planned.kind.clone(), applied);
-            record.applied_at = crate::support::clock::now_utc();
-            save(&record)?;
+            let mut next = record.clone();
+            next.credentials.insert(planned.kind.clone(), applied);
+            next.applied_at = crate::support::clock::now_utc();
+            let ran = self.run_nlserver(&argv, Some(step.secret_arg()), &shown, (&state, &json(&next)));
+            if !matches!(ran, Err(Failed::Step(_))) {
+                report.done.push(step.done().to_string());
+            }
+            ran.map_err(Failed::into_message)?;
+            record = next;
         }
         for args in &p.steps.post {
             let shown = format!("{} {}", env.nlserver, args.join(" "));
             reporter.step(&label, &format!("running {shown}"));
             let argv: Vec<Zeroizing<String>> =
                 std::iter::once(env.nlserver.clone()).chain(args.iter().cloned()).map(Zeroizing::new).collect();
-            self.run_nlserver(&argv, None, &shown)?;
-            report.done.push(format!("ran {}", args.join(" ")));
-            record.pending.retain(|q| q != args);
-            save(&record)?;
+            let mut next = record.clone();
+            next.pending.retain(|q| q != args);
+            let ran = self.run_nlserver(&argv, None, &shown, (&state, &json(&next)));
+            if !matches!(ran, Err(Failed::Step(_))) {
+                report.done.push(format!("ran {}", args.join(" ")));
+            }
+            ran.map_err(Failed::into_message)?;
+            record = next;
         }
         Ok(())
     }
@@ -164,10 +190,29 @@ impl ContainerApply<'_> {
     /// Runs an nlserver command; a failure says how it ended, with what it printed (scrubbed). What
     /// a command whose arguments held a secret printed is not shown: nlserver (or a wrapper) may
     /// echo the argument in any form (quoted, escaped, encoded, cut), which no scrubbing can catch.
-    fn run_nlserver(&self, argv: &[Zeroizing<String>], secret_arg: Option<usize>, shown: &str) -> Result<(), String> {
-        match self.location.run(argv, secret_arg) {
-            Ok(res) if res.success => Ok(()),
-            Ok(res) => {
+    /// Once it has run, `record` (file, JSON) is written, which says so.
+    fn run_nlserver(
+        &self,
+        argv: &[Zeroizing<String>],
+        secret_arg: Option<usize>,
+        shown: &str,
+        record: (&str, &[u8]),
+    ) -> Result<(), Failed> {
+        self.run_step(argv, secret_arg, shown, record).map_err(Failed::Step)?.map_err(Failed::Record)
+    }
+
+    /// The step's own outcome, then its record's.
+    fn run_step(
+        &self,
+        argv: &[Zeroizing<String>],
+        secret_arg: Option<usize>,
+        shown: &str,
+        record: (&str, &[u8]),
+    ) -> Result<Result<(), String>, String> {
+        match self.location.run_then_record(argv, secret_arg, record) {
+            Ok((res, Some(Err(e)))) if res.success => Ok(Err(format!("cannot write the state record: {e}"))),
+            Ok((res, _)) if res.success => Ok(Ok(())),
+            Ok((res, _)) => {
                 let code = res.code.map_or_else(|| "a signal".to_string(), |c| format!("exit {c}"));
                 if secret_arg.is_some() && !self.show_credential_output {
                     return Err(format!(
@@ -177,6 +222,20 @@ impl ContainerApply<'_> {
                 Err(format!("`{shown}` failed ({code}): {}", scrub(&res.stderr, self.secrets)))
             }
             Err(e) => Err(format!("cannot run `{shown}`: {e}")),
+        }
+    }
+}
+
+/// Why a step stopped the container: the step failed, or it ran and its record could not be written.
+enum Failed {
+    Step(String),
+    Record(String),
+}
+
+impl Failed {
+    fn into_message(self) -> String {
+        match self {
+            Failed::Step(m) | Failed::Record(m) => m,
         }
     }
 }

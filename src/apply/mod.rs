@@ -285,3 +285,18 @@ pub(crate) fn lock_info() -> LockInfo {
         .unwrap_or_else(|_| "unknown".into());
     LockInfo { holder: holder(), host, pid: std::process::id(), time: crate::support::clock::now_utc() }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Batch;
+
+    #[test]
+    fn a_batch_takes_at_least_one_container_and_rounds_a_share_up() {
+        assert_eq!(Batch::Count(5).size(200), 5);
+        assert_eq!(Batch::Count(500).size(200), 500);
+        assert_eq!(Batch::Percent(25).size(200), 50);
+        assert_eq!(Batch::Percent(10).size(15), 2);
+        assert_eq!(Batch::Percent(1).size(3), 1);
+        assert_eq!(Batch::Percent(100).size(7), 7);
+    }
+}

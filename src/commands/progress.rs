@@ -20,8 +20,9 @@ struct State {
     total: usize,
     done: usize,
     failed: usize,
-    /// In flight, in the order they started: who, and what it is doing.
-    running: Vec<(String, String)>,
+    /// In flight, in the order they started: who, what it is doing, and whether it is worth a
+    /// line of its own when it finishes (a container that ran steps, not a host that was read).
+    running: Vec<(String, String, bool)>,
     /// Lines drawn below the permanent ones, to redraw.
     drawn: usize,
 }
@@ -47,7 +48,7 @@ impl Live {
             text.push('\n');
         }
         let shown = s.running.len().min(MAX_LINES);
-        for (who, what) in &s.running[..shown] {
+        for (who, what, _) in &s.running[..shown] {
             text.push_str(&format!("  {who}: {what}\n"));
         }
         let more = s.running.len() - shown;
@@ -64,10 +65,10 @@ impl Progress for Live {
     fn begin(&self, what: &str, total: usize) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if self.live && s.drawn > 0 {
-            // What an earlier phase drew stays as its last state.
-            s.drawn = 0;
+            // An earlier phase's lines make way for this one's.
+            let _ = write!(std::io::stderr().lock(), "\x1b[{}F\x1b[J", s.drawn);
         }
-        *s = State { what: what.to_string(), total, drawn: s.drawn, ..State::default() };
+        *s = State { what: what.to_string(), total, ..State::default() };
         if self.live && total > 0 {
             self.redraw(&mut s, None);
         }
@@ -87,10 +88,11 @@ impl Progress for Live {
         if !ok {
             s.failed += 1;
         }
-        s.running.retain(|(w, _)| w != who);
+        let stepped = s.running.iter().any(|(w, _, stepped)| w == who && *stepped);
+        s.running.retain(|(w, _, _)| w != who);
         if self.live {
             let line = if ok { format!("{who}: done") } else { format!("{who}: failed") };
-            self.redraw(&mut s, self.plain.then_some(line));
+            self.redraw(&mut s, stepped.then_some(line));
         }
     }
 }
@@ -99,9 +101,12 @@ impl Live {
     fn show(&self, who: &str, what: &str, plain: bool) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if self.live {
-            match s.running.iter_mut().find(|(w, _)| w == who) {
-                Some(entry) => entry.1 = what.to_string(),
-                None => s.running.push((who.to_string(), what.to_string())),
+            match s.running.iter_mut().find(|(w, _, _)| w == who) {
+                Some(entry) => {
+                    entry.1 = what.to_string();
+                    entry.2 |= plain;
+                }
+                None => s.running.push((who.to_string(), what.to_string(), plain)),
             }
             self.redraw(&mut s, None);
         } else if plain {

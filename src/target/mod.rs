@@ -194,6 +194,14 @@ pub enum LockError {
     Io(io::Error),
 }
 
+/// Which part of `write_backed_up` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WritePart {
+    Record,
+    Backup,
+    File,
+}
+
 /// What a command run on a container printed, and how it ended.
 pub struct RunResult {
     pub success: bool,
@@ -220,6 +228,57 @@ impl Location {
                 })
             }
         }
+    }
+
+    /// Writes the state record `record` first (when given), then backs up `file` and writes it
+    /// atomically, as `write_atomic` and `backup` do; over ssh in one round trip. A failure says
+    /// which of the three failed.
+    pub fn write_backed_up(
+        &self,
+        file: &str,
+        bytes: &[u8],
+        backup: (&str, usize),
+        record: Option<(&str, &[u8])>,
+    ) -> Result<(), (WritePart, io::Error)> {
+        let (stamp, keep) = backup;
+        let Location::Ssh { dir, .. } = self else {
+            if let Some((state, json)) = record {
+                self.write_atomic(state, json).map_err(|e| (WritePart::Record, e))?;
+            }
+            self.backup(file, stamp, keep).map_err(|e| (WritePart::Backup, e))?;
+            return self.write_atomic(file, bytes).map_err(|e| (WritePart::File, e));
+        };
+        let script = remote::script(dir, &remote::write_backed_up(file, stamp, keep, record.map(|r| r.0)));
+        let mut input = Vec::new();
+        if let Some((_, json)) = record {
+            let value: serde_json::Value =
+                serde_json::from_slice(json).map_err(|e| (WritePart::Record, io::Error::other(e)))?;
+            input = serde_json::to_vec(&value).map_err(|e| (WritePart::Record, io::Error::other(e)))?;
+            input.push(b'\n');
+        }
+        input.extend_from_slice(bytes);
+        let failed = |part, e: io::Error| Err((part, e));
+        let mut cmd = match self.ssh(&script) {
+            Ok(cmd) => cmd,
+            Err(e) => return failed(if record.is_some() { WritePart::Record } else { WritePart::Backup }, e),
+        };
+        let out = match run_with_input(&mut cmd, &input) {
+            Ok(out) => out,
+            Err(e) => return failed(if record.is_some() { WritePart::Record } else { WritePart::Backup }, e),
+        };
+        let said = String::from_utf8_lossy(&out.stdout);
+        let done = |part: &str| said.lines().any(|l| l == format!("done {part}"));
+        if out.status.success() && done("file") {
+            return Ok(());
+        }
+        let part = if record.is_some() && !done("record") {
+            WritePart::Record
+        } else if !done("backup") {
+            WritePart::Backup
+        } else {
+            WritePart::File
+        };
+        failed(part, io::Error::other(ssh_failure(&out.stderr)))
     }
 
     /// Copies the current `file` to `.nlconf/backups/<file>.<stamp>` and keeps the newest `keep`.
@@ -283,28 +342,94 @@ impl Location {
                     stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
                 })
             }
-            Location::Ssh { dir, .. } => {
-                let mut script = format!("cd {d} && export NLCONF_CONF_DIR={d} && ", d = shell_quote(dir));
-                let mut input = zeroize::Zeroizing::new(Vec::new());
-                if let Some(i) = secret_arg {
-                    let secret = argv.get(i).ok_or_else(|| io::Error::other("no such argument"))?;
-                    // Sized up front: growing would leave an unwiped copy of the credential.
-                    input.reserve_exact(secret.len() + 1);
-                    if secret.contains('\n') {
-                        return Err(io::Error::other("an argument holds a newline"));
-                    }
-                    input.extend_from_slice(secret.as_bytes());
-                    input.push(b'\n');
-                    script.push_str("IFS= read -r a && ");
-                }
-                script.push_str("exec");
-                for (i, a) in argv.iter().enumerate() {
-                    script.push(' ');
-                    if Some(i) == secret_arg { script.push_str("\"$a\"") } else { script.push_str(&shell_quote(a)) }
-                }
+            Location::Ssh { .. } => {
+                let (script, input) = self.remote_command(argv, secret_arg, None)?;
                 self.ssh_with_input(&script, &input)
             }
         }
+    }
+
+    /// Runs a program as `run` does; when it succeeds, writes the state record `record` (`file`,
+    /// JSON) that says so. Over ssh both in one round trip. The second result is the record's
+    /// writing, when the program succeeded.
+    pub fn run_then_record(
+        &self,
+        argv: &[zeroize::Zeroizing<String>],
+        secret_arg: Option<usize>,
+        record: (&str, &[u8]),
+    ) -> io::Result<(RunResult, Option<io::Result<()>>)> {
+        let (file, json) = record;
+        if let Location::Local(_) = self {
+            let r = self.run(argv, secret_arg)?;
+            let recorded = r.success.then(|| self.write_atomic(file, json));
+            return Ok((r, recorded));
+        }
+        let (script, input) = self.remote_command(argv, secret_arg, Some((file, json)))?;
+        let mut cmd = self.ssh(&script)?;
+        let out = run_with_input(&mut cmd, &input)?;
+        let said = String::from_utf8_lossy(&out.stdout);
+        let ran = said.lines().any(|l| l == "ran");
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let result = RunResult { success: out.status.success() && ran, code: out.status.code(), stderr };
+        let recorded = ran.then(|| {
+            if said.lines().any(|l| l == "recorded") {
+                Ok(())
+            } else {
+                Err(io::Error::other(ssh_failure(result.stderr.as_bytes())))
+            }
+        });
+        Ok((result, recorded))
+    }
+
+    /// The remote script that runs `argv` in the conf folder (the secret argument read from stdin),
+    /// then, with `record`, writes it (`remote::run_and_record`); and its stdin.
+    fn remote_command(
+        &self,
+        argv: &[zeroize::Zeroizing<String>],
+        secret_arg: Option<usize>,
+        record: Option<(&str, &[u8])>,
+    ) -> io::Result<(String, zeroize::Zeroizing<Vec<u8>>)> {
+        let Location::Ssh { dir, .. } = self else { return Err(io::Error::other("not an ssh location")) };
+        let d = shell_quote(dir);
+        let mut script = format!("cd {d} && export NLCONF_CONF_DIR={d} || exit 1; ");
+        // A record travels as one line: compact JSON holds no newline.
+        let line = match record {
+            Some((_, json)) => {
+                let value: serde_json::Value = serde_json::from_slice(json).map_err(io::Error::other)?;
+                serde_json::to_vec(&value).map_err(io::Error::other)?
+            }
+            None => Vec::new(),
+        };
+        let mut input = zeroize::Zeroizing::new(Vec::new());
+        let secret = match secret_arg {
+            Some(i) => Some(argv.get(i).ok_or_else(|| io::Error::other("no such argument"))?),
+            None => None,
+        };
+        // Sized up front: growing would leave an unwiped copy of the credential.
+        input.reserve_exact(secret.map_or(0, |s| s.len() + 1) + line.len() + 1);
+        if let Some(secret) = secret {
+            if secret.contains('\n') {
+                return Err(io::Error::other("an argument holds a newline"));
+            }
+            input.extend_from_slice(secret.as_bytes());
+            input.push(b'\n');
+            script.push_str("IFS= read -r a || exit 1; ");
+        }
+        let mut command = String::from("exec");
+        for (i, a) in argv.iter().enumerate() {
+            command.push(' ');
+            if Some(i) == secret_arg { command.push_str("\"$a\"") } else { command.push_str(&shell_quote(a)) }
+        }
+        match record {
+            None => script.push_str(&command),
+            Some((file, _)) => {
+                input.extend_from_slice(&line);
+                input.push(b'\n');
+                script.push_str("IFS= read -r nl_state || exit 1; ");
+                script.push_str(&remote::run_and_record(dir, &command, file));
+            }
+        }
+        Ok((script, input))
     }
 
     fn ssh_with_input(&self, script: &str, input: &[u8]) -> io::Result<RunResult> {

@@ -49,6 +49,11 @@ pub fn read_folders(folders: &[(&str, &[&str])], cap: u64) -> String {
 /// Writes stdin to `file` (`config-<i>.xml`, or `.nlconf/state-<i>.json`) atomically, keeping the
 /// mode and owner of the file it replaces (new files: 0640, the conf folder's owner).
 pub fn write_atomic(file: &str) -> String {
+    write_atomic_from(file, "cat")
+}
+
+/// `write_atomic`, of what `source` (a shell command) prints.
+pub fn write_atomic_from(file: &str, source: &str) -> String {
     let (into_work, name) = match file.strip_prefix(".nlconf/") {
         Some(name) => (true, name),
         None => (false, file),
@@ -59,7 +64,7 @@ pub fn write_atomic(file: &str) -> String {
     format!(
         "{check}; if [ -e {n} ]; then m=$(stat -c %a -- {n}); o=$(stat -c %u:%g -- {n}); \
          else m=640; o=$(stat -c %u:%g -- \"$conf\"); fi; {private}cd -P -- \"$conf\"; nl_enter .nlconf; \
-         tmp=$(mktemp tmp-{t}.XXXXXX); trap 'rm -f -- \"$tmp\"' EXIT; cat > \"$tmp\"; chmod \"$m\" \"$tmp\"; \
+         tmp=$(mktemp tmp-{t}.XXXXXX); trap 'rm -f -- \"$tmp\"' EXIT; {source} > \"$tmp\"; chmod \"$m\" \"$tmp\"; \
          chown \"$o\" \"$tmp\" 2>/dev/null || true; sync \"$tmp\" 2>/dev/null || sync; \
          mv -fT -- \"$tmp\" {dest}; trap - EXIT; sync \"$conf\" 2>/dev/null || true",
         t = name.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '_', "_"),
@@ -93,3 +98,30 @@ pub const LOCK: &str = "nl_enter .nlconf; t=$(mktemp lock.XXXXXX); cat > \"$t\";
 
 /// Removes the lock (a symlink named `lock` included, never what it points to).
 pub const UNLOCK: &str = "if [ -L .nlconf ]; then nl_refuse \"$conf/.nlconf is a symlink\"; fi; [ -d .nlconf ] || exit 0; cd -P .nlconf; rm -f -- lock";
+
+/// In one script: the state record from stdin's first line (when `record` names it), a backup of
+/// `file`, then `file` from the rest of stdin. Each part runs in its own subshell (from the conf
+/// folder, its failure ends the script) and says `done <part>` on stdout when it is done.
+pub fn write_backed_up(file: &str, stamp: &str, keep: usize, record: Option<&str>) -> String {
+    let mut parts = Vec::new();
+    if let Some(state) = record {
+        parts.push("IFS= read -r nl_state".to_string());
+        parts.push(format!("( {} ); echo done record", write_atomic_from(state, "printf '%s\\n' \"$nl_state\"")));
+    }
+    parts.push(format!("( {} ); echo done backup", backup(file, stamp, keep)));
+    parts.push(format!("( {} ); echo done file", write_atomic(file)));
+    parts.join("\n")
+}
+
+/// Runs `command` (a shell command line, its arguments quoted) in the conf folder `dir` with the
+/// umask and environment the user's shell gives, its output on stderr; on success says `ran` on
+/// stdout, writes the state record `state` from the variable `nl_state`, and says `recorded`.
+/// Exits with the command's status when it fails.
+pub fn run_and_record(dir: &str, command: &str, state: &str) -> String {
+    // Not `( ... ) && echo`: a shell ignores `set -e` inside a subshell whose status is tested.
+    format!(
+        "( {command} ) >&2; nl_rc=$?; unset a; if [ $nl_rc -ne 0 ]; then exit $nl_rc; fi; echo ran\n\
+         ( {} ); if [ $? -eq 0 ]; then echo recorded; fi",
+        script(dir, &write_atomic_from(state, "printf '%s\\n' \"$nl_state\"")),
+    )
+}
