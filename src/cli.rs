@@ -162,6 +162,10 @@ enum SecretArgs {
         /// Only this environment (default: all)
         #[arg(short = 'e', long = "env", value_name = "ENV")]
         env: Vec<String>,
+        /// Check places and recipients only, without an identity: decrypt nothing (for pre-commit
+        /// hooks, run by people who hold the keys of some environments or none)
+        #[arg(long)]
+        no_decrypt: bool,
     },
 }
 
@@ -364,6 +368,9 @@ pub enum Command {
     },
     SecretCheck {
         envs: Vec<String>,
+        /// Decrypt every secret; false (`--no-decrypt`): places and recipients only, no identity
+        /// looked up.
+        decrypt: bool,
     },
     ImsStatus {
         env: String,
@@ -423,7 +430,9 @@ where
         }
         CommandArgs::Secret(SecretArgs::Set { env, path, from_file }) => Command::SecretSet { env, path, from_file },
         CommandArgs::Secret(SecretArgs::Rekey { env, dry_run }) => Command::SecretRekey { envs: env, dry_run },
-        CommandArgs::Secret(SecretArgs::Check { env }) => Command::SecretCheck { envs: env },
+        CommandArgs::Secret(SecretArgs::Check { env, no_decrypt }) => {
+            Command::SecretCheck { envs: env, decrypt: !no_decrypt }
+        }
         CommandArgs::Ims(ImsArgs::Status { env, deployed, hosts: _ }) => {
             Command::ImsStatus { env, source: source(deployed) }
         }

@@ -47,7 +47,7 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Status {
         }
         Command::SecretSet { env, path, from_file } => secret::set(ctx, &env, &path, from_file.as_deref()),
         Command::SecretRekey { envs, dry_run } => secret::rekey(ctx, &envs, dry_run),
-        Command::SecretCheck { envs } => secret::check(ctx, &envs),
+        Command::SecretCheck { envs, decrypt } => secret::check(ctx, &envs, decrypt),
         Command::ImsStatus { env, source } => ims::status(ctx, &env, &source),
         Command::Print(bytes) => print_bytes(&bytes),
     }

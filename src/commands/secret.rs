@@ -67,10 +67,17 @@ pub fn rekey(ctx: &mut Ctx, envs: &[String], dry_run: bool) -> Status {
     if ctx.diags.has_errors() { Status::Failed } else { Status::Ok }
 }
 
-pub fn check(ctx: &mut Ctx, envs: &[String]) -> Status {
+/// `decrypt: false` (`--no-decrypt`) checks what needs no key (each secret's place and recipients),
+/// so that a pre-commit hook works for whoever commits, holding the keys of some environments or none.
+pub fn check(ctx: &mut Ctx, envs: &[String], decrypt: bool) -> Status {
     let Some(repo) = ctx.repo() else { return Status::Failed };
     let Some(names) = ctx.env_names(&repo, envs) else { return Status::Failed };
-    let Ok(ids) = ctx.keys() else { return Status::Failed };
+    let ids = if decrypt {
+        let Ok(ids) = ctx.keys() else { return Status::Failed };
+        ids
+    } else {
+        None
+    };
     let mut no_identity_reported = false;
     for name in &names {
         let Some(mut es) = ctx.diags.take(EnvSecrets::load(&repo, name)) else { continue };
@@ -91,15 +98,22 @@ pub fn check(ctx: &mut Ctx, envs: &[String]) -> Status {
         }
         let clean = clean && checked.is_ok();
         match ctx.diags.take(checked).map(|c| c.needs_identity) {
-            Some(true) if !no_identity_reported => {
+            Some(true) if decrypt && !no_identity_reported => {
                 no_identity_reported = true;
                 ctx.diags.push(
                     Diagnostic::error(None, "secret check needs an identity to try decrypting, and none was found")
                         .with_help(crate::secrets::store::NO_IDENTITY_HELP),
                 );
             }
-            Some(_) if clean => ctx.ui.note(&format!(
+            // An environment whose secrets were not decrypted is not reported ok.
+            Some(true) if decrypt => {}
+            Some(_) if clean && decrypt => ctx.ui.note(&format!(
                 "{}: {name} ({})",
+                ctx.ui.paint("32", "ok"),
+                crate::ui::count(es.sources.secrets.len(), "secret")
+            )),
+            Some(_) if clean => ctx.ui.note(&format!(
+                "{}: {name} ({}: bound to their places and encrypted to the current recipients; not decrypted)",
                 ctx.ui.paint("32", "ok"),
                 crate::ui::count(es.sources.secrets.len(), "secret")
             )),

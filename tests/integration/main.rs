@@ -17,6 +17,7 @@ mod import;
 mod layering;
 mod leak;
 mod live_fleet;
+mod pipelines;
 mod properties;
 mod render;
 mod review;
