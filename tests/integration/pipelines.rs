@@ -56,6 +56,14 @@ fn items(node: &Node) -> &[Node] {
     }
 }
 
+/// A scalar or a list of scalars, as a list.
+fn strings(node: &Node) -> Vec<&str> {
+    match &node.kind {
+        Kind::Seq(items) => items.iter().filter_map(Node::as_str).collect(),
+        _ => node.as_str().into_iter().collect(),
+    }
+}
+
 // Shell command lines ---------------------------------------------------------------------------------
 
 #[derive(Debug, Clone, PartialEq)]
@@ -368,4 +376,213 @@ fn secret_check_without_decrypting_needs_no_key() {
     repo.run(&["secret", "check", "--no-decrypt", "-e", "prod"])
         .assert_exit(1)
         .stderr_contains("instances.mkt_prod.ims.clientSecret: this ciphertext was encrypted for environment `prod` at `instances.mkt_prod.serverconf.shared.dataStore.dataSource.default.dbcnx.password`");
+}
+
+// CI examples ------------------------------------------------------------------------------------------
+
+const GITHUB: &str = "examples/ci/github-actions.yml";
+const GITLAB: &str = "examples/ci/gitlab-ci.yml";
+
+/// Every shell script of a CI file: the values of `run` (GitHub) and `script`, `before_script`,
+/// `after_script` (GitLab), a list's lines joined.
+fn scripts(node: &Node) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in node.entries() {
+        if ["run", "script", "before_script", "after_script"].contains(&e.key.as_str()) {
+            out.push(strings(&e.value).join("\n"));
+        } else {
+            out.extend(scripts(&e.value));
+        }
+    }
+    for item in items(node) {
+        out.extend(scripts(item));
+    }
+    out
+}
+
+fn commands_of(node: &Node) -> Vec<Vec<String>> {
+    scripts(node).iter().flat_map(|s| nlconf_commands(s)).collect()
+}
+
+/// The value after `flag` in a command.
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).map(String::as_str)
+}
+
+#[track_caller]
+fn the_command<'a>(commands: &'a [Vec<String>], sub: &str) -> &'a [String] {
+    let found: Vec<&Vec<String>> = commands.iter().filter(|c| c.first().is_some_and(|a| a == sub)).collect();
+    assert_eq!(found.len(), 1, "one `nlconf {sub}` expected, found {found:?}");
+    found[0]
+}
+
+/// `nlconf diff` of a pull-request review: against the target branch, as markdown.
+#[track_caller]
+fn assert_review(commands: &[Vec<String>], base_var: &str) {
+    let diff = the_command(commands, "diff");
+    let base = flag_value(diff, "--base").expect("diff --base");
+    assert!(base.contains(base_var), "diff --base {base}: not the target branch");
+    assert_eq!(flag_value(diff, "--format"), Some("markdown"));
+    assert!(diff.iter().any(|a| a == "--detailed-exitcode"), "{diff:?}");
+}
+
+/// Each `nlconf` command of both examples parses with nlconf's own command line, and would not with
+/// any one of its flags misspelt; together they validate, check the secrets, review, plan, apply.
+#[test]
+fn every_nlconf_command_of_the_ci_examples_parses() {
+    for file in [GITHUB, GITLAB] {
+        let commands = commands_of(&parse_yaml(file));
+        assert_commands_parse(file, &commands);
+        let subs: Vec<String> = commands.iter().map(|c| c[..c.len().min(2)].join(" ")).collect();
+        for expected in ["validate", "secret check", "diff -e", "plan -e", "apply prod.plan"] {
+            assert!(subs.iter().any(|s| s == expected), "{file}: no `nlconf {expected} ...` in {subs:?}");
+        }
+    }
+}
+
+/// An identity from a CI secret reaches a 0600 file through the environment, never a command line
+/// or the log: `umask 077`, then `printf '%s\n' "$VAR" > file`, and `$VAR` nowhere else.
+#[track_caller]
+fn assert_identity_written_privately(file: &str, script: &str, var: &str) {
+    let uses: Vec<&str> = script.lines().filter(|l| l.contains(&format!("${var}"))).collect();
+    assert!(!uses.is_empty(), "{file}: ${var} is not used");
+    let umask =
+        script.find("umask 077").unwrap_or_else(|| panic!("{file}: no umask 077 before the identity is written"));
+    let write = format!("printf '%s\\n' \"${var}\" > ");
+    for line in uses {
+        let at = line.find(&write).unwrap_or_else(|| panic!("{file}: ${var} used otherwise: {line}"));
+        assert!(script.find(line).unwrap() + at > umask, "{file}: the identity is written before umask 077");
+    }
+    assert!(!script.contains("set -x"), "{file}: set -x would print the identity");
+}
+
+/// The step of a GitHub Actions job that uses `action`.
+#[track_caller]
+fn step_using<'a>(job: &'a Node, action: &str) -> &'a Node {
+    items(get(job, "steps"))
+        .iter()
+        .find(|s| s.get("uses").and_then(Node::as_str).is_some_and(|u| u.starts_with(action)))
+        .unwrap_or_else(|| panic!("no step uses {action}"))
+}
+
+/// GitHub Actions: a review job on pull requests posting the review as a comment; a plan job whose
+/// plan file is an artifact; an apply job behind the `production` environment's approval that
+/// applies that artifact; the key only in an `env:` of the step that writes it.
+#[test]
+fn the_github_actions_example_reviews_plans_and_applies_behind_an_approval() {
+    let doc = parse_yaml(GITHUB);
+    assert_eq!(keys(get(&doc, "on")), ["pull_request", "push"]);
+    let jobs = get(&doc, "jobs");
+    assert_eq!(keys(jobs), ["review", "plan", "apply"]);
+
+    let review = get(jobs, "review");
+    assert!(text(review, "if").contains("pull_request"));
+    let checkout = step_using(review, "actions/checkout@");
+    assert_eq!(text(get(checkout, "with"), "fetch-depth"), "0", "diff --base needs the target branch's history");
+    assert_eq!(text(get(review, "permissions"), "pull-requests"), "write");
+    assert_review(&commands_of(review), "BASE");
+    let review_script = scripts(review).join("\n");
+    assert!(review_script.contains("gh pr comment \"$PR\" --body-file \"review-$env.md\""), "{review_script}");
+
+    let (plan, apply) = (get(jobs, "plan"), get(jobs, "apply"));
+    assert!(text(plan, "if").contains("push"));
+    let plan_cmd = the_command(&commands_of(plan), "plan").to_vec();
+    let plan_file = flag_value(&plan_cmd, "--out").expect("plan --out");
+    let upload = get(step_using(plan, "actions/upload-artifact@"), "with");
+    assert!(text(upload, "path").lines().any(|l| l.trim() == plan_file), "the plan file is not the artifact");
+    assert!(text(get(plan, "outputs"), "changes").contains("steps.plan.outputs.changes"));
+
+    assert_eq!(text(apply, "needs"), "plan");
+    assert!(text(apply, "if").contains("needs.plan.outputs.changes"));
+    assert_eq!(text(apply, "environment"), "production", "the approval is the environment's required reviewers");
+    let download = get(step_using(apply, "actions/download-artifact@"), "with");
+    assert_eq!(text(download, "name"), text(upload, "name"));
+    assert_eq!(the_command(&commands_of(apply), "apply"), ["apply".to_string(), plan_file.to_string()]);
+
+    // Secrets: only in `env:` maps, never pasted into a script.
+    for script in scripts(&doc) {
+        assert!(!script.contains("secrets."), "a secret pasted into a script:\n{script}");
+    }
+    let apply_script = scripts(apply).join("\n");
+    assert_identity_written_privately(GITHUB, &apply_script, "NLCONF_AGE_KEY");
+    assert!(apply_script.contains("NLCONF_AGE_IDENTITY=$RUNNER_TEMP/nlconf-identity.txt"), "{apply_script}");
+    assert!(apply_script.contains("rm -f \"$RUNNER_TEMP/nlconf-identity.txt\""), "the identity is not removed");
+    assert!(!scripts(get(jobs, "plan")).join("\n").contains("NLCONF_AGE"), "plan needs no key");
+}
+
+/// GitLab CI: a review job on merge requests posting the review as a note; a plan job whose plan
+/// file is an artifact; a manual apply job on the protected `production` environment applying it.
+#[test]
+fn the_gitlab_ci_example_reviews_plans_and_applies_behind_a_manual_job() {
+    let doc = parse_yaml(GITLAB);
+    assert_eq!(strings(get(&doc, "stages")), ["review", "plan", "apply"]);
+    let job_rule = |job: &Node| items(get(job, "rules"))[0].clone();
+
+    let review = get(&doc, "review");
+    assert!(text(&job_rule(review), "if").contains("merge_request_event"));
+    assert_eq!(text(get(review, "variables"), "GIT_DEPTH"), "0");
+    assert_review(&commands_of(review), "$CI_MERGE_REQUEST_TARGET_BRANCH_NAME");
+    let review_script = scripts(review).join("\n");
+    assert!(review_script.contains("/merge_requests/$CI_MERGE_REQUEST_IID/notes"), "{review_script}");
+    assert!(review_script.contains("--data-urlencode \"body@review-$env.md\""), "{review_script}");
+
+    let plan = get(&doc, "plan");
+    assert!(text(&job_rule(plan), "if").contains("$CI_DEFAULT_BRANCH"));
+    let plan_cmd = the_command(&commands_of(plan), "plan").to_vec();
+    let plan_file = flag_value(&plan_cmd, "--out").expect("plan --out");
+    assert!(strings(get(get(plan, "artifacts"), "paths")).contains(&plan_file), "the plan file is not an artifact");
+
+    let apply = get(&doc, "apply");
+    assert_eq!(text(apply, "stage"), "apply");
+    assert_eq!(strings(get(apply, "needs")), ["plan"]);
+    assert_eq!(text(&job_rule(apply), "when"), "manual");
+    assert!(apply.get("allow_failure").is_none(), "a manual job that may fail does not block the pipeline");
+    assert_eq!(text(get(apply, "environment"), "name"), "production");
+    assert_eq!(the_command(&commands_of(apply), "apply"), ["apply".to_string(), plan_file.to_string()]);
+    let apply_script = scripts(apply).join("\n");
+    assert_identity_written_privately(GITLAB, &apply_script, "NLCONF_AGE_KEY");
+    assert!(apply_script.contains("rm -f \"$CI_BUILDS_DIR/nlconf-identity-$CI_JOB_ID.txt\""), "{apply_script}");
+    assert!(!scripts(plan).join("\n").contains("NLCONF_AGE"), "plan needs no key");
+}
+
+/// Both examples against GitHub's and GitLab's published schemas (vendored by check-jsonschema): a
+/// misspelt key (`runs_on`, `when: manaul`) fails. CI installs check-jsonschema.
+#[test]
+fn the_ci_examples_match_the_published_schemas() {
+    if !have_tool("check-jsonschema") {
+        return;
+    }
+    for (file, schema) in [(GITHUB, "vendor.github-workflows"), (GITLAB, "vendor.gitlab-ci")] {
+        let out = Command::new("check-jsonschema")
+            .args(["--builtin-schema", schema, file])
+            .current_dir(root())
+            .output()
+            .expect("run check-jsonschema");
+        assert!(
+            out.status.success(),
+            "{file} does not match {schema}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // The check can fail: the GitLab example with its manual gate misspelt.
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("gitlab-ci.yml");
+    let text = std::fs::read_to_string(root().join(GITLAB)).unwrap();
+    std::fs::write(&wrong, text.replace("when: manual", "when: manaul")).unwrap();
+    let out =
+        Command::new("check-jsonschema").args(["--builtin-schema", "vendor.gitlab-ci"]).arg(&wrong).output().unwrap();
+    assert!(!out.status.success(), "a misspelt `when` passed");
+}
+
+/// The README shows both examples and names their jobs.
+#[test]
+fn the_readme_shows_the_ci_examples() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    for file in [GITHUB, GITLAB] {
+        assert!(readme.contains(&format!("({file})")), "README does not link {file}");
+    }
+    for job in ["`review`", "`plan`", "`apply`"] {
+        assert!(readme.contains(job), "README does not name the job {job}");
+    }
 }
