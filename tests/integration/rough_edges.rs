@@ -1,5 +1,6 @@
 //! Rough edges a new user met (issue 17 item 5): where `make demo` finds the binary, what `-q`
-//! keeps of a review, one order of containers in every review.
+//! keeps of a review, one order of containers in every review, the break-glass line, help texts that
+//! name what they know.
 
 use crate::apply::Site;
 
@@ -99,4 +100,53 @@ fn a_warning_is_printed_once() {
         let out = repo.run(&args);
         assert_eq!(out.stderr.matches("unbound secret").count(), 1, "{args:?}:\n{}", out.stderr);
     }
+}
+
+/// The README's break-glass line (yq and the age CLI, no nlconf) decrypts the example's secret with
+/// the demo key, and a value encrypted by hand (no nlconf header) too. It runs with the `yq` on PATH:
+/// kislyuk's in CI (Debian's package), Mike Farah's where that is the one installed.
+#[test]
+fn the_readme_break_glass_line_decrypts_with_yq_and_age() {
+    use crate::harness::{have_tool, tool_in};
+    use std::path::Path;
+    if !have_tool("yq") || !have_tool("age") || !have_tool("bash") {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let from = readme.find("**Break-glass decryption**").expect("the README's break-glass section");
+    let line = readme[from..].lines().find(|l| l.starts_with("yq ")).expect("a yq line in the break-glass section");
+    let key = root.join("demo/keys/demo-ONLY-alice.agekey").display().to_string();
+    let line = line.replace("key.txt", &key);
+    let yq = String::from_utf8_lossy(&tool_in(root, "yq", &["--version"], b"")).trim().to_string();
+    let run = |dir: &Path| String::from_utf8(tool_in(dir, "bash", &["-o", "pipefail", "-c", &line], b"")).unwrap();
+
+    // The armor of the example's client secret, decrypted by age directly.
+    let yaml = std::fs::read_to_string(root.join("environments/prod/mkt_prod.yaml")).unwrap();
+    let at = yaml.find("clientSecret: !age |").unwrap();
+    let end = at + yaml[at..].find("-----END AGE ENCRYPTED FILE-----").unwrap();
+    let armor: String = yaml[at..end]
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("-----BEGIN"))
+        .filter(|l| !l.is_empty())
+        .chain(["-----END AGE ENCRYPTED FILE-----"])
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let expected = String::from_utf8(tool_in(root, "age", &["-d", "-i", &key], armor.as_bytes())).unwrap();
+    assert!(!expected.is_empty());
+    assert_eq!(run(root), expected, "with {yq}: {line}");
+
+    // Encrypted by hand: the armor is the whole value (`sed 1d` cut its first line).
+    let dir = tempfile::tempdir().unwrap();
+    let public = "age1af3x6qs0h7d84pte7tmy6m3k5ejxyf5tcmkkvp440r8x7kg405rq2k24gm";
+    let by_hand = String::from_utf8(tool_in(dir.path(), "age", &["-a", "-r", public], b"demo-ONLY-by-hand")).unwrap();
+    let indented: String = by_hand.lines().map(|l| format!("        {l}\n")).collect();
+    std::fs::create_dir_all(dir.path().join("environments/prod")).unwrap();
+    std::fs::write(
+        dir.path().join("environments/prod/mkt_prod.yaml"),
+        format!("instances:\n  mkt_prod:\n    ims:\n      clientSecret: !age |\n{indented}"),
+    )
+    .unwrap();
+    assert_eq!(run(dir.path()), "demo-ONLY-by-hand", "with {yq}: {line}");
 }
