@@ -46,7 +46,7 @@ pub fn run(
     if files.is_empty() {
         ctx.diags.push(
             Diagnostic::error(None, format!("no container of `{env_name}` matches"))
-                .with_help("nlconf render -e ENV lists every container of the environment"),
+                .with_help(format!("nlconf render -e {env_name} lists every container of the environment")),
         );
         return Status::Failed;
     }

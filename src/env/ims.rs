@@ -47,6 +47,7 @@ pub const JWT_MIGRATION: &str = "migrate to OAuth Server-to-Server: in the Adobe
 pub fn load(
     diags: &mut Diagnostics,
     v: &Value,
+    env: &str,
     instance: &str,
     build: u32,
     secrets: &HashMap<Origin, SecretId>,
@@ -102,7 +103,7 @@ pub fn load(
         if x.tag != Tag::Age {
             diags.push(
                 Diagnostic::at(x.origin.location(), format!("ims.{key} must be an `!age` secret, not plain text"))
-                    .with_help(format!("encrypt it: nlconf secret set -e ENV instances.{instance}.ims.{key}")),
+                    .with_help(format!("encrypt it: nlconf secret set -e {env} instances.{instance}.ims.{key}")),
             );
             return None;
         }
@@ -194,7 +195,7 @@ fn check_technical_account_id(diags: &mut Diagnostics, id: &str, origin: &Origin
 
 /// An `ims:` block without `auth` (and without secrets): the credentials are not managed by nlconf,
 /// as after `nlconf import`. Returns the client ID it names, for `ims status` and the review notes.
-pub fn load_unmanaged(diags: &mut Diagnostics, v: &Value, instance: &str) -> Option<String> {
+pub fn load_unmanaged(diags: &mut Diagnostics, v: &Value, env: &str, instance: &str) -> Option<String> {
     let v = expect_map(diags, v, &format!("instances.{instance}.ims"))?;
     for f in v.fields() {
         if !KEYS.contains(&f.key.as_str()) {
@@ -221,7 +222,7 @@ pub fn load_unmanaged(diags: &mut Diagnostics, v: &Value, instance: &str) -> Opt
             format!("instances.{instance}.ims has no `auth`: nlconf does not manage these credentials (no credential step)"),
         )
         .with_help(format!(
-            "to manage them add `auth: oauth` and `orgId`, then: printf %s \"$CLIENT_SECRET\" | nlconf secret set -e ENV instances.{instance}.ims.clientSecret"
+            "to manage them add `auth: oauth` and `orgId`, then: printf %s \"$CLIENT_SECRET\" | nlconf secret set -e {env} instances.{instance}.ims.clientSecret"
         )),
     );
     client.map(|(id, _)| id)

@@ -41,6 +41,9 @@ pub struct Environment {
     pub recipients: Option<RecipientSet>,
     /// Where each secret is written, to its index in `secrets`.
     pub secret_index: HashMap<Origin, SecretId>,
+    /// The `defaults:` block (merged into each instance's `base`), to tell in a finding which layer
+    /// a value was written in.
+    pub defaults: Option<Value>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,7 +183,14 @@ impl Environment {
     /// built when its file is rendered, and dropped once written.
     pub fn checked_serverconf(&self, inst: &Instance, c: &Container) -> Staged<Element> {
         let mut diags = Diagnostics::new();
-        let tree = container_serverconf(&mut diags, &inst.base, c.overrides.as_ref(), &self.secret_index);
+        let place = serverconf::Place {
+            env: &self.name,
+            instance: &inst.name,
+            container: &c.name,
+            defaults: self.defaults.as_ref(),
+            overrides: c.overrides.as_ref(),
+        };
+        let tree = container_serverconf(&mut diags, &inst.base, &place, &self.secret_index);
         diags.finish(tree)
     }
 }
@@ -188,17 +198,17 @@ impl Environment {
 fn container_serverconf(
     diags: &mut Diagnostics,
     base: &Value,
-    overrides: Option<&Value>,
+    place: &serverconf::Place,
     secrets: &HashMap<Origin, SecretId>,
 ) -> Element {
     // The pipelined rules need to know whether an `ims:` block is there, even one with errors.
     let has_ims = base.get("ims").is_some();
-    let mut tree = match overrides {
+    let mut tree = match place.overrides {
         Some(o) => {
             let settings = base.overlay(o);
-            serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets)
+            serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets, place)
         }
-        None => serverconf::build(diags, base.get("serverconf"), &base.origin, has_ims, secrets),
+        None => serverconf::build(diags, base.get("serverconf"), &base.origin, has_ims, secrets, place),
     };
     without_db_password(&mut tree);
     tree
@@ -445,6 +455,13 @@ pub fn binding_finding(
     }
 }
 
+/// The environment a file of `environments/<env>/` belongs to (None for `environments/defaults.yaml`),
+/// from the path shown to the user, which is relative to the repository.
+fn env_of_file(display: &str) -> Option<&str> {
+    let (env, _file) = display.strip_prefix("environments/")?.split_once('/')?;
+    Some(env)
+}
+
 /// How to set a secret again: `secret set` takes a dotted path; a value inside a list has none.
 fn set_again(env: &str, path: &str) -> String {
     if path.contains('[') {
@@ -606,10 +623,16 @@ fn collect_secrets(
                     block: *style == yaml::Style::Block,
                 });
             }
-            yaml::Kind::Scalar(..) | yaml::Kind::Null => diags.push(
-                Diagnostic::at(at(node.pos), "empty `!age` value; expected an ASCII-armored age ciphertext")
-                    .with_help(format!("set it with: nlconf secret set -e ENV {path}")),
-            ),
+            yaml::Kind::Scalar(..) | yaml::Kind::Null => {
+                let help = match env_of_file(&file[..]) {
+                    Some(env) => format!("set it with: {}", set_again(env, path)),
+                    None => "secrets belong to one environment: set it in environments/<env>/".to_string(),
+                };
+                diags.push(
+                    Diagnostic::at(at(node.pos), "empty `!age` value; expected an ASCII-armored age ciphertext")
+                        .with_help(help),
+                )
+            }
             _ => diags.error(
                 at(node.pos),
                 format!("`!age` must tag a scalar holding an age ciphertext, found {}", node.kind_name()),
@@ -772,7 +795,7 @@ fn build(
             .par_iter()
             .map(|f| {
                 let mut d = Diagnostics::new();
-                let inst = load_instance(&mut d, f, defaults.as_ref(), build.unwrap_or(0), &secret_index);
+                let inst = load_instance(&mut d, name, f, defaults.as_ref(), build.unwrap_or(0), &secret_index);
                 (inst, d)
             })
             .collect();
@@ -795,6 +818,7 @@ fn build(
         secrets,
         recipients,
         secret_index,
+        defaults,
     })
 }
 
@@ -886,6 +910,7 @@ fn check_ssh_option(diags: &mut Diagnostics, item: &Value, option: &str) {
 
 fn load_instance(
     diags: &mut Diagnostics,
+    env: &str,
     field: &value::Field,
     defaults: Option<&Value>,
     build: u32,
@@ -922,9 +947,9 @@ fn load_instance(
         }
     };
     let (ims, ims_client_id) = match base.get("ims") {
-        Some(v) if ims::is_unmanaged(v) => (None, ims::load_unmanaged(diags, v, name)),
+        Some(v) if ims::is_unmanaged(v) => (None, ims::load_unmanaged(diags, v, env, name)),
         Some(v) => {
-            let ims = ims::load(diags, v, name, build, secrets);
+            let ims = ims::load(diags, v, env, name, build, secrets);
             let id = ims.as_ref().map(|i| i.client_id.clone());
             (ims, id)
         }

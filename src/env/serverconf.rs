@@ -57,6 +57,54 @@ struct Checker<'a> {
     diags: &'a mut Diagnostics,
     schema: &'static Schema,
     secrets: &'a HashMap<Origin, SecretId>,
+    place: &'a Place<'a>,
+    /// The `serverconf` being checked, to find a value's YAML path for a help.
+    root: &'a Value,
+}
+
+/// Whose settings are checked, and the layers they were merged from: what a help needs to give the
+/// YAML path a value was written at (`defaults.serverconf...`, `instances.<i>.serverconf...`,
+/// `instances.<i>.containerOverrides.<c>.serverconf...`).
+pub struct Place<'a> {
+    pub env: &'a str,
+    pub instance: &'a str,
+    pub container: &'a str,
+    /// The environment's `defaults:` block.
+    pub defaults: Option<&'a Value>,
+    /// The container's `containerOverrides` entry.
+    pub overrides: Option<&'a Value>,
+}
+
+impl Place<'_> {
+    /// The YAML path of the key written at `key` in `serverconf` (the container's merged settings),
+    /// from the layer that wrote it. Only on the way to a help: it searches the trees.
+    fn yaml_path(&self, serverconf: &Value, key: &Origin) -> Option<String> {
+        let from = |layer: Option<&Value>| layer.and_then(|l| l.get("serverconf")).and_then(|v| path_to(v, key));
+        let instance = super::quote_path_key(self.instance);
+        let (prefix, rest) = if let Some(rest) = from(self.overrides) {
+            let container = super::quote_path_key(self.container);
+            (format!("instances.{instance}.containerOverrides.{container}"), rest)
+        } else if let Some(rest) = from(self.defaults) {
+            ("defaults".to_string(), rest)
+        } else {
+            (format!("instances.{instance}"), path_to(serverconf, key)?)
+        };
+        Some(format!("{prefix}.serverconf{rest}"))
+    }
+}
+
+/// `.a.b[2].c`: the keys from `v` to the key written at `key`, if it is there.
+fn path_to(v: &Value, key: &Origin) -> Option<String> {
+    match &v.kind {
+        Kind::Map(fields) => fields.iter().find_map(|f| {
+            let here = format!(".{}", super::quote_path_key(&f.key));
+            if f.key_origin == *key { Some(here) } else { path_to(&f.value, key).map(|rest| here + &rest) }
+        }),
+        Kind::Seq(items) => {
+            items.iter().enumerate().find_map(|(i, item)| path_to(item, key).map(|r| format!("[{i}]{r}")))
+        }
+        _ => None,
+    }
 }
 
 /// Validates `serverconf` and builds the tree. Problems go to `diags`; the tree holds what was valid.
@@ -66,11 +114,12 @@ pub fn build(
     fallback: &Origin,
     has_ims: bool,
     secrets: &HashMap<Origin, SecretId>,
+    place: &Place,
 ) -> Element {
     let schema = Schema::get();
-    let mut c = Checker { diags, schema, secrets };
     let empty = Value::empty_map(fallback.clone());
     let v = v.unwrap_or(&empty);
+    let mut c = Checker { diags, schema, secrets, place, root: v };
     let mut root = match v.kind {
         Kind::Map(_) => c.element(schema.root(), v, None),
         _ => {
@@ -299,7 +348,10 @@ impl Checker<'_> {
                     at(),
                     format!("`{}` of <{}> is sensitive: it must not be stored in plain text", attr.name, def.name),
                 )
-                .with_help(format!("store it encrypted: nlconf secret set -e ENV <path to {}>", attr.name)),
+                .with_help(match self.place.yaml_path(self.root, &f.key_origin) {
+                    Some(path) => format!("store it encrypted: {}", super::set_again(self.place.env, &path)),
+                    None => format!("store it encrypted with nlconf secret set -e {}", self.place.env),
+                }),
             );
             return None;
         }

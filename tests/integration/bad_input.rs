@@ -602,7 +602,7 @@ fn a_sensitive_attribute_in_plain_text() {
         ),
         "
         environments/prod/override.yaml:6:74: error: `password` of <proxyHTTP> is sensitive: it must not be stored in plain text
-          help: store it encrypted: nlconf secret set -e ENV <path to password>
+          help: store it encrypted: nlconf secret set -e prod instances.mkt_prod.serverconf.shared.proxyConfig.proxyHTTP.password
         ",
     );
 }
@@ -814,7 +814,7 @@ fn ims_client_secret_in_plain_text() {
         ),
         "
         environments/prod/override.yaml:4:21: error: ims.clientSecret must be an `!age` secret, not plain text
-          help: encrypt it: nlconf secret set -e ENV instances.mkt_prod.ims.clientSecret
+          help: encrypt it: nlconf secret set -e prod instances.mkt_prod.ims.clientSecret
         ",
     );
 }

@@ -150,3 +150,108 @@ fn the_readme_break_glass_line_decrypts_with_yq_and_age() {
     .unwrap();
     assert_eq!(run(dir.path()), "demo-ONLY-by-hand", "with {yq}: {line}");
 }
+
+/// A help names the environment and the YAML path it knows, in the layer that wrote the value:
+/// `secret set` then replaces that very value.
+#[test]
+fn helps_name_the_environment_and_the_yaml_path() {
+    let repo = crate::harness::Repo::with_prod().file(
+        crate::harness::OVERRIDE,
+        "
+        defaults:
+          serverconf:
+            shared:
+              proxyConfig:
+                proxyHTTPS:
+                  password: hunter3
+        instances:
+          mkt_prod:
+            serverconf:
+              shared:
+                proxyConfig:
+                  proxyHTTP:
+                    password: hunter2
+            containerOverrides:
+              app2:
+                serverconf:
+                  shared:
+                    proxyConfig:
+                      proxyHTTP:
+                        password: hunter4
+        ",
+    );
+    let out = repo.run(&["validate"]);
+    out.assert_exit(1);
+    for help in [
+        "environments/prod/override.yaml:6:21: error: `password` of <proxyHTTPS> is sensitive: it must not be stored in plain text\n  help: store it encrypted: nlconf secret set -e prod defaults.serverconf.shared.proxyConfig.proxyHTTPS.password\n",
+        "environments/prod/override.yaml:13:23: error: `password` of <proxyHTTP> is sensitive: it must not be stored in plain text\n  help: store it encrypted: nlconf secret set -e prod instances.mkt_prod.serverconf.shared.proxyConfig.proxyHTTP.password\n",
+        "environments/prod/override.yaml:20:27: error: `password` of <proxyHTTP> is sensitive: it must not be stored in plain text\n  help: store it encrypted: nlconf secret set -e prod instances.mkt_prod.containerOverrides.app2.serverconf.shared.proxyConfig.proxyHTTP.password\n",
+    ] {
+        assert_eq!(out.stderr.matches(help).count(), 1, "{help}\nnot once in:\n{}", out.stderr);
+    }
+    // The path given is the value's: set there, the plain-text value is gone.
+    let repo = repo.set_secret(
+        "prod",
+        "instances.mkt_prod.containerOverrides.app2.serverconf.shared.proxyConfig.proxyHTTP.password",
+        "demo-ONLY-proxy",
+    );
+    assert!(!repo.run(&["validate"]).stderr.contains("containerOverrides.app2"));
+
+    crate::harness::Repo::with_prod()
+        .file(crate::harness::OVERRIDE, "instances: { mkt_prod: { ims: { clientSecret: 5b1c8e2f-not-encrypted } } }")
+        .run(&["validate"])
+        .assert_exit(1)
+        .stderr_contains("help: encrypt it: nlconf secret set -e prod instances.mkt_prod.ims.clientSecret\n");
+
+    let empty = crate::harness::Repo::with_prod().file(
+        crate::harness::OVERRIDE,
+        "
+        instances:
+          mkt_prod:
+            serverconf:
+              shared:
+                proxyConfig:
+                  proxyHTTP: { password: !age \"\" }
+        ",
+    );
+    empty.run(&["validate"]).assert_exit(1).stderr_contains(
+        "help: set it with: nlconf secret set -e prod instances.mkt_prod.serverconf.shared.proxyConfig.proxyHTTP.password\n",
+    );
+    let unmanaged = crate::harness::Repo::with_prod().file(
+        crate::harness::OVERRIDE,
+        "
+        instances:
+          mkt_prod:
+            ims: { auth: null, clientSecret: null, orgId: null }
+        ",
+    );
+    unmanaged.run(&["validate"]).stderr_contains("nlconf secret set -e prod instances.mkt_prod.ims.clientSecret\n");
+    crate::harness::Repo::with_prod()
+        .run(&["render", "-e", "prod", "--container", "nosuch"])
+        .assert_exit(1)
+        .stderr_contains("help: nlconf render -e prod lists every container of the environment\n");
+}
+
+/// No help or message in the sources says `-e ENV` or `<path to ...>` where it could name them.
+#[test]
+fn no_message_in_the_sources_has_a_placeholder_for_a_known_name() {
+    fn walk(dir: &std::path::Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, found);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (i, line) in text.lines().enumerate() {
+                    let code = line.trim_start();
+                    if !code.starts_with("//") && (code.contains("-e ENV") || code.contains("<path to")) {
+                        found.push(format!("{}:{}: {code}", path.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut found);
+    assert!(found.is_empty(), "placeholders where the names are known:\n{}", found.join("\n"));
+}
