@@ -35,7 +35,7 @@ struct Cli {
     /// When to color the output
     #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true)]
     color: ColorArg,
-    /// Print only errors
+    /// Print only errors and what the command is for (diff, plan: the totals line; JSON, markdown: whole)
     #[arg(short, long, global = true)]
     quiet: bool,
     /// Print more detail
