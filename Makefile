@@ -4,7 +4,7 @@ CARGO ?= cargo
 TARGET_DIR = $(shell $(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 NLCONF = $(TARGET_DIR)/debug/nlconf
 
-.PHONY: build test fuzz demo lint man bench clean
+.PHONY: build test fuzz demo lint man bench dist clean
 
 build:
 	$(CARGO) build
@@ -31,6 +31,23 @@ man: build
 
 bench:
 	./bench/run.sh
+
+# A static Linux binary and its SHA-256, for a release: $(TARGET_DIR)/dist/ (README: Releases). musl
+# by default (needs `rustup target add x86_64-unknown-linux-musl` and Debian's musl-tools, for the C
+# of mimalloc); `make dist DIST_TARGET=x86_64-unknown-linux-gnu` links glibc statically instead.
+# Not part of `make test` or CI: a release build takes minutes.
+DIST_TARGET ?= x86_64-unknown-linux-musl
+VERSION = $(shell $(CARGO) metadata --format-version 1 --no-deps | python3 -c 'import json, sys; print(json.load(sys.stdin)["packages"][0]["version"])')
+DIST_NAME = nlconf-$(VERSION)-$(DIST_TARGET)
+dist:
+	RUSTFLAGS='-C target-feature=+crt-static' $(CARGO) build --release --locked --target $(DIST_TARGET)
+	mkdir -p "$(TARGET_DIR)/dist"
+	cp "$(TARGET_DIR)/$(DIST_TARGET)/release/nlconf" "$(TARGET_DIR)/dist/$(DIST_NAME)"
+	@# A release binary must run on any Linux: refuse one that loads shared libraries.
+	@if ldd "$(TARGET_DIR)/dist/$(DIST_NAME)" 2>&1 | grep -q '=>'; then \
+	  echo "$(DIST_NAME) is dynamically linked:"; ldd "$(TARGET_DIR)/dist/$(DIST_NAME)"; exit 1; fi
+	cd "$(TARGET_DIR)/dist" && sha256sum "$(DIST_NAME)" > "$(DIST_NAME).sha256"
+	@echo "wrote $(TARGET_DIR)/dist/$(DIST_NAME) and $(DIST_NAME).sha256"
 
 clean:
 	$(CARGO) clean

@@ -12,7 +12,7 @@ fn make_uses_the_target_folder_cargo_reports() {
     }
     let root = env!("CARGO_MANIFEST_DIR");
     let out = std::process::Command::new("make")
-        .args(["-n", "demo", "man"])
+        .args(["-n", "demo", "man", "dist"])
         .current_dir(root)
         .env("CARGO_TARGET_DIR", "/tmp/nlconf-elsewhere")
         .output()
@@ -21,6 +21,16 @@ fn make_uses_the_target_folder_cargo_reports() {
     assert!(text.contains("NLCONF=\"/tmp/nlconf-elsewhere/debug/nlconf\" ./demo/demo.sh"), "{text}");
     assert!(text.contains("\"/tmp/nlconf-elsewhere/debug/nlconf\" man"), "{text}");
     assert!(!text.contains(" target/debug/nlconf"), "{text}");
+    // `make dist`: a release build for a static target, copied with its checksum into dist/.
+    let dist = "/tmp/nlconf-elsewhere/dist/nlconf-";
+    let build = text.lines().find(|l| l.starts_with("RUSTFLAGS=")).unwrap_or_default();
+    assert!(build.starts_with("RUSTFLAGS='-C target-feature=+crt-static' "), "{text}");
+    assert!(build.ends_with(" build --release --locked --target x86_64-unknown-linux-musl"), "{text}");
+    assert!(
+        text.contains(&format!("cp \"/tmp/nlconf-elsewhere/x86_64-unknown-linux-musl/release/nlconf\" \"{dist}")),
+        "{text}"
+    );
+    assert!(text.contains("sha256sum \"nlconf-") && text.contains(".sha256"), "{text}");
 }
 
 #[test]
