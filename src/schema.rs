@@ -4,9 +4,13 @@
 //! reference) plus nlconf's documented amendments (`schema/nlconf-*.tsv`), which add what Adobe
 //! documents elsewhere and correct types the table gets visibly wrong. An amendment row for an
 //! attribute that the table already has replaces it.
+//!
+//! Beside it: `keys`, the keys of an environment file at each level (what the loader accepts).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
+
+pub mod keys;
 
 const ELEMENTS_TSV: &str = include_str!("../schema/serverconf-elements.tsv");
 const ATTRIBUTES_TSV: &str = include_str!("../schema/serverconf-schema.tsv");

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use super::value::{Origin, Value};
 use super::{OAUTH_MIN_BUILD, expect_map, expect_scalar, unknown_key};
 use crate::diag::{Diagnostic, Diagnostics};
+// The keys of an `ims:` block, with what they hold (shown to editors by `nlconf schema`).
+use crate::schema::keys::{self, IMS as KEYS};
 use crate::secrets::SecretId;
 use crate::support::yaml::Tag;
 
@@ -37,8 +39,6 @@ pub struct Ims {
     pub origin: Origin,
 }
 
-const KEYS: &[&str] = &["auth", "orgId", "clientId", "technicalAccountId", "clientSecret", "privateKey"];
-
 /// The warning every command touching a JWT instance prints once.
 pub const JWT_END_OF_LIFE: &str =
     "Service Account (JWT) credentials reached end of life on 2025-06-30 and stop working on 2026-03-01";
@@ -54,7 +54,7 @@ pub fn load(
 ) -> Option<Ims> {
     let v = expect_map(diags, v, &format!("instances.{instance}.ims"))?;
     for f in v.fields() {
-        if !KEYS.contains(&f.key.as_str()) {
+        if !keys::has(KEYS, &f.key) {
             unknown_key(diags, f, &format!("instances.{instance}.ims"), KEYS);
         }
     }
@@ -198,7 +198,7 @@ fn check_technical_account_id(diags: &mut Diagnostics, id: &str, origin: &Origin
 pub fn load_unmanaged(diags: &mut Diagnostics, v: &Value, env: &str, instance: &str) -> Option<String> {
     let v = expect_map(diags, v, &format!("instances.{instance}.ims"))?;
     for f in v.fields() {
-        if !KEYS.contains(&f.key.as_str()) {
+        if !keys::has(KEYS, &f.key) {
             unknown_key(diags, f, &format!("instances.{instance}.ims"), KEYS);
         }
     }

@@ -64,8 +64,10 @@ pub struct Target {
     pub connect_timeout: u32,
 }
 
-/// ssh's own default wait is the system's TCP timeout (minutes): nlconf's is 10 s.
-pub const DEFAULT_CONNECT_TIMEOUT: u32 = 10;
+// The keys each level of a file may hold, and their defaults: one table, which `nlconf schema` shows
+// to editors.
+pub use crate::schema::keys::DEFAULT_CONNECT_TIMEOUT;
+use crate::schema::keys::{self, DEFAULT_CONF_DIR, DEFAULT_NLSERVER, Key};
 
 /// ssh options that make the machine running nlconf run a program or load a library: in a
 /// repository's `target.options`, any writer of the repository could run code wherever `plan`
@@ -271,15 +273,6 @@ impl Instance {
         }
     }
 }
-
-const TOP_KEYS: &[&str] = &["campaign", "target", "nlserver", "defaults", "instances", "restart"];
-const DEFAULTS_KEYS: &[&str] = &["serverconf", "ims"];
-const INSTANCE_KEYS: &[&str] = &["containers", "serverconf", "ims", "containerOverrides"];
-const OVERRIDE_KEYS: &[&str] = &["serverconf"];
-const CONTAINER_KEYS: &[&str] = &["host", "conf_dir"];
-const TARGET_KEYS: &[&str] = &["kind", "user", "port", "conf_dir", "options", "connect_timeout"];
-const DEFAULT_NLSERVER: &str = "/usr/local/neolane/nl6/bin/nlserver";
-const DEFAULT_CONF_DIR: &str = "/usr/local/neolane/nl6/conf";
 
 /// An environment's YAML files, read and parsed, with the `!age` values they hold.
 pub struct Sources {
@@ -673,7 +666,8 @@ pub fn quote_path_key(key: &str) -> String {
     }
 }
 
-pub(crate) fn unknown_key(diags: &mut Diagnostics, field: &value::Field, what: &str, known: &[&str]) {
+pub(crate) fn unknown_key(diags: &mut Diagnostics, field: &value::Field, what: &str, known: &[Key]) {
+    let known = keys::names(known);
     let mut d = Diagnostic::at(field.key_origin.location(), format!("unknown key `{}` in {what}", field.key));
     d = match did_you_mean(&field.key, known.iter().copied()) {
         Some(s) => d.with_help(format!("did you mean `{s}`?")),
@@ -682,9 +676,9 @@ pub(crate) fn unknown_key(diags: &mut Diagnostics, field: &value::Field, what: &
     diags.push(d);
 }
 
-fn check_keys(diags: &mut Diagnostics, v: &Value, what: &str, known: &[&str]) {
+fn check_keys(diags: &mut Diagnostics, v: &Value, what: &str, known: &[Key]) {
     for f in v.fields() {
-        if !known.contains(&f.key.as_str()) {
+        if !keys::has(known, &f.key) {
             unknown_key(diags, f, what, known);
         }
     }
@@ -746,11 +740,11 @@ fn build(
     recipients: Option<RecipientSet>,
     diags: &mut Diagnostics,
 ) -> Option<Environment> {
-    check_keys(diags, &tree, "the environment", TOP_KEYS);
+    check_keys(diags, &tree, "the environment", keys::TOP);
     let build = required(diags, &tree, "campaign", "`campaign`", "campaign: { build: 9383 }")
         .and_then(|c| expect_map(diags, c, "campaign"))
         .and_then(|c| {
-            check_keys(diags, c, "campaign", &["build"]);
+            check_keys(diags, c, "campaign", keys::CAMPAIGN);
             required(diags, c, "build", "`campaign.build`", "build: 9383")
         })
         .and_then(|b| {
@@ -776,7 +770,7 @@ fn build(
         None => None,
     };
     if let Some(d) = &defaults {
-        check_keys(diags, d, "`defaults`", DEFAULTS_KEYS);
+        check_keys(diags, d, "`defaults`", keys::DEFAULTS);
     }
     let secret_index: HashMap<Origin, SecretId> =
         secrets.iter().enumerate().map(|(i, s)| (s.origin.clone(), SecretId::new(i))).collect();
@@ -834,7 +828,7 @@ fn load_target(diags: &mut Diagnostics, v: Option<&Value>) -> Option<Target> {
         });
     };
     let v = expect_map(diags, v, "target")?;
-    check_keys(diags, v, "target", TARGET_KEYS);
+    check_keys(diags, v, "target", keys::TARGET);
     let kind = match v.get("kind").map(|k| (k, expect_scalar(diags, k, "target.kind"))) {
         None => TargetKind::Local,
         Some((_, Some("local"))) => TargetKind::Local,
@@ -925,7 +919,7 @@ fn load_instance(
         return None;
     }
     let iv = expect_map(diags, &field.value, &format!("instance `{name}`"))?;
-    check_keys(diags, iv, &format!("instance `{name}`"), INSTANCE_KEYS);
+    check_keys(diags, iv, &format!("instance `{name}`"), keys::INSTANCE);
     let containers_v = required(
         diags,
         iv,
@@ -984,8 +978,8 @@ fn load_instance(
                                 Diagnostic::at(k.key_origin.location(), "containerOverrides may not change `ims`")
                                     .with_help("every container of an instance receives the same credentials (nlserver -setims* runs on each)"),
                             );
-                        } else if !OVERRIDE_KEYS.contains(&k.key.as_str()) {
-                            unknown_key(diags, k, &format!("containerOverrides.{}", f.key), OVERRIDE_KEYS);
+                        } else if !keys::has(keys::OVERRIDE, &k.key) {
+                            unknown_key(diags, k, &format!("containerOverrides.{}", f.key), keys::OVERRIDE);
                         }
                     }
                     let dbcnx = o.get("serverconf").and_then(|s| {
@@ -1017,7 +1011,7 @@ fn load_instance(
                 && let Some(c) = expect_map(diags, &cf.value, &format!("container `{cname}`"))
             {
                 {
-                    check_keys(diags, c, &format!("container `{cname}`"), CONTAINER_KEYS);
+                    check_keys(diags, c, &format!("container `{cname}`"), keys::CONTAINER);
                     host = c.get("host").and_then(|h| expect_scalar(diags, h, "host")).map(str::to_string);
                     conf_dir = c.get("conf_dir").and_then(|h| expect_scalar(diags, h, "conf_dir")).map(str::to_string);
                 }
