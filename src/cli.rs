@@ -124,6 +124,8 @@ enum CommandArgs {
     /// The Adobe IMS technical account of each instance
     #[command(subcommand)]
     Ims(ImsArgs),
+    /// Print the JSON Schema (draft-07) of environment files, for editors
+    Schema,
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -376,6 +378,7 @@ pub enum Command {
         env: String,
         source: Source,
     },
+    Schema,
     /// Text printed as it is: a completion script, the man page.
     Print(Vec<u8>),
 }
@@ -436,6 +439,7 @@ where
         CommandArgs::Ims(ImsArgs::Status { env, deployed, hosts: _ }) => {
             Command::ImsStatus { env, source: source(deployed) }
         }
+        CommandArgs::Schema => Command::Schema,
         CommandArgs::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command(), "nlconf", &mut script);

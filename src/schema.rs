@@ -5,11 +5,14 @@
 //! documents elsewhere and correct types the table gets visibly wrong. An amendment row for an
 //! attribute that the table already has replaces it.
 //!
-//! Beside it: `keys`, the keys of an environment file at each level (what the loader accepts).
+//! Beside it: `keys`, the keys of an environment file at each level (what the loader accepts), and
+//! `json`, the JSON Schema of an environment file that `nlconf schema` prints for editors, generated
+//! from both.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
+pub mod json;
 pub mod keys;
 
 const ELEMENTS_TSV: &str = include_str!("../schema/serverconf-elements.tsv");

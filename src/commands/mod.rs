@@ -9,6 +9,7 @@ pub mod import;
 pub mod ims;
 pub mod plan;
 pub mod render;
+pub mod schema;
 pub mod secret;
 pub mod validate;
 
@@ -49,6 +50,7 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Status {
         Command::SecretRekey { envs, dry_run } => secret::rekey(ctx, &envs, dry_run),
         Command::SecretCheck { envs, decrypt } => secret::check(ctx, &envs, decrypt),
         Command::ImsStatus { env, source } => ims::status(ctx, &env, &source),
+        Command::Schema => schema::run(ctx),
         Command::Print(bytes) => print_bytes(&bytes),
     }
 }

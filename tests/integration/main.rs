@@ -8,6 +8,7 @@ mod apply;
 mod bad_input;
 mod crash;
 mod credentials;
+mod editors;
 mod explain;
 mod fleet;
 mod harness;
