@@ -126,6 +126,12 @@ enum CommandArgs {
     Ims(ImsArgs),
     /// Print the JSON Schema (draft-07) of environment files, for editors
     Schema,
+    /// Write a new configuration repository that validates at once (it overwrites no file)
+    Init {
+        /// The folder to write it in, created when missing (default: the current one, or -C DIR)
+        #[arg(value_name = "DIR")]
+        folder: Option<PathBuf>,
+    },
     /// Print a shell completion script
     Completions {
         /// bash, zsh, fish, elvish or powershell
@@ -379,6 +385,12 @@ pub enum Command {
         source: Source,
     },
     Schema,
+    Init {
+        /// Where the repository is written: DIR under -C DIR (as `git -C`), or -C DIR itself.
+        dir: PathBuf,
+        /// The identities named by `--identity`, whose public keys go into `recipients`.
+        identities: Vec<PathBuf>,
+    },
     /// Text printed as it is: a completion script, the man page.
     Print(Vec<u8>),
 }
@@ -440,6 +452,11 @@ where
             Command::ImsStatus { env, source: source(deployed) }
         }
         CommandArgs::Schema => Command::Schema,
+        // (Not `dir`: that is -C's name, and clap would give it this argument's value.)
+        CommandArgs::Init { folder } => Command::Init {
+            dir: folder.map_or_else(|| globals.dir.clone(), |d| globals.dir.join(d)),
+            identities: globals.identities.clone(),
+        },
         CommandArgs::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut command(), "nlconf", &mut script);

@@ -31,6 +31,7 @@ pub mod deployed;
 pub mod diag;
 pub mod env;
 pub mod import;
+pub mod init;
 pub mod manage;
 pub mod plan;
 pub mod render;

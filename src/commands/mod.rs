@@ -7,6 +7,7 @@ pub mod diff;
 pub mod explain;
 pub mod import;
 pub mod ims;
+pub mod init;
 pub mod plan;
 pub mod render;
 pub mod schema;
@@ -51,6 +52,7 @@ pub fn run(ctx: &mut Ctx, command: Command) -> Status {
         Command::SecretCheck { envs, decrypt } => secret::check(ctx, &envs, decrypt),
         Command::ImsStatus { env, source } => ims::status(ctx, &env, &source),
         Command::Schema => schema::run(ctx),
+        Command::Init { dir, identities } => init::run(ctx, &dir, &identities),
         Command::Print(bytes) => print_bytes(&bytes),
     }
 }

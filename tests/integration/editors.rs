@@ -185,3 +185,162 @@ fn types_ranges_and_shapes_agree_with_validate() {
     agree(&v, "restart: { web/relay: [web], wfserver: [\"wfserver@{instance}\"] }", true);
     agree(&v, "instances: { mkt_stage: { serverconf: { mta: null } } }", true);
 }
+
+// nlconf init ------------------------------------------------------------------------------------
+
+/// The hooks the generated `.pre-commit-config.yaml` runs: the ids and entries of this repository's
+/// `.pre-commit-hooks.yaml`.
+const PRE_COMMIT_HOOKS: &str = "
+    repos:
+      - repo: local
+        hooks:
+          - id: nlconf-validate
+            name: nlconf validate
+            entry: nlconf validate
+            language: system
+            pass_filenames: false
+            files: ^(environments|templates)/
+          - id: nlconf-secret-check
+            name: nlconf secret check
+            entry: nlconf secret check
+            language: system
+            pass_filenames: false
+            files: ^environments/
+    ";
+
+const DB_PASSWORD: &str = "instances.mkt_dev.serverconf.shared.dataStore.dataSource.default.dbcnx.password";
+
+/// Every file under a folder, relative to it, in name order.
+fn files_under(root: &Path) -> Vec<String> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else {
+                out.push(path.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// Writes a file into the fake home folder the harness runs nlconf with.
+fn in_home(repo: &Repo, rel: &str, text: &str) {
+    let path = repo.work_path(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn init_writes_a_repository_that_validates_at_once() {
+    let repo = Repo::new();
+    let out = repo.run(&["init"]);
+    out.assert_exit(0);
+    assert_eq!(out.stderr, "");
+    out.stdout_contains("wrote a new nlconf repository in ")
+        .stdout_contains("\n  environments/dev/environment.yaml\n")
+        .stdout_contains("no public key was found: add yours to environments/dev/recipients")
+        .stdout_contains("next steps:");
+    assert_eq!(
+        files_under(repo.root()),
+        [
+            ".gitignore",
+            ".nlconf-schema.json",
+            ".pre-commit-config.yaml",
+            "environments/defaults.yaml",
+            "environments/dev/environment.yaml",
+            "environments/dev/recipients"
+        ]
+    );
+    repo.run(&["validate"]).assert_exit(0).stderr_is("ok: dev (1 instance, 1 container, 0 secrets)\n");
+    // Without a key, recipients says how to add one, and is still a valid file for a repository
+    // without secrets.
+    let recipients = repo.read("environments/dev/recipients");
+    assert!(recipients.lines().all(|l| l.is_empty() || l.starts_with('#')), "{recipients}");
+    assert!(recipients.contains("age-keygen -o ~/.config/nlconf/identity.txt"), "{recipients}");
+
+    assert!(repo.read(".pre-commit-config.yaml").contains(&dedent(PRE_COMMIT_HOOKS)));
+    let gitignore = repo.read(".gitignore");
+    for pattern in ["*.agekey", "*.key", "identity.txt", "id_ed25519"] {
+        assert!(gitignore.lines().any(|l| l == pattern), "{pattern} is not ignored:\n{gitignore}");
+    }
+}
+
+#[test]
+fn init_files_validate_against_the_schema_their_modeline_names() {
+    let repo = Repo::new();
+    repo.run(&["init"]).assert_exit(0);
+    let written: Json = serde_json::from_str(&repo.read(".nlconf-schema.json")).unwrap();
+    assert_eq!(written, schema(), "init writes what `nlconf schema` prints");
+    let v = validator(&written);
+    for rel in ["environments/defaults.yaml", "environments/dev/environment.yaml"] {
+        let text = repo.read(rel);
+        let modeline = text.lines().next().unwrap();
+        let target = modeline.strip_prefix("# yaml-language-server: $schema=").expect("a modeline first");
+        let schema_path = repo.path(rel).parent().unwrap().join(target);
+        assert_eq!(
+            std::fs::canonicalize(schema_path).unwrap(),
+            std::fs::canonicalize(repo.path(".nlconf-schema.json")).unwrap()
+        );
+        assert_eq!(schema_errors(&v, &text), Vec::<String>::new(), "{rel}");
+    }
+}
+
+#[test]
+fn init_puts_the_users_age_public_key_in_recipients() {
+    let repo = Repo::new();
+    let identity = std::fs::read_to_string(crate::harness::PROD_IDENTITY).unwrap();
+    in_home(&repo, ".config/nlconf/identity.txt", &identity);
+    repo.run(&["init"])
+        .assert_exit(0)
+        .stdout_contains("environments/dev/recipients holds your public key (from ~/.config/nlconf/identity.txt)");
+    let recipients = repo.read("environments/dev/recipients");
+    let key = crate::harness::PROD_RECIPIENTS.lines().last().unwrap();
+    assert!(recipients.lines().any(|l| l == key), "{recipients}");
+    assert!(!recipients.contains("AGE-SECRET-KEY"), "no private key in recipients");
+    // The user can set a secret and check it at once.
+    let repo = repo.set_secret("dev", DB_PASSWORD, "s3cret-db-password");
+    repo.run(&["secret", "check"]).assert_exit(0);
+    repo.run(&["validate"]).assert_exit(0).stderr_is("ok: dev (1 instance, 1 container, 1 secret)\n");
+}
+
+#[test]
+fn init_puts_the_users_ssh_public_key_in_recipients_when_there_is_no_identity() {
+    let repo = Repo::new();
+    let public =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/demo/keys/demo-ONLY-bob-ed25519.pub")).unwrap();
+    in_home(&repo, ".ssh/id_ed25519.pub", &public);
+    repo.run(&["init"])
+        .assert_exit(0)
+        .stdout_contains("holds your public key (from ~/.ssh/id_ed25519.pub)")
+        .stdout_contains("export NLCONF_AGE_IDENTITY=~/.ssh/id_ed25519");
+    let recipients = repo.read("environments/dev/recipients");
+    assert!(recipients.lines().any(|l| l == public.trim()), "{recipients}");
+    repo.run(&["secret", "check"]).assert_exit(0);
+}
+
+#[test]
+fn init_refuses_to_overwrite_any_file_and_writes_nothing() {
+    let repo = Repo::new().file(".gitignore", "target/\n").file("environments/dev/environment.yaml", STAGE);
+    let out = repo.run(&["init"]);
+    out.assert_exit(1).stdout_is("");
+    out.stderr_contains(".gitignore: error: already exists: nlconf init overwrites nothing, so it wrote no file")
+        .stderr_contains("environments/dev/environment.yaml: error: already exists");
+    assert_eq!(files_under(repo.root()), [".gitignore", "environments/dev/environment.yaml"]);
+    assert_eq!(repo.read(".gitignore"), "target/\n");
+}
+
+#[test]
+fn init_writes_into_a_named_folder_and_creates_it() {
+    let repo = Repo::new();
+    repo.run(&["init", "ops/acc-config"]).assert_exit(0).stdout_contains("/ops/acc-config:");
+    assert!(repo.path("ops/acc-config/environments/dev/environment.yaml").is_file());
+    // A file where the folder would be: refused, nothing written.
+    let repo = Repo::new().file("taken", "x\n");
+    repo.run(&["init", "taken"]).assert_exit(1).stderr_contains("taken: error: exists and is not a folder");
+    assert_eq!(files_under(repo.root()), ["taken"]);
+}
