@@ -202,11 +202,8 @@ fn element(schema: &Schema, def: &ElementDef) -> Json {
         }
     }
     props.insert("rawAttributes".into(), json!({ "$ref": "#/definitions/rawAttributes" }));
-    let mut doc = if def.path.is_empty() {
-        keys::INSTANCE.iter().find(|k| matches!(k.shape, Shape::Serverconf)).map_or("", |k| k.doc).to_string()
-    } else {
-        format!("<{}> ({}).", def.name, def.path)
-    };
+    let mut doc =
+        if def.path.is_empty() { keys::SERVERCONF.doc.to_string() } else { format!("<{}> ({}).", def.name, def.path) };
     if !def.notes.is_empty() && !def.text_content {
         doc.push_str(&format!(" Reference note: {}.", def.notes));
     }

@@ -175,7 +175,8 @@ pub const IMS: &[Key] = &[
     ),
 ];
 
-const SERVERCONF: Key = key(
+/// `serverconf:`, wherever it is (`defaults`, an instance, `containerOverrides.<container>`).
+pub const SERVERCONF: Key = key(
     "serverconf",
     Shape::Serverconf,
     "Mirrors config-<instance>.xml below its root element: a map is an element, a scalar an attribute, spelled as Adobe spells them.",
