@@ -111,10 +111,9 @@ fn key(k: &Key) -> Json {
 
 /// What an editor says of plain text where a secret must be (`patternErrorMessage`, which
 /// yaml-language-server and VS Code show instead of the pattern).
-const NOT_A_SECRET: &str = "Must be an `!age` secret, not plain text: set it with `nlconf secret set -e ENV YAMLPATH`.";
+const NOT_A_SECRET: &str = "Must be an `!age` secret, not plain text: set it with `nlconf secret set`, giving the environment's folder name and this value's dotted path.";
 
-const SET_SECRET: &str =
-    "set it with `printf %s \"$VALUE\" | nlconf secret set -e ENV YAMLPATH`, which writes `!age |` and the ciphertext.";
+const SET_SECRET: &str = "set it with `nlconf secret set` (the environment's folder name, this value's dotted path, the value on stdin), which writes `!age |` and the ciphertext.";
 
 fn shape(s: &Shape) -> Json {
     match s {

@@ -202,7 +202,7 @@ const PRE_COMMIT_HOOKS: &str = "
             files: ^(environments|templates)/
           - id: nlconf-secret-check
             name: nlconf secret check
-            entry: nlconf secret check
+            entry: nlconf secret check --no-decrypt
             language: system
             pass_filenames: false
             files: ^environments/
