@@ -31,6 +31,7 @@ man: build
 
 bench:
 	./bench/run.sh
+	./bench/ssh.sh
 
 # A static Linux binary and its SHA-256, for a release: $(TARGET_DIR)/dist/ (README: Releases). musl
 # by default (needs `rustup target add x86_64-unknown-linux-musl` and Debian's musl-tools, for the C
