@@ -14,7 +14,7 @@ use crate::apply::{STANDIN, Site, reload, summary};
 use crate::harness::Output;
 use crate::ssh::Sshd;
 
-/// A site whose containers are on three hosts, with the wrapper as nlserver.
+/// A site whose containers are on three hosts (their conf folders made), with the wrapper as nlserver.
 struct Fleet {
     sshd: Sshd,
     site: Site,
@@ -138,9 +138,6 @@ exec '{standin}' "$@"
 #[test]
 fn one_connection_per_host_containers_of_several_hosts_at_once_and_no_socket_left() {
     let Some(fleet) = Fleet::start(3) else { return };
-    for c in ["app1", "app2", "app3"] {
-        std::fs::create_dir_all(fleet.site.conf(c)).unwrap();
-    }
     let (out, connections) = fleet.counted(&["plan", "-e", "prod", "--out", "p.plan", "--detailed-exitcode"], 2);
     assert_eq!(connections, 3, "plan: one connection per host\n{}", out.stderr);
     fleet.assert_no_socket_left();
@@ -176,9 +173,6 @@ fn one_connection_per_host_containers_of_several_hosts_at_once_and_no_socket_lef
 fn a_container_failing_mid_way_while_others_run_the_report_and_the_next_plan_tell_the_truth() {
     let Some(fleet) = Fleet::start(3) else { return };
     fleet.fail_reload_on("app1");
-    for c in ["app2", "app3"] {
-        std::fs::create_dir_all(fleet.site.conf(c)).unwrap();
-    }
     fleet.site.plan("p.plan", 2);
     let (out, _) = fleet.counted(&["apply", "p.plan"], 1);
     fleet.assert_no_socket_left();
@@ -224,9 +218,6 @@ fn a_container_failing_mid_way_while_others_run_the_report_and_the_next_plan_tel
 fn max_fail_lets_the_others_go_on() {
     let Some(fleet) = Fleet::start(1) else { return };
     fleet.fail_reload_on("app1");
-    for c in ["app2", "app3"] {
-        std::fs::create_dir_all(fleet.site.conf(c)).unwrap();
-    }
     fleet.site.plan("p.plan", 2);
     let (out, _) = fleet.counted(&["apply", "--max-fail", "1", "p.plan"], 1);
     fleet.assert_no_socket_left();
@@ -249,9 +240,6 @@ fn max_fail_lets_the_others_go_on() {
 #[test]
 fn a_rolling_apply_finishes_each_batch_before_the_next_and_stops_after_a_failed_one() {
     let Some(fleet) = Fleet::start(1) else { return };
-    for c in ["app1", "app2", "app3"] {
-        std::fs::create_dir_all(fleet.site.conf(c)).unwrap();
-    }
     fleet.site.plan("p.plan", 2);
     // Batches of two in plan order: [app1 (mid_prod), app3 (mid_prod)], [app1 (mkt_prod), app2 (mkt_prod)].
     let (out, connections) = fleet.counted(&["apply", "--batch", "2", "p.plan"], 0);
@@ -284,9 +272,6 @@ fn a_rolling_apply_finishes_each_batch_before_the_next_and_stops_after_a_failed_
 #[test]
 fn a_host_that_cannot_be_reached_fails_its_containers_only_and_leaves_no_socket() {
     let Some(fleet) = Fleet::start(1) else { return };
-    for c in ["app1", "app3"] {
-        std::fs::create_dir_all(fleet.site.conf(c)).unwrap();
-    }
     // Nothing listens on 127.0.0.4.
     fleet.site.edit("app2: { host: 127.0.0.2 }", "app2: { host: 127.0.0.4 }");
     let (out, connections) = fleet.counted(&["plan", "-e", "prod", "--out", "p.plan"], 1);
@@ -313,9 +298,6 @@ fn batch_and_parallelism_are_checked() {
         assert!(out.stderr.contains(wrong), "{args:?}: {}", out.stderr);
     }
     // One host at a time gives the same plan as ten.
-    for c in ["app1", "app2", "app3"] {
-        std::fs::create_dir_all(fleet.site.conf(c)).unwrap();
-    }
     let one = fleet.run(&["diff", "-e", "prod", "--parallelism", "1"]);
     let ten = fleet.run(&["diff", "-e", "prod"]);
     one.assert_exit(0);
@@ -327,9 +309,6 @@ fn ctrl_c_finishes_the_container_in_flight_releases_the_locks_and_closes_the_con
     use std::process::Stdio;
     // app1's first reload waits at the rendezvous for a second arrival: the test, after the signal.
     let Some(fleet) = Fleet::start(2) else { return };
-    for c in ["app1", "app2", "app3"] {
-        std::fs::create_dir_all(fleet.site.conf(c)).unwrap();
-    }
     fleet.site.plan("p.plan", 2);
     let tmp = fleet.tmp.path().to_string_lossy().into_owned();
     let path = crate::apply::search_path();
