@@ -3,6 +3,7 @@
 //! is done, so that a step that fails (or an apply that dies) is run again by the next plan.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use zeroize::Zeroizing;
@@ -50,6 +51,16 @@ pub struct Records {
 type RecordCell = OnceLock<Option<AppliedCredential>>;
 
 impl Records {
+    /// Computes the records of `steps` on the cores, until `done` is set.
+    pub fn prepare(&self, steps: &[CredentialStep], env: &Environment, secrets: &SecretStore, done: &AtomicBool) {
+        use rayon::prelude::*;
+        steps.par_iter().for_each(|step| {
+            if !done.load(Ordering::SeqCst) {
+                self.get(step, env, secrets);
+            }
+        });
+    }
+
     pub(crate) fn get(
         &self,
         step: &CredentialStep,

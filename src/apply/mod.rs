@@ -16,8 +16,9 @@ pub use report::{ApplyReport, ContainerReport};
 
 use std::path::Path;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::credentials::CredentialStep;
 use crate::deployed::{self, Hosts, Source};
 use crate::diag::{Diagnostic, Diagnostics, Staged, Warned};
 use crate::env::{Environment, TargetKind};
@@ -114,35 +115,34 @@ pub fn apply(env: Environment, templates: &Templates, req: &Request) -> Staged<A
             Some((p, r, location_of(&now.env, req.repo, p)?))
         })
         .collect();
-    let folders = work.iter().map(|(p, _, loc)| (p.container.as_str(), loc.clone()));
-    let locks = LockSet::acquire(folders, &lock_info(), req.hosts).map_err(|d| {
-        diags.extend(d);
-        std::mem::take(&mut diags)
-    })?;
-    if let Err(d) = unmoved(&now, req, &work) {
-        diags.extend(d);
-        diags.extend(locks.release(req.hosts.parallelism));
-        return Err(diags);
-    }
-    let stamp = crate::support::clock::now_stamp();
     let no_secrets = crate::secrets::SecretStore::default();
     let secrets = now.secrets.as_ref().unwrap_or(&no_secrets);
     let records = Records::default();
-    let jobs: Vec<ContainerApply> = work
-        .into_iter()
-        .map(|(p, r, loc)| ContainerApply {
-            env: &now.env,
-            location: loc,
-            planned: p,
-            rendered: r,
-            previous: previous_state(&now, p),
-            secrets,
-            stamp: &stamp,
-            show_credential_output: req.show_credential_output,
-            records: &records,
-        })
-        .collect();
-    for (done, failure) in run_all(&jobs, req) {
+    let mut steps: Vec<CredentialStep> = Vec::new();
+    for (p, _, _) in &work {
+        let Some(inst) = now.env.instance(&p.instance) else { continue };
+        for c in &p.steps.credentials {
+            if let Some(step) = CredentialStep::find(inst, &c.kind)
+                && !steps.iter().any(|s| s.instance == step.instance && s.kind() == step.kind())
+            {
+                steps.push(step);
+            }
+        }
+    }
+    let done = AtomicBool::new(false);
+    let carried = std::thread::scope(|s| {
+        // The credentials' records (a memory-hard fingerprint each) are computed on the cores while
+        // the hosts are locked and checked, time otherwise spent waiting on the network.
+        s.spawn(|| records.prepare(&steps, &now.env, secrets, &done));
+        let carried = carry_out(&now, req, work, secrets, &records);
+        done.store(true, Ordering::SeqCst);
+        carried
+    });
+    let (results, released) = carried.map_err(|d| {
+        diags.extend(d);
+        std::mem::take(&mut diags)
+    })?;
+    for (done, failure) in results {
         report.containers.push(done);
         if let Some(d) = failure {
             report.errors.push(d);
@@ -154,15 +154,52 @@ pub fn apply(env: Environment, templates: &Templates, req: &Request) -> Staged<A
                 .with_help("plan again: the state records keep the steps left to do"),
         );
     }
-    report.errors.extend(locks.release(req.hosts.parallelism));
+    report.errors.extend(released);
     diags.finish(report)
+}
+
+/// A container's report, and why it failed if it did.
+type Outcome = (ContainerReport, Option<Diagnostic>);
+
+/// Under the locks of every folder, checked again, the containers' applies; then the locks
+/// released (what could not be is the second result).
+fn carry_out(
+    now: &Planned,
+    req: &Request,
+    work: Vec<(&PlannedContainer, &RenderedFile, Location)>,
+    secrets: &crate::secrets::SecretStore,
+    records: &Records,
+) -> Result<(Vec<Outcome>, Diagnostics), Diagnostics> {
+    let folders = work.iter().map(|(p, _, loc)| (p.container.as_str(), loc.clone()));
+    let locks = LockSet::acquire(folders, &lock_info(), req.hosts)?;
+    if let Err(mut d) = unmoved(now, req, &work) {
+        d.extend(locks.release(req.hosts.parallelism));
+        return Err(d);
+    }
+    let stamp = crate::support::clock::now_stamp();
+    let jobs: Vec<ContainerApply> = work
+        .into_iter()
+        .map(|(p, r, loc)| ContainerApply {
+            env: &now.env,
+            location: loc,
+            planned: p,
+            rendered: r,
+            previous: previous_state(now, p),
+            secrets,
+            stamp: &stamp,
+            show_credential_output: req.show_credential_output,
+            records,
+        })
+        .collect();
+    let results = run_all(&jobs, req);
+    Ok((results, locks.release(req.hosts.parallelism)))
 }
 
 /// Runs the containers' applies: in batches (one batch by default), each batch's hosts
 /// `parallelism` at once, a host's containers one after the other in plan order. Once more than
 /// `max_fail` have failed (or the user interrupted), no container is started. In plan order, each
 /// container's report and why it failed.
-fn run_all(jobs: &[ContainerApply], req: &Request) -> Vec<(ContainerReport, Option<Diagnostic>)> {
+fn run_all(jobs: &[ContainerApply], req: &Request) -> Vec<Outcome> {
     let failed = AtomicUsize::new(0);
     let stop = || failed.load(Ordering::SeqCst) > req.max_fail || crate::support::interrupt::requested();
     let size = req.batch.map_or(jobs.len(), |b| b.size(jobs.len())).max(1);
