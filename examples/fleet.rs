@@ -4,19 +4,25 @@
 //! ```text
 //! cargo build --release
 //! cargo run --release --example fleet -- --out DIR [--instances 200] [--containers 5] [--secrets 300]
-//!     [--drift 0.10] [--seed 1] [--nlconf target/release/nlconf] [--no-deploy] [--unbound]
+//!     [--drift 0.10] [--seed 1] [--shape per-instance|one-file] [--age-cli] [--nlconf target/release/nlconf]
+//!     [--no-deploy] [--unbound]
 //! ```
 //!
 //! It writes:
 //! - `DIR/environments/fleet/environment.yaml`: build, a local target (`conf_dir: deployed/{container}`)
 //!   and the defaults every instance shares (dataStore, urlPermission list, process elements);
-//! - `DIR/environments/fleet/NNN-<instance>.yaml`, one per instance: dataStore with two data sources,
-//!   a relay url list of about 40 entries, redirection, security zone, pipelined, the `ims:` block, and
-//!   `containerOverrides` per container role (web, workflow, MTA); containers are named per instance
-//!   (`i042-web1`), since `conf_dir` is `deployed/{container}`;
+//! - the instances: dataStore with two data sources, a relay url list of about 40 entries, redirection,
+//!   security zone, pipelined, the `ims:` block, and `containerOverrides` per container role (web,
+//!   workflow, MTA); containers are named per instance (`i042-web1`), since `conf_dir` is
+//!   `deployed/{container}`. The repository's shape says where: `--shape per-instance` (the default)
+//!   writes `DIR/environments/fleet/NNN-<instance>.yaml`, one file per instance; `--shape one-file`
+//!   writes them all under `instances:` in `environment.yaml`, the whole environment in one file (the
+//!   same settings, byte for byte the same rendered files);
 //! - `DIR/environments/fleet/recipients` and `DIR/identity.txt`: a freshly generated X25519 key pair.
-//!   Secrets are `!age` values encrypted with the `age` crate: `ims.clientSecret` of each instance first,
-//!   then `shared.proxyConfig.proxyHTTP.password`, then `...proxyHTTPS.password`;
+//!   Secrets are `!age` values, `ims.clientSecret` of each instance first, then
+//!   `shared.proxyConfig.proxyHTTP.password`, then `...proxyHTTPS.password`; encrypted with the `age`
+//!   crate and bound by `nlconf secret rekey`, or with `--age-cli` by the `age` command
+//!   (`age -a -R recipients`), as a person encrypts by hand: without nlconf's binding header;
 //! - `DIR/rendered/<container>/config-<instance>.xml`: rendered by the real binary
 //!   (`nlconf render --reveal`) after `nlconf secret rekey` bound the secrets, then given what nlserver
 //!   writes into every real file and nlconf keeps (carries over): the default data source's encrypted
@@ -35,10 +41,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 const USAGE: &str = "usage: fleet --out DIR [--instances 200] [--containers 5] [--secrets 300] [--drift 0.10] \
-[--seed 1] [--nlconf PATH] [--no-deploy] [--unbound]";
+[--seed 1] [--shape per-instance|one-file] [--age-cli] [--nlconf PATH] [--no-deploy] [--unbound]";
 
 /// Marks a folder this generator wrote, so that a second run may replace it.
 const MARKER: &str = ".nlconf-fleet";
+
+/// Where the instances are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// `environment.yaml` and one `NNN-<instance>.yaml` per instance.
+    PerInstance,
+    /// The whole environment in `environment.yaml`.
+    OneFile,
+}
 
 /// What to generate. The benchmarks (`benches/core.rs`) include this file to write fixtures.
 pub struct Args {
@@ -51,6 +66,9 @@ pub struct Args {
     pub nlconf: Option<PathBuf>,
     pub deploy: bool,
     pub bind: bool,
+    pub shape: Shape,
+    /// Encrypt with the `age` command, without nlconf's binding header (implies no binding).
+    pub age_cli: bool,
 }
 
 impl Args {
@@ -66,6 +84,8 @@ impl Args {
             nlconf: None,
             deploy: true,
             bind: true,
+            shape: Shape::PerInstance,
+            age_cli: false,
         }
     }
 }
@@ -92,6 +112,14 @@ fn parse_args() -> Result<Args, String> {
             "--nlconf" => a.nlconf = Some(PathBuf::from(value("--nlconf")?)),
             "--no-deploy" => a.deploy = false,
             "--unbound" => a.bind = false,
+            "--age-cli" => a.age_cli = true,
+            "--shape" => {
+                a.shape = match value("--shape")?.as_str() {
+                    "per-instance" => Shape::PerInstance,
+                    "one-file" => Shape::OneFile,
+                    other => return Err(format!("--shape: expected `per-instance` or `one-file`, found `{other}`")),
+                }
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -173,13 +201,18 @@ fn sq(s: &str) -> String {
 
 struct Secrets {
     recipient: age::x25519::Recipient,
+    /// With `--age-cli`: the recipients file the `age` command encrypts to.
+    age_cli: Option<PathBuf>,
     count: usize,
 }
 
 impl Secrets {
     /// `!age |` and the armored ciphertext, indented by `indent` spaces, ending with a newline.
     fn block(&mut self, plaintext: &str, indent: usize) -> Result<String, String> {
-        let armor = age::encrypt_and_armor(&self.recipient, plaintext.as_bytes()).map_err(|e| e.to_string())?;
+        let armor = match &self.age_cli {
+            None => age::encrypt_and_armor(&self.recipient, plaintext.as_bytes()).map_err(|e| e.to_string())?,
+            Some(recipients) => age_cli(recipients, plaintext)?,
+        };
         self.count += 1;
         let pad = " ".repeat(indent);
         let mut s = String::from("!age |\n");
@@ -188,6 +221,27 @@ impl Secrets {
         }
         Ok(s)
     }
+}
+
+/// `age -a -R RECIPIENTS`, the plaintext on stdin: what a person types to encrypt a value by hand.
+fn age_cli(recipients: &Path, plaintext: &str) -> Result<String, String> {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let mut child = Command::new("age")
+        .arg("-a")
+        .arg("-R")
+        .arg(recipients)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("--age-cli: cannot run `age` ({e}); install it (apt-get install age)"))?;
+    child.stdin.take().ok_or("age: no stdin")?.write_all(plaintext.as_bytes()).map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("`age -a -R` failed ({}): {}", out.status, String::from_utf8_lossy(&out.stderr)));
+    }
+    String::from_utf8(out.stdout).map_err(|_| "age wrote something that is not text".to_string())
 }
 
 /// The container names of an instance: roles web, web, wf, mta, mta, repeating.
@@ -346,8 +400,16 @@ fn instance_yaml(
     let first = |role: &str| cs.iter().find(|(_, r)| *r == role).map(|(n, _)| n.clone());
     let org = format!("{}@AdobeOrg", rng.chars(24, UPPER_HEX));
     let mut y = String::new();
-    let _ =
-        writeln!(y, "# {inst}: brand {idx}, hosted in {region} (generated).\n\ninstances:\n  {inst}:\n    containers:");
+    match a.shape {
+        Shape::PerInstance => {
+            let _ = writeln!(y, "# {inst}: brand {idx}, hosted in {region} (generated).\n\ninstances:");
+        }
+        // Under the environment file's `instances:`.
+        Shape::OneFile => {
+            let _ = writeln!(y, "\n  # {inst}: brand {idx}, hosted in {region} (generated).");
+        }
+    }
+    let _ = writeln!(y, "  {inst}:\n    containers:");
     for (c, role) in &cs {
         let _ = writeln!(y, "      {c}: {{ host: {} }}   # {role}", host(c));
     }
@@ -669,8 +731,9 @@ pub fn write_repository(a: &Args) -> Result<(usize, usize), String> {
         &env_dir.join("recipients"),
         &format!("# The benchmark fleet's key: ../../identity.txt (generated, benchmarks only).\n{recipient}\n"),
     )?;
-    write(&env_dir.join("environment.yaml"), &environment_yaml(a))?;
-    let mut secrets = Secrets { recipient, count: 0 };
+    let mut environment = environment_yaml(a);
+    let age_cli = a.age_cli.then(|| env_dir.join("recipients"));
+    let mut secrets = Secrets { recipient, age_cli, count: 0 };
     let ims_n = a.secrets.min(a.instances);
     let http_n = (a.secrets - ims_n).min(a.instances);
     let https_n = a.secrets - ims_n - http_n;
@@ -686,13 +749,26 @@ pub fn write_repository(a: &Args) -> Result<(usize, usize), String> {
         };
         let y = instance_yaml(a, idx + 1, &inst, &plan, &mut rng, &mut secrets)?;
         bytes += y.len();
-        write(&env_dir.join(format!("{:0width$}-{inst}.yaml", idx + 1)), &y)?;
+        match a.shape {
+            Shape::PerInstance => write(&env_dir.join(format!("{:0width$}-{inst}.yaml", idx + 1)), &y)?,
+            Shape::OneFile => {
+                if idx == 0 {
+                    environment.push_str("\ninstances:\n");
+                }
+                environment.push_str(&y);
+            }
+        }
     }
+    bytes = match a.shape {
+        Shape::PerInstance => bytes + environment.len(),
+        Shape::OneFile => environment.len(),
+    };
+    write(&env_dir.join("environment.yaml"), &environment)?;
     write(
         &a.out.join(MARKER),
         &format!(
-            "instances={} containers={} secrets={} drift={} seed={}\n",
-            a.instances, a.containers, a.secrets, a.drift, a.seed
+            "instances={} containers={} secrets={} drift={} seed={} shape={:?} age_cli={}\n",
+            a.instances, a.containers, a.secrets, a.drift, a.seed, a.shape, a.age_cli
         ),
     )?;
     Ok((bytes, secrets.count))
@@ -703,7 +779,8 @@ fn deploy(a: &Args) -> Result<(), String> {
     let bin = nlconf_binary(a)?;
     let dir = a.out.to_string_lossy().into_owned();
     let id = a.out.join("identity.txt").to_string_lossy().into_owned();
-    if a.bind {
+    // Secrets encrypted with the age command stay as a person leaves them: unbound.
+    if a.bind && !a.age_cli {
         run(&bin, &["-C", &dir, "-q", "-i", &id, "secret", "rekey", "-e", "fleet"])?;
     }
     // `rendered/` is what nlconf writes (secrets revealed): the left side of the byte-compare floor.
@@ -758,17 +835,22 @@ fn deploy(a: &Args) -> Result<(), String> {
 /// Each container's ciphertexts differ, as nlserver encrypts with the container's own key.
 fn add_nlserver_values(a: &Args, rendered: &Path) -> Result<(), String> {
     const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    // The technical account of each instance, from its YAML file.
+    // The technical account of each instance, from the YAML files (an instance is a key indented by
+    // two spaces, in either shape).
     let mut accounts = std::collections::HashMap::new();
     let env_dir = a.out.join("environments/fleet");
     for e in std::fs::read_dir(&env_dir).map_err(|e| e.to_string())?.filter_map(Result::ok) {
         let text = std::fs::read_to_string(e.path()).map_err(|err| format!("{}: {err}", e.path().display()))?;
-        let field = |key: &str| text.lines().find_map(|l| l.trim().strip_prefix(key).map(|v| v.trim().to_string()));
-        let inst = text.lines().find_map(|l| {
-            l.strip_prefix("  ").and_then(|l| l.strip_suffix(':')).filter(|l| !l.starts_with(' ')).map(str::to_string)
-        });
-        if let (Some(inst), Some(id), Some(ta)) = (inst, field("clientId:"), field("technicalAccountId:")) {
-            accounts.insert(inst, (id, ta));
+        let mut inst: Option<&str> = None;
+        let mut id: Option<&str> = None;
+        for l in text.lines() {
+            if let Some(name) = l.strip_prefix("  ").and_then(|l| l.strip_suffix(':')).filter(|l| !l.starts_with(' ')) {
+                inst = Some(name);
+            } else if let Some(v) = l.trim().strip_prefix("clientId:") {
+                id = Some(v.trim());
+            } else if let (Some(v), Some(i), Some(c)) = (l.trim().strip_prefix("technicalAccountId:"), inst, id) {
+                accounts.insert(i.to_string(), (c.to_string(), v.trim().to_string()));
+            }
         }
     }
     let mut rng = Rng(a.seed ^ 0x5E7D_B10C);
