@@ -21,7 +21,7 @@ use crate::support::yaml::{self, Pos, SourceFile, Tag};
 pub use dblogin::DbLogin;
 pub use ims::{Auth, Ims};
 pub use serverconf::{Attr, AttrValue, Element};
-pub use value::{Origin, Value};
+pub use value::{Origin, SourceName, Value};
 
 /// First ACC build with `nlserver config -setimsoauth` (7.4.1, OAuth Server-to-Server).
 pub const OAUTH_MIN_BUILD: u32 = 9383;
@@ -339,8 +339,8 @@ pub fn read_sources(repo: &Repository, name: &str) -> Staged<Sources> {
     let mut secrets = Vec::new();
     let mut findings = Diagnostics::new();
     for (file, is_shared) in files.iter().zip(&shared) {
-        let fname: Arc<str> = Arc::from(file.display.to_string_lossy().as_ref());
-        collect_secrets(&file.root, &fname, &mut String::new(), &mut secrets, &mut findings, *is_shared);
+        let fname = SourceName::new(&file.display.to_string_lossy());
+        collect_secrets(&file.root, fname, &mut String::new(), &mut secrets, &mut findings, *is_shared);
     }
     diags.finish(Sources { files, paths, shared, secrets, findings })
 }
@@ -518,10 +518,10 @@ pub fn load_for_rendering(repo: &Repository, name: &str) -> Staged<Environment> 
             if !matches!(file.root.kind, yaml::Kind::Map(_)) {
                 return None;
             }
-            let fname: Arc<str> = Arc::from(file.display.to_string_lossy().as_ref());
+            let fname = SourceName::new(&file.display.to_string_lossy());
             let empty = yaml::Node::empty_map(file.root.pos);
             let root = std::mem::replace(&mut file.root, empty);
-            Some(Value::from_owned_node(root, &fname))
+            Some(Value::from_owned_node(root, fname))
         })
         .collect();
     let mut merged: Option<Value> = None;
@@ -592,13 +592,13 @@ fn nulls_removing_nothing(tree: &Value, diags: &mut Diagnostics) {
 /// Records every `!age` scalar with its YAML path, and refuses `!age` on anything but a scalar.
 fn collect_secrets(
     node: &yaml::Node,
-    file: &Arc<str>,
+    file: SourceName,
     path: &mut String,
     out: &mut Vec<SecretSlot>,
     diags: &mut Diagnostics,
     shared: bool,
 ) {
-    let at = |pos: Pos| Location::new(file.as_ref(), pos.line, pos.col);
+    let at = |pos: Pos| Location::new(&*file, pos.line, pos.col);
     if node.tag == Tag::Age {
         match &node.kind {
             yaml::Kind::Scalar(text, style) if !text.trim().is_empty() => {
@@ -610,7 +610,7 @@ fn collect_secrets(
                 }
                 out.push(SecretSlot {
                     yaml_path: path.clone(),
-                    origin: Origin { file: file.clone(), pos: node.pos },
+                    origin: Origin { file, pos: node.pos },
                     text: text.clone(),
                     ciphertext: None,
                     block: *style == yaml::Style::Block,

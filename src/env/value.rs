@@ -12,13 +12,59 @@ use crate::support::yaml::{self, Pos, Style, Tag};
 /// Where a value was written: file and position.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Origin {
-    pub file: Arc<str>,
+    pub file: SourceName,
     pub pos: Pos,
 }
 
 impl Origin {
     pub fn location(&self) -> Location {
         Location::new(self.file.as_ref(), self.pos.line, self.pos.col)
+    }
+}
+
+/// The name of a YAML file as shown to the user, interned: every key and value of a fleet carries
+/// one, and copying it is copying a pointer (an `Arc<str>` shared by a whole file was a reference
+/// count that every thread rendering that file's containers incremented and decremented).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SourceName(&'static str);
+
+impl SourceName {
+    /// The interned name: the same text gives the same name, stored once per process (a run reads
+    /// a bounded set of files).
+    pub fn new(name: &str) -> SourceName {
+        static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+        let mut names = NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = names.iter().find(|n| **n == name) {
+            return SourceName(n);
+        }
+        let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        names.push(leaked);
+        SourceName(leaked)
+    }
+}
+
+impl std::ops::Deref for SourceName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.0
+    }
+}
+
+impl AsRef<str> for SourceName {
+    fn as_ref(&self) -> &str {
+        self.0
+    }
+}
+
+impl std::fmt::Display for SourceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::fmt::Debug for SourceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.0, f)
     }
 }
 
@@ -72,18 +118,22 @@ pub struct Value {
 
 impl Value {
     pub fn from_node(node: &yaml::Node, file: &Arc<str>) -> Value {
-        let origin = Origin { file: file.clone(), pos: node.pos };
+        Value::from_node_in(node, SourceName::new(file))
+    }
+
+    fn from_node_in(node: &yaml::Node, file: SourceName) -> Value {
+        let origin = Origin { file, pos: node.pos };
         let kind = match &node.kind {
             yaml::Kind::Null => Kind::Removed,
             yaml::Kind::Scalar(s, style) => Kind::Scalar(s.clone(), *style),
-            yaml::Kind::Seq(items) => Kind::Seq(items.iter().map(|n| Value::from_node(n, file)).collect()),
+            yaml::Kind::Seq(items) => Kind::Seq(items.iter().map(|n| Value::from_node_in(n, file)).collect()),
             yaml::Kind::Map(entries) => Kind::Map(
                 entries
                     .iter()
                     .map(|e| Field {
                         key: e.key.clone(),
-                        key_origin: Origin { file: file.clone(), pos: e.key_pos },
-                        value: Arc::new(Value::from_node(&e.value, file)),
+                        key_origin: Origin { file, pos: e.key_pos },
+                        value: Arc::new(Value::from_node_in(&e.value, file)),
                     })
                     .collect(),
             ),
@@ -92,8 +142,8 @@ impl Value {
     }
 
     /// `from_node`, taking the node's strings over instead of copying them.
-    pub fn from_owned_node(node: yaml::Node, file: &Arc<str>) -> Value {
-        let origin = Origin { file: file.clone(), pos: node.pos };
+    pub fn from_owned_node(node: yaml::Node, file: SourceName) -> Value {
+        let origin = Origin { file, pos: node.pos };
         let kind = match node.kind {
             yaml::Kind::Null => Kind::Removed,
             yaml::Kind::Scalar(s, style) => Kind::Scalar(s, style),
@@ -103,7 +153,7 @@ impl Value {
                     .into_iter()
                     .map(|e| Field {
                         key: e.key,
-                        key_origin: Origin { file: file.clone(), pos: e.key_pos },
+                        key_origin: Origin { file, pos: e.key_pos },
                         value: Arc::new(Value::from_owned_node(e.value, file)),
                     })
                     .collect(),

@@ -1,9 +1,7 @@
 //! Properties that hold for every input, not only the examples: layer merging (DESIGN §3) and XML
 //! escaping (DESIGN §5), checked on generated values through the library.
 
-use std::sync::Arc;
-
-use nlconf::env::value::{Field, Kind, Origin, Value};
+use nlconf::env::value::{Field, Kind, Origin, SourceName, Value};
 use nlconf::support::yaml::{Pos, Style, Tag};
 use proptest::prelude::*;
 
@@ -64,7 +62,7 @@ fn layer(file: &'static str) -> impl Strategy<Value = Tree> {
 
 fn value(tree: &Tree, file: &str, line: &mut u32) -> Value {
     *line += 1;
-    let origin = Origin { file: Arc::from(file), pos: Pos { line: *line, col: 1 } };
+    let origin = Origin { file: SourceName::new(file), pos: Pos { line: *line, col: 1 } };
     let (kind, tag) = match tree {
         Tree::Null => (Kind::Removed, Tag::None),
         Tree::Scalar { text, tag, .. } => (Kind::Scalar(text.clone(), Style::Plain), *tag),
