@@ -1,5 +1,9 @@
 //! The plan file: what was reviewed, precisely enough that apply can refuse when anything moved
 //! since (DESIGN §6). It holds no secret: rendered content carries placeholders.
+//!
+//! Apply re-renders every file and compares it with the plan by digest, so a file the plan does not
+//! write is recorded by its digest alone: a plan costs what changes, not the size of the fleet
+//! (`nlconf.plan/v3`; v2 held every rendered text).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -16,7 +20,7 @@ use crate::support::fs::InputError;
 use crate::support::yaml::io_reason;
 
 /// The plan file's schema name and version; bump the version on any incompatible change.
-pub const PLAN_SCHEMA: &str = "nlconf.plan/v2";
+pub const PLAN_SCHEMA: &str = "nlconf.plan/v3";
 
 /// A plan: what was reviewed, precisely enough that apply can refuse when anything moved since.
 /// It holds no secret: rendered content carries placeholders, and digests are of public data.
@@ -41,11 +45,37 @@ pub struct PlannedContainer {
     pub deployed_digest: String,
     /// `sha256:...` of the state record when planned, or `absent`.
     pub state_digest: String,
-    /// The file to write, with `@@nlconf:secret:N@@`/`@@nlconf:kept:N@@` placeholders.
+    /// `sha256:...` of the rendered file, placeholders and all (what apply compares).
+    pub rendered_digest: String,
+    /// The file to write, with `@@nlconf:secret:N@@`/`@@nlconf:kept:N@@` placeholders, when the plan
+    /// writes it (`steps.write_file`); empty otherwise (its digest says what it was).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub rendered: String,
     pub steps: Steps,
     /// The steps as a reviewer reads them (secrets masked).
     pub shown_steps: Vec<String>,
+}
+
+/// A rendered text the plan digests, and keeps when it writes the file: copied, or taken over.
+enum Text<'a> {
+    Borrowed(&'a String),
+    Owned(&'a mut String),
+}
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Text::Borrowed(t) => t,
+            Text::Owned(t) => t,
+        }
+    }
+
+    fn into_string(self) -> String {
+        match self {
+            Text::Borrowed(t) => t.clone(),
+            Text::Owned(t) => std::mem::take(t),
+        }
+    }
 }
 
 pub fn state_digest(d: Option<&DeployedFile>) -> String {
@@ -63,11 +93,11 @@ impl PlanFile {
         deployed: &[DeployedFile],
         steps: &[Steps],
     ) -> PlanFile {
-        let texts = rendered.iter().map(|f| (f.instance.as_str(), f.container.as_str(), f.content.clone())).collect();
-        PlanFile::assemble(env, inputs, texts, deployed, steps)
+        let texts = rendered.iter().map(|f| (f.instance.as_str(), f.container.as_str(), Text::Borrowed(&f.content)));
+        PlanFile::assemble(env, inputs, texts.collect(), deployed, steps)
     }
 
-    /// `new`, taking the rendered texts over (leaving them empty) instead of copying them.
+    /// `new`, taking over (leaving empty) the rendered texts the plan keeps instead of copying them.
     pub fn new_taking(
         env: &Environment,
         inputs: BTreeMap<String, String>,
@@ -75,18 +105,16 @@ impl PlanFile {
         deployed: &[DeployedFile],
         steps: &[Steps],
     ) -> PlanFile {
-        let texts = rendered
-            .iter_mut()
-            .map(|f| (f.instance.as_str(), f.container.as_str(), std::mem::take(&mut f.content)))
-            .collect();
-        PlanFile::assemble(env, inputs, texts, deployed, steps)
+        let texts =
+            rendered.iter_mut().map(|f| (f.instance.as_str(), f.container.as_str(), Text::Owned(&mut f.content)));
+        PlanFile::assemble(env, inputs, texts.collect(), deployed, steps)
     }
 
     /// From each container's (instance, container, rendered text), in the order of `steps`.
     fn assemble(
         env: &Environment,
         inputs: BTreeMap<String, String>,
-        texts: Vec<(&str, &str, String)>,
+        texts: Vec<(&str, &str, Text)>,
         deployed: &[DeployedFile],
         steps: &[Steps],
     ) -> PlanFile {
@@ -95,15 +123,17 @@ impl PlanFile {
         let containers = texts
             .into_par_iter()
             .zip(steps)
-            .map(|((instance, container, rendered), s)| {
+            .map(|((instance, container, text), s)| {
                 let d = by_key.get(&(instance, container)).copied();
+                let rendered_digest = crate::support::digest::sha256(text.as_str().as_bytes());
                 PlannedContainer {
                     instance: instance.to_string(),
                     container: container.to_string(),
                     location: d.map(|d| d.shown.clone()).unwrap_or_default(),
                     deployed_digest: d.map_or_else(|| "absent".into(), DeployedFile::digest),
                     state_digest: state_digest(d),
-                    rendered,
+                    rendered_digest,
+                    rendered: if s.write_file { text.into_string() } else { String::new() },
                     steps: s.clone(),
                     shown_steps: describe(env, s),
                 }
@@ -261,7 +291,7 @@ impl PlanFile {
                     c.container, c.instance
                 ));
             }
-            if n.rendered != c.rendered && n.deployed_digest == c.deployed_digest {
+            if n.rendered_digest != c.rendered_digest && n.deployed_digest == c.deployed_digest {
                 out.push(format!("{}: the rendered {file} differs from the plan's", c.container));
             }
             if n.steps != c.steps {
@@ -287,15 +317,22 @@ pub fn read(path: &Path) -> Result<PlanFile, Diagnostic> {
         InputError::Unreadable(e) => Diagnostic::in_file(path, format!("cannot read the plan: {}", io_reason(&e))),
         e => Diagnostic::in_file(path, e.reason()),
     })?;
-    let plan: PlanFile = serde_json::from_slice(&bytes).map_err(|e| {
+    let not_a_plan = |e: serde_json::Error| {
         Diagnostic::at(Location::new(path, e.line() as u32, e.column() as u32), format!("not an nlconf plan file: {e}"))
-    })?;
-    if plan.schema != PLAN_SCHEMA {
+    };
+    // The schema first: a plan of another version has other fields, and says so rather than which.
+    #[derive(Deserialize)]
+    struct Schema {
+        schema: String,
+    }
+    let Schema { schema } = serde_json::from_slice(&bytes).map_err(not_a_plan)?;
+    if schema != PLAN_SCHEMA {
         return Err(Diagnostic::in_file(
             path,
-            format!("plan schema `{}` is not the `{}` this nlconf reads", plan.schema, PLAN_SCHEMA),
+            format!("plan schema `{schema}` is not the `{PLAN_SCHEMA}` this nlconf reads"),
         ));
     }
+    let plan: PlanFile = serde_json::from_slice(&bytes).map_err(not_a_plan)?;
     if plan.nlconf_version != env!("CARGO_PKG_VERSION") {
         return Err(Diagnostic::in_file(
             path,

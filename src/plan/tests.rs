@@ -9,6 +9,7 @@ fn container(i: usize) -> PlannedContainer {
         location: "/srv/conf".into(),
         deployed_digest: "absent".into(),
         state_digest: "absent".into(),
+        rendered_digest: "sha256:0".into(),
         rendered: "<?xml version='1.0'?>\n<serverconf>\n  <web relay=\"true\"/>\t\n</serverconf>\n".into(),
         steps: Steps {
             instance: format!("mkt_{i}"),
