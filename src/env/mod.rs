@@ -575,10 +575,17 @@ fn nulls_removing_nothing(tree: &Value, diags: &mut Diagnostics) {
     let defaults = tree.get("defaults");
     for f in tree.fields() {
         if f.key == "instances" {
-            for inst in f.value.fields() {
-                let without = inst.value.without(&["containers", "containerOverrides"]);
-                walk(&without, &format!("instances.{}", quote_path_key(&inst.key)), defaults, diags);
-            }
+            let instances: Vec<&value::Field> = f.value.fields().collect();
+            let found: Vec<Diagnostics> = instances
+                .par_iter()
+                .map(|inst| {
+                    let mut found = Diagnostics::new();
+                    let without = inst.value.without(&["containers", "containerOverrides"]);
+                    walk(&without, &format!("instances.{}", quote_path_key(&inst.key)), defaults, &mut found);
+                    found
+                })
+                .collect();
+            found.into_iter().for_each(|d| diags.extend(d));
             continue;
         }
         let mut top = Value::empty_map(tree.origin.clone());
@@ -634,6 +641,27 @@ fn collect_secrets(
         return;
     }
     match &node.kind {
+        // The entries of a large map (a whole environment in one file) on several threads, their
+        // findings kept in order.
+        yaml::Kind::Map(entries) if entries.len() > 1 && node.end.line.saturating_sub(node.pos.line) >= 2000 => {
+            let found: Vec<(Vec<SecretSlot>, Diagnostics)> = entries
+                .par_iter()
+                .map(|e| {
+                    let mut path = path.clone();
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(&quote_path_key(&e.key));
+                    let (mut slots, mut found) = (Vec::new(), Diagnostics::new());
+                    collect_secrets(&e.value, file, &mut path, &mut slots, &mut found, shared);
+                    (slots, found)
+                })
+                .collect();
+            for (slots, found) in found {
+                out.extend(slots);
+                diags.extend(found);
+            }
+        }
         yaml::Kind::Map(entries) => {
             for e in entries {
                 let len = path.len();

@@ -9,6 +9,9 @@ use std::sync::Arc;
 use crate::diag::Location;
 use crate::support::yaml::{self, Pos, Style, Tag};
 
+/// A YAML node spanning this many lines is converted in parallel, its entries on several threads.
+const PARALLEL_LINES: u32 = 2000;
+
 /// Where a value was written: file and position.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Origin {
@@ -141,23 +144,36 @@ impl Value {
         Value { kind, tag: node.tag, origin, overrode: Vec::new(), replaces: false }
     }
 
-    /// `from_node`, taking the node's strings over instead of copying them.
+    /// `from_node`, taking the node's strings over instead of copying them. The entries of a large
+    /// map (a whole environment's `instances:` in one file) are converted in parallel.
     pub fn from_owned_node(node: yaml::Node, file: SourceName) -> Value {
+        use rayon::prelude::*;
         let origin = Origin { file, pos: node.pos };
+        let large = node.end.line.saturating_sub(node.pos.line) >= PARALLEL_LINES;
         let kind = match node.kind {
             yaml::Kind::Null => Kind::Removed,
             yaml::Kind::Scalar(s, style) => Kind::Scalar(s, style),
-            yaml::Kind::Seq(items) => Kind::Seq(items.into_iter().map(|n| Value::from_owned_node(n, file)).collect()),
-            yaml::Kind::Map(entries) => Kind::Map(
-                entries
-                    .into_iter()
-                    .map(|e| Field {
-                        key: e.key,
-                        key_origin: Origin { file, pos: e.key_pos },
-                        value: Arc::new(Value::from_owned_node(e.value, file)),
-                    })
-                    .collect(),
-            ),
+            yaml::Kind::Seq(items) => {
+                let mut values = Vec::with_capacity(items.len());
+                values.extend(items.into_iter().map(|n| Value::from_owned_node(n, file)));
+                Kind::Seq(values)
+            }
+            yaml::Kind::Map(entries) => {
+                let field = |e: yaml::Entry| Field {
+                    key: e.key,
+                    key_origin: Origin { file, pos: e.key_pos },
+                    value: Arc::new(Value::from_owned_node(e.value, file)),
+                };
+                // (Collected into a new vector, not in place: a field is smaller than an entry, and
+                // the entries' larger allocation would stay.)
+                let mut fields = Vec::with_capacity(entries.len());
+                if large && entries.len() > 1 {
+                    fields.par_extend(entries.into_par_iter().map(field));
+                } else {
+                    fields.extend(entries.into_iter().map(field));
+                }
+                Kind::Map(fields)
+            }
         };
         Value { kind, tag: node.tag, origin, overrode: Vec::new(), replaces: false }
     }

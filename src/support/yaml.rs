@@ -28,8 +28,9 @@ pub struct Pos {
 }
 
 impl Pos {
-    fn from_marker(m: &saphyr_parser::Marker) -> Pos {
-        Pos { line: m.line() as u32, col: m.col() as u32 + 1 }
+    /// `lines_before`: the lines of the file before the text parsed (a part of a file, see `split`).
+    fn from_marker(m: &saphyr_parser::Marker, lines_before: u32) -> Pos {
+        Pos { line: m.line() as u32 + lines_before, col: m.col() as u32 + 1 }
     }
 }
 
@@ -198,9 +199,36 @@ enum Frame {
     Seq { start: Pos, items: Vec<Node>, anchor: usize, tag: Tag },
 }
 
-/// Parses YAML text into a node tree. An empty document is an empty map.
+/// Parses YAML text into a node tree. An empty document is an empty map. A large file is parsed in
+/// parts, in parallel, when it can be cut where the parts parse to exactly the same tree (`split`).
 pub fn parse(text: &str, display: &Path) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
+    if let Some(root) = split::parse_in_parts(text, display) {
+        return Ok((root, Vec::new()));
+    }
+    parse_part(text, display, Part::WHOLE).map(|p| (p.root, p.diags))
+}
+
+/// Where a text parsed is in its file: the lines before it, and how deeply its top level is nested.
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    lines_before: u32,
+    depth: usize,
+}
+
+impl Part {
+    const WHOLE: Part = Part { lines_before: 0, depth: 0 };
+}
+
+/// A text parsed, and whether it had anchors or aliases (which may refer across parts).
+struct Parsed {
+    root: Node,
+    diags: Vec<Diagnostic>,
+    anchors: bool,
+}
+
+fn parse_part(text: &str, display: &Path, part: Part) -> Result<Parsed, Diagnostic> {
     let at = |pos: Pos| Location::new(display, pos.line, pos.col);
+    let mut anchored = false;
     let mut diags = Vec::new();
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
@@ -211,19 +239,21 @@ pub fn parse(text: &str, display: &Path) -> Result<(Node, Vec<Diagnostic>), Diag
 
     while let Some(ev) = parser.next_event() {
         let (event, span): (Event, Span) = ev.map_err(|e| {
-            let mut pos = Pos::from_marker(e.marker());
+            let mut pos = Pos::from_marker(e.marker(), part.lines_before);
             if e.info().contains("tab") {
                 // Point at the tab itself, not just past it.
-                if let Some(col) =
-                    text.lines().nth(pos.line as usize - 1).and_then(|l| l.chars().position(|c| c == '\t'))
+                if let Some(col) = text
+                    .lines()
+                    .nth((pos.line - part.lines_before) as usize - 1)
+                    .and_then(|l| l.chars().position(|c| c == '\t'))
                 {
                     pos.col = col as u32 + 1;
                 }
             }
             Diagnostic::at(at(pos), format!("invalid YAML: {}", e.info()))
         })?;
-        let pos = Pos::from_marker(&span.start);
-        let end = Pos::from_marker(&span.end);
+        let pos = Pos::from_marker(&span.start, part.lines_before);
+        let end = Pos::from_marker(&span.end, part.lines_before);
         let completed: Option<(Node, usize)> = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
             Event::DocumentStart(_) => {
@@ -237,6 +267,7 @@ pub fn parse(text: &str, display: &Path) -> Result<(Node, Vec<Diagnostic>), Diag
                 None
             }
             Event::Alias(id) => {
+                anchored = true;
                 let node = anchors
                     .get(id)
                     .and_then(Option::as_ref)
@@ -259,13 +290,14 @@ pub fn parse(text: &str, display: &Path) -> Result<(Node, Vec<Diagnostic>), Diag
             }
             Event::SequenceStart(anchor, tag) => {
                 let tag = convert_tag(tag, pos, display)?;
-                push_frame(&mut stack, Frame::Seq { start: pos, items: Vec::new(), anchor, tag }, pos, display)?;
+                let frame = Frame::Seq { start: pos, items: Vec::new(), anchor, tag };
+                push_frame(&mut stack, frame, part.depth, pos, display)?;
                 None
             }
             Event::MappingStart(anchor, tag) => {
                 let tag = convert_tag(tag, pos, display)?;
                 let frame = Frame::Map { start: pos, entries: Vec::new(), pending_key: None, anchor, tag };
-                push_frame(&mut stack, frame, pos, display)?;
+                push_frame(&mut stack, frame, part.depth, pos, display)?;
                 None
             }
             Event::SequenceEnd => match stack.pop() {
@@ -286,6 +318,7 @@ pub fn parse(text: &str, display: &Path) -> Result<(Node, Vec<Diagnostic>), Diag
             continue;
         };
         if anchor > 0 {
+            anchored = true;
             if anchors.len() <= anchor {
                 anchors.resize(anchor + 1, None);
             }
@@ -328,11 +361,11 @@ pub fn parse(text: &str, display: &Path) -> Result<(Node, Vec<Diagnostic>), Diag
         Some(n) if n.is_null() => Node::empty_map(n.pos),
         Some(n) => n,
     };
-    Ok((root, diags))
+    Ok(Parsed { root, diags, anchors: anchored })
 }
 
-fn push_frame(stack: &mut Vec<Frame>, frame: Frame, pos: Pos, display: &Path) -> Result<(), Diagnostic> {
-    if stack.len() >= MAX_DEPTH {
+fn push_frame(stack: &mut Vec<Frame>, frame: Frame, depth: usize, pos: Pos, display: &Path) -> Result<(), Diagnostic> {
+    if stack.len() + depth >= MAX_DEPTH {
         return Err(Diagnostic::at(
             Location::new(display, pos.line, pos.col),
             format!("nesting deeper than {MAX_DEPTH} levels; refusing"),
@@ -375,6 +408,8 @@ fn scalar_kind(value: Cow<'_, str>, style: ScalarStyle, tag: Tag) -> Kind {
 pub fn display_path(root: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
 }
+
+mod split;
 
 #[cfg(test)]
 mod tests;

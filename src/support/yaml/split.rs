@@ -1,0 +1,431 @@
+//! A large YAML file parsed in parts, in parallel: a whole environment in one file (a fleet of
+//! hundreds of instances is megabytes) must not be parsed on one thread while the others wait.
+//!
+//! The file is cut before lines that can only be the keys of its top-level map, and, in a large
+//! top-level entry whose value is a block map (`instances:`), before the keys of that map. Each
+//! part is parsed on its own with its line numbers and depth in the file, and the parts' maps are
+//! joined. The result is exactly the tree the whole file parses to, or the file is parsed whole:
+//! - only lines that look like simple keys at the map's indentation are cut before, and only when
+//!   every other line at that indentation or less is blank or a comment: a block scalar or a nested
+//!   node cannot cross such a line; a quoted scalar or a flow collection that does leaves its part
+//!   unterminated, and that part fails to parse;
+//! - any part that fails, reports anything (a duplicate key), uses anchors or aliases (which may
+//!   refer across parts), or is not the map expected; a key found in two parts; a document marker
+//!   or directive; a tab before a line's text: the file is parsed whole, and that parse's tree or
+//!   error is the answer.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::{Kind, Node, Part, Pos, Tag, parse_part};
+
+/// Below this size a file is parsed whole: the parts would cost more than they save.
+const MIN_BYTES: usize = 256 * 1024;
+/// About how large a part is.
+const PART_BYTES: usize = 64 * 1024;
+
+/// The tree of `text`, parsed in parts; `None` when it is to be parsed whole.
+pub(super) fn parse_in_parts(text: &str, display: &Path) -> Option<Node> {
+    if text.len() < MIN_BYTES || rayon::current_num_threads() < 2 {
+        return None;
+    }
+    parse_with(text, display, PART_BYTES)
+}
+
+/// A part of the file: `text[start..end]`, starting after `lines_before` lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Piece {
+    start: usize,
+    end: usize,
+    lines_before: u32,
+    /// Whether it holds keys of the map that the last top-level key of the part before opens
+    /// (`instances:`), rather than top-level keys.
+    inner: bool,
+}
+
+/// One line: where it starts and ends (without its line break), and how it is indented.
+#[derive(Debug, Clone, Copy)]
+struct Line {
+    start: usize,
+    end: usize,
+    indent: usize,
+}
+
+impl Line {
+    fn text<'a>(&self, text: &'a str) -> &'a str {
+        &text[self.start + self.indent..self.end]
+    }
+
+    /// Blank or a comment: nothing that can belong to a node.
+    fn is_filler(&self, text: &str) -> bool {
+        let t = self.text(text).trim_end_matches('\r');
+        t.is_empty() || t.starts_with('#')
+    }
+}
+
+fn parse_with(text: &str, display: &Path, part_bytes: usize) -> Option<Node> {
+    let pieces = plan(text, part_bytes)?;
+    if pieces.len() < 2 {
+        return None;
+    }
+    let parsed: Vec<Option<Node>> = pieces
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let part = Part { lines_before: p.lines_before, depth: usize::from(p.inner) };
+            let parsed = parse_part(&text[p.start..p.end], display, part).ok()?;
+            if !parsed.diags.is_empty() || parsed.anchors {
+                return None;
+            }
+            let mut root = parsed.root;
+            // Parsed whole, the block collections still open at the end of this part end where the
+            // next token is: the first of the next part.
+            if let Some(next) = pieces.get(i + 1) {
+                let stream_end = root.end;
+                end_open_nodes(&mut root, stream_end, first_token(text, next)?);
+            }
+            Some(root)
+        })
+        .collect();
+    join(&pieces, parsed)
+}
+
+/// Where the first token of a part is: its first line that is not blank or a comment.
+fn first_token(text: &str, p: &Piece) -> Option<Pos> {
+    (p.lines_before + 1..).zip(text[p.start..p.end].split_inclusive('\n')).find_map(|(line, l)| {
+        let t = l.trim_start_matches(' ');
+        let body = t.trim_end_matches(['\n', '\r']);
+        (!body.is_empty() && !body.starts_with('#')).then(|| Pos { line, col: (l.len() - t.len()) as u32 + 1 })
+    })
+}
+
+/// Gives the nodes left open at the end of a part (the last entry's, recursively), which ended at
+/// `stream_end`, the end `at`.
+fn end_open_nodes(node: &mut Node, stream_end: Pos, at: Pos) {
+    if node.end != stream_end {
+        return;
+    }
+    node.end = at;
+    let last = match &mut node.kind {
+        Kind::Map(entries) => entries.last_mut().map(|e| &mut e.value),
+        Kind::Seq(items) => items.last_mut(),
+        _ => None,
+    };
+    if let Some(last) = last {
+        end_open_nodes(last, stream_end, at);
+    }
+}
+
+/// Where to cut: the parts in order, or `None` when the file is not to be cut.
+fn plan(text: &str, part_bytes: usize) -> Option<Vec<Piece>> {
+    if text.starts_with('\u{feff}') {
+        return None;
+    }
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for piece in text.split_inclusive('\n') {
+        let body = piece.strip_suffix('\n').unwrap_or(piece);
+        let indent = body.len() - body.trim_start_matches(' ').len();
+        let rest = &body[indent..];
+        // Tabs, document markers and directives: the whole parse says what they mean.
+        if rest.starts_with('\t') || (indent == 0 && ["---", "...", "%"].iter().any(|m| rest.starts_with(m))) {
+            return None;
+        }
+        lines.push(Line { start, end: start + body.len(), indent });
+        start += piece.len();
+    }
+    // The top-level keys: every line at column 0 that is not blank or a comment must be one.
+    let mut tops = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.indent == 0 && !l.is_filler(text) {
+            simple_key(l.text(text))?;
+            tops.push(i);
+        }
+    }
+    tops.first()?;
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut open = Piece { start: 0, end: 0, lines_before: 0, inner: false };
+    let line_start = |i: usize| lines.get(i).map_or(text.len(), |l| l.start);
+    for (k, &top) in tops.iter().enumerate() {
+        let next = tops.get(k + 1).copied().unwrap_or(lines.len());
+        let seg_start = if k == 0 { 0 } else { line_start(top) };
+        let seg_end = line_start(next);
+        let cuts =
+            if seg_end - seg_start > 2 * part_bytes { inner_cuts(text, &lines, top, next, part_bytes) } else { None };
+        match cuts {
+            None => {
+                // A top-level entry: it joins the open part, which is closed once large enough.
+                open.end = seg_end;
+                if open.end - open.start >= part_bytes {
+                    pieces.push(open);
+                    open = Piece { start: seg_end, end: seg_end, lines_before: next as u32, inner: false };
+                }
+            }
+            Some(cuts) => {
+                // The open part takes the entry's key and its first keys; the others make parts of
+                // their own, inside the entry's map.
+                open.end = line_start(cuts[0]);
+                pieces.push(open);
+                for (j, &c) in cuts.iter().enumerate() {
+                    let end = cuts.get(j + 1).map_or(seg_end, |&n| line_start(n));
+                    pieces.push(Piece { start: line_start(c), end, lines_before: c as u32, inner: true });
+                }
+                open = Piece { start: seg_end, end: seg_end, lines_before: next as u32, inner: false };
+            }
+        }
+    }
+    if open.end > open.start {
+        pieces.push(open);
+    }
+    Some(pieces)
+}
+
+/// Where to cut the block map that top-level key line `top` opens (its lines up to `next`): before
+/// some of its keys, leaving the first in the part of `top`. `None` when it is not to be cut.
+fn inner_cuts(text: &str, lines: &[Line], top: usize, next: usize, part_bytes: usize) -> Option<Vec<usize>> {
+    // `key:` alone on its line (maybe with a comment): its value is on the lines below.
+    let head = lines[top].text(text).trim_end_matches('\r');
+    let after = &head[simple_key(head)?..];
+    if !(after.trim().is_empty() || after.trim_start().starts_with('#') && after.starts_with(' ')) {
+        return None;
+    }
+    let body = &lines[top + 1..next];
+    let indent = body.iter().find(|l| !l.is_filler(text))?.indent;
+    if indent == 0 {
+        return None;
+    }
+    let mut keys = Vec::new();
+    for (j, l) in body.iter().enumerate() {
+        if l.is_filler(text) || l.indent > indent {
+            continue;
+        }
+        if l.indent < indent || simple_key(l.text(text)).is_none() {
+            return None;
+        }
+        keys.push(top + 1 + j);
+    }
+    // Cut before a key once a part holds about `part_bytes`; never before the first.
+    let mut cuts = Vec::new();
+    let mut from = lines[top].start;
+    for &k in keys.iter().skip(1) {
+        if lines[k].start - from >= part_bytes {
+            cuts.push(k);
+            from = lines[k].start;
+        }
+    }
+    (!cuts.is_empty()).then_some(cuts)
+}
+
+/// The length of `key:` when a line (from its indentation on) starts with a plain key followed by
+/// `:` and a space or the end of the line; `None` otherwise.
+fn simple_key(line: &str) -> Option<usize> {
+    let b = line.as_bytes();
+    if !b.first().is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_') {
+        return None;
+    }
+    let n = b.iter().position(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'/')))?;
+    if b[n] != b':' {
+        return None;
+    }
+    matches!(b.get(n + 1), None | Some(b' ' | b'\r')).then_some(n + 1)
+}
+
+/// The parts' trees joined into the file's, or `None` when they do not fit together as planned.
+fn join(pieces: &[Piece], parsed: Vec<Option<Node>>) -> Option<Node> {
+    let mut root: Option<Node> = None;
+    for (piece, node) in pieces.iter().zip(parsed) {
+        let node = node?;
+        let Node { kind: Kind::Map(entries), tag: Tag::None, end, .. } = node else { return None };
+        let root = match &mut root {
+            None => {
+                root = Some(Node { kind: Kind::Map(entries), tag: Tag::None, pos: node.pos, end });
+                continue;
+            }
+            Some(r) => r,
+        };
+        let Kind::Map(top) = &mut root.kind else { return None };
+        let target = if piece.inner {
+            let last = top.last_mut()?;
+            let Node { kind: Kind::Map(inner), tag: Tag::None, end: inner_end, .. } = &mut last.value else {
+                return None;
+            };
+            *inner_end = end;
+            inner
+        } else {
+            top
+        };
+        for e in entries {
+            if target.iter().any(|t| t.key == e.key) {
+                return None;
+            }
+            target.push(e);
+        }
+        root.end = end;
+    }
+    root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The file parsed whole.
+    fn whole(text: &str) -> Result<Node, String> {
+        parse_part(text, Path::new("t.yaml"), Part::WHOLE).map(|p| p.root).map_err(|d| d.to_string())
+    }
+
+    /// Every node's path, position and end, in order.
+    fn flat(n: &Node, path: &str, out: &mut Vec<String>) {
+        out.push(format!("{path} {:?} {:?}..{:?}", n.tag, n.pos, n.end));
+        match &n.kind {
+            Kind::Map(entries) => {
+                for e in entries {
+                    out.push(format!("{path}.{} key at {:?}", e.key, e.key_pos));
+                    flat(&e.value, &format!("{path}.{}", e.key), out);
+                }
+            }
+            Kind::Seq(items) => items.iter().enumerate().for_each(|(i, c)| flat(c, &format!("{path}[{i}]"), out)),
+            Kind::Scalar(s, style) => out.push(format!("{path} = {s:?} {style:?}")),
+            Kind::Null => out.push(format!("{path} = null")),
+        }
+    }
+
+    /// Parsed in parts of about `bytes`, it is the same tree; and whether it was cut.
+    fn same(text: &str, bytes: usize) -> bool {
+        let parts = parse_with(text, Path::new("t.yaml"), bytes);
+        if let Some(p) = &parts {
+            let w = whole(text).expect("the parts parsed, the whole must");
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            flat(p, "", &mut a);
+            flat(&w, "", &mut b);
+            let diff: Vec<String> = a
+                .iter()
+                .zip(&b)
+                .filter(|(x, y)| x != y)
+                .take(5)
+                .map(|(x, y)| format!("parts {x}\nwhole {y}"))
+                .collect();
+            assert!(diff.is_empty() && a.len() == b.len(), "parts differ from the whole:\n{}", diff.join("\n"));
+            assert_eq!(p, &w);
+        }
+        parts.is_some()
+    }
+
+    #[test]
+    fn a_fleet_in_one_file_is_cut_at_its_instances_and_parses_the_same() {
+        let mut text = String::from("# fleet\ncampaign:\n  build: 9400\ntarget: { kind: local }\n\ninstances:\n");
+        for i in 0..40 {
+            text.push_str(&format!(
+                "\n  # instance {i}\n  i{i:03}:\n    containers:\n      a{i}: {{ host: h{i} }}\n    serverconf:\n      \
+                 mta: {{ autoStart: true }}\n      web:\n        relay:\n          url:\n            - urlPath: \"/x/*\"\n    \
+                 ims:\n      clientSecret: !age |\n        -----BEGIN AGE ENCRYPTED FILE-----\n        abc\n\n        def\n",
+            ));
+        }
+        text.push_str("restart:\n  web: [web]\n");
+        for bytes in [1, 100, 1000, 5000] {
+            assert!(same(&text, bytes), "not cut at {bytes} bytes");
+        }
+    }
+
+    #[test]
+    fn every_way_a_part_can_end_parses_the_same() {
+        let endings = [
+            "x: 1",
+            "x: plain text\n      over two lines",
+            "x: \"quoted\"",
+            "x: |\n      text\n\n",
+            "x: |+\n      kept\n\n\n",
+            "x: >-\n      folded\n      text",
+            "x:\n      - 1\n      - [2, 3]\n      - { a: b }",
+            "x:\n      y:\n        z: ~",
+            "x: !age |\n      secret",
+            "x: !empty \"\"",
+            "x: {}\n    # a comment at the end\n\n  # and one at the next key's indentation",
+        ];
+        for ending in endings {
+            for crlf in [false, true] {
+                for last_newline in [true, false] {
+                    let mut text = String::from("top: 1\ninstances:\n");
+                    for i in 0..4 {
+                        text.push_str(&format!("  i{i}:\n    a: {i}\n    {ending}\n"));
+                    }
+                    text.push_str(&format!("after:\n  {ending}\nlast: {{}}\n  # end\n"));
+                    if !last_newline {
+                        text = text.trim_end().to_string();
+                    }
+                    if crlf {
+                        text = text.replace('\n', "\r\n");
+                    }
+                    assert!(same(&text, 1), "not cut: {text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_shipped_example_parses_the_same_in_parts() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("environments");
+        let mut files = vec![root.join("defaults.yaml")];
+        for env in ["dev", "stage", "prod"] {
+            for e in std::fs::read_dir(root.join(env)).unwrap() {
+                files.push(e.unwrap().path());
+            }
+        }
+        let mut cut = 0;
+        for f in files.iter().filter(|f| f.extension().is_some_and(|x| x == "yaml")) {
+            let text = std::fs::read_to_string(f).unwrap();
+            cut += usize::from(same(&text, 1));
+        }
+        assert!(cut > 0, "no file of the example was cut");
+    }
+
+    #[test]
+    fn what_could_cross_a_cut_makes_the_file_parse_whole() {
+        let cases = [
+            // A quoted scalar over a line that looks like a key.
+            "a: 1\nb: \"x\nc: y\"\nd: 2\n",
+            // A flow map over lines at column 0.
+            "a: {\nb: 1 }\nc: 2\n",
+            // A block scalar whose text looks like keys at the inner indentation.
+            "a: |2\n  b: 1\n  c: 2\nd: 1\n",
+            // An anchor used in another part.
+            "a: &x 1\nb: *x\nc: 2\n",
+            // A key in two parts.
+            "a: 1\nb: 2\na: 3\n",
+            "instances:\n  x: 1\n  y: 2\n  x: 3\n",
+            // Documents, directives, tabs.
+            "---\na: 1\nb: 2\n",
+            "a: 1\n---\nb: 2\n",
+            "%YAML 1.2\n---\na: 1\n",
+            "a:\n\tb: 1\nc: 2\n",
+            // A list at the top, an inner list.
+            "- a\n- b\n",
+            "a:\n- 1\n- 2\nb: 3\n",
+            "a:\n  - 1\n  - 2\nb: 3\n",
+            // The instances block is a scalar.
+            "a: |\n  b: 1\n  c: 2\nd: 1\n",
+            "a: >\n  b: 1\n  c: 2\n",
+            // Odd indentation inside.
+            "a:\n    b: 1\n  c: 2\n",
+            // Keys that are not simple.
+            "a: 1\n\"b\": 2\nc: 3\n",
+            "a: 1\n? b\n: 2\n",
+            // Not valid YAML at all.
+            "a: 1\nb: [\nc: 2\n",
+        ];
+        for text in cases {
+            // Either not cut, or cut to exactly the same tree.
+            same(text, 1);
+            let parts = parse_with(text, Path::new("t.yaml"), 1);
+            if whole(text).is_err() {
+                assert!(parts.is_none(), "a file that does not parse was cut: {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn small_files_are_not_cut() {
+        assert!(parse_in_parts("a: 1\nb: 2\n", Path::new("t.yaml")).is_none());
+    }
+}
