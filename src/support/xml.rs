@@ -153,6 +153,14 @@ pub const MAX_DEPTH: usize = 256;
 /// (so the only entities are the five predefined ones) and nest at most `MAX_DEPTH` elements deep;
 /// anything else is an error with the line and column of the problem.
 pub fn parse(text: &str) -> Result<XmlElement, XmlError> {
+    match fast::parse(text) {
+        Some(root) => Ok(root),
+        None => parse_general(text),
+    }
+}
+
+/// `parse`, for any document (`fast` reads the common ones).
+fn parse_general(text: &str) -> Result<XmlElement, XmlError> {
     let err = |offset: usize, message: String| {
         let (line, col) = line_col(text, offset);
         XmlError { line, col, message }
@@ -555,6 +563,8 @@ fn element(e: &BytesStart<'_>, start: usize, (line, col): (u32, u32)) -> Result<
         col,
     })
 }
+
+mod fast;
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,361 @@
+//! The common case of `parse`, fast: the documents nlconf writes and ACC keeps, read byte by byte
+//! without the general parser's machinery. It gives exactly the tree `parse` would, or `None` for
+//! anything outside the plain subset it knows, which `parse` then reads the general way (and
+//! reports any error from there): a review reads every deployed file of a fleet, and most of them
+//! are nlconf's own output.
+//!
+//! The subset: no byte order mark, no carriage return; at most the XML declarations
+//! `<?xml version='1.0'?>` (either quotes, with `encoding='UTF-8'` or `standalone` after), at the
+//! very start; comments without `--`; elements and attributes with ASCII names; attribute values
+//! without literal tabs or line breaks; references to the five predefined entities and to
+//! characters. No DOCTYPE, CDATA section or processing instruction. Within it, every
+//! well-formedness check of `parse` is made, so whatever it accepts `parse` accepts, with the same
+//! tree (a test compares them).
+
+use super::{AttrSpan, Cursor, MAX_DEPTH, XmlElement, first_forbidden_char, is_space, resolve_ref};
+
+/// The tree of `text`, or `None` when it is not in the subset (or not well-formed).
+pub(super) fn parse(text: &str) -> Option<XmlElement> {
+    let b = text.as_bytes();
+    if text.starts_with('\u{feff}') || memchr(b'\r', b) || first_forbidden_char(text).is_some() {
+        return None;
+    }
+    let mut i = declaration(b)?;
+    let mut cursor = Cursor { text, offset: 0, line: 1, line_start: 0 };
+    let mut stack: Vec<XmlElement> = Vec::new();
+    let mut root: Option<XmlElement> = None;
+    loop {
+        // Text up to the next markup.
+        let next = b[i..].iter().position(|&c| c == b'<').map_or(b.len(), |p| i + p);
+        if next > i {
+            let run = &text[i..next];
+            // Character data may not hold `]]>` (looking for `>` first skips most runs faster).
+            if run.contains('>') && run.contains("]]>") {
+                return None;
+            }
+            match stack.last_mut() {
+                Some(el) => push_text(&mut el.text, run)?,
+                None if run.bytes().all(is_space) => {}
+                None => return None,
+            }
+        }
+        if next == b.len() {
+            break;
+        }
+        i = next;
+        match b.get(i + 1)? {
+            b'!' => {
+                // Only comments: `<!--`, no `--` inside, `-->`.
+                let body = text.get(i + 4..)?;
+                if !text[i..].starts_with("<!--") {
+                    return None;
+                }
+                let end = body.find("--")?;
+                if !body[end..].starts_with("-->") {
+                    return None;
+                }
+                i += 4 + end + 3;
+            }
+            b'/' => {
+                let (name, after) = tag_name(b, i + 2)?;
+                let after = skip_space(b, after);
+                if b.get(after) != Some(&b'>') {
+                    return None;
+                }
+                let el = stack.pop()?;
+                if el.name != name {
+                    return None;
+                }
+                close(&mut stack, &mut root, el);
+                i = after + 1;
+            }
+            _ => {
+                if root.is_some() && stack.is_empty() || stack.len() == MAX_DEPTH {
+                    return None;
+                }
+                let (el, after, empty) = start_tag(text, i, cursor.at(i))?;
+                if empty {
+                    close(&mut stack, &mut root, el);
+                } else {
+                    stack.push(el);
+                }
+                i = after;
+            }
+        }
+    }
+    if !stack.is_empty() {
+        return None;
+    }
+    root
+}
+
+fn memchr(needle: u8, hay: &[u8]) -> bool {
+    hay.contains(&needle)
+}
+
+/// The length of the XML declaration at the start (0 without one), in the forms the subset knows;
+/// `None` for any other.
+fn declaration(b: &[u8]) -> Option<usize> {
+    if !b.starts_with(b"<?") {
+        return Some(0);
+    }
+    for q in ["'", "\""] {
+        let version = format!("<?xml version={q}1.0{q}");
+        let Some(mut rest) = b.strip_prefix(version.as_bytes()) else { continue };
+        let mut n = version.len();
+        for extra in
+            [format!(" encoding={q}UTF-8{q}"), format!(" standalone={q}yes{q}"), format!(" standalone={q}no{q}")]
+        {
+            if let Some(r) = rest.strip_prefix(extra.as_bytes()) {
+                n += extra.len();
+                rest = r;
+            }
+        }
+        return rest.starts_with(b"?>").then_some(n + 2);
+    }
+    None
+}
+
+/// An ASCII XML name starting at `at`, and where it ends.
+fn name(b: &[u8], at: usize) -> Option<(&str, usize)> {
+    let first = *b.get(at)?;
+    if !(first.is_ascii_alphabetic() || first == b'_' || first == b':') {
+        return None;
+    }
+    let len = b[at..].iter().position(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.')))?;
+    // ASCII, so a valid `str`.
+    Some((std::str::from_utf8(&b[at..at + len]).ok()?, at + len))
+}
+
+/// An element's name: what follows it must end it (`parse` says what is wrong otherwise).
+fn tag_name(b: &[u8], at: usize) -> Option<(&str, usize)> {
+    let (n, end) = name(b, at)?;
+    matches!(b.get(end), Some(b' ' | b'\t' | b'\n' | b'/' | b'>')).then_some((n, end))
+}
+
+fn skip_space(b: &[u8], mut at: usize) -> usize {
+    while b.get(at).is_some_and(|&c| matches!(c, b' ' | b'\t' | b'\n')) {
+        at += 1;
+    }
+    at
+}
+
+/// The start tag at `start` (its `<`): the element, where the tag ends, and whether it is empty.
+fn start_tag(text: &str, start: usize, (line, col): (u32, u32)) -> Option<(XmlElement, usize, bool)> {
+    let b = text.as_bytes();
+    let (name, mut i) = tag_name(b, start + 1)?;
+    let mut attr_text = String::new();
+    let mut attr_spans: Vec<AttrSpan> = Vec::new();
+    loop {
+        let after = skip_space(b, i);
+        match b.get(after)? {
+            b'>' => {
+                let el = element(name, attr_text, attr_spans, line, col);
+                return Some((el, after + 1, false));
+            }
+            b'/' => {
+                if b.get(after + 1) != Some(&b'>') {
+                    return None;
+                }
+                let el = element(name, attr_text, attr_spans, line, col);
+                return Some((el, after + 2, true));
+            }
+            _ if after == i => return None, // no white space before the attribute
+            _ => {}
+        }
+        let (key, eq) = self::name(b, after)?;
+        // Names are ASCII here: checked as `parse` checks them.
+        if b.get(eq) != Some(&b'=') {
+            return None;
+        }
+        let quote = *b.get(eq + 1)?;
+        if quote != b'"' && quote != b'\'' {
+            return None;
+        }
+        let value_at = eq + 2;
+        let len = b[value_at..].iter().position(|&c| c == quote)?;
+        let raw = &text[value_at..value_at + len];
+        if raw.bytes().any(|c| matches!(c, b'<' | b'\t' | b'\n')) {
+            return None;
+        }
+        // Names are compared as `parse` stores them: one attribute of a name per element.
+        let mut from = 0;
+        for s in &attr_spans {
+            if &attr_text[from..s.name_end as usize] == key {
+                return None;
+            }
+            from = s.value_end as usize;
+        }
+        attr_text.push_str(key);
+        let name_end = u32::try_from(attr_text.len()).ok()?;
+        push_text(&mut attr_text, raw)?;
+        let value_end = u32::try_from(attr_text.len()).ok()?;
+        attr_spans.push(AttrSpan { name_end, value_end, raw: value_at..value_at + len });
+        i = value_at + len + 1;
+        // The next attribute must be separated by white space (checked at the top).
+        if !matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'/' | b'>')) {
+            return None;
+        }
+    }
+}
+
+fn element(name: &str, attr_text: String, attr_spans: Vec<AttrSpan>, line: u32, col: u32) -> XmlElement {
+    XmlElement { name: name.to_string(), attr_text, attr_spans, children: Vec::new(), text: String::new(), line, col }
+}
+
+/// Appends text or an attribute value with its references resolved; `None` for a reference that is
+/// not one.
+fn push_text(out: &mut String, raw: &str) -> Option<()> {
+    let mut rest = raw;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let semi = after.find(';')?;
+        let name = &after[..semi];
+        if name.contains(['&', '<']) {
+            return None;
+        }
+        out.push(resolve_ref(name).ok()?);
+        rest = &after[semi + 1..];
+    }
+    out.push_str(rest);
+    Some(())
+}
+
+fn close(stack: &mut [XmlElement], root: &mut Option<XmlElement>, el: XmlElement) {
+    match stack.last_mut() {
+        Some(parent) => parent.children.push(el),
+        None => *root = Some(el),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{escape, parse_general};
+    use super::*;
+
+    /// Documents of the subset and around it: what nlconf writes, ACC files, and the corners.
+    fn corpus() -> Vec<String> {
+        let mut docs: Vec<String> = [
+            "<serverconf/>",
+            "<?xml version='1.0'?>\n<!-- Managed by nlconf (environment prod, instance mkt, container web1).\n     Do not edit here. -->\n<serverconf>\n  <shared>\n    <dataStore hosts=\"a*,b*\" lang=\"en_US\">\n      <dataSource name=\"default\">\n        <dbcnx encrypted=\"1\" login=\"campaign:mkt\" password=\"@abc+/=\" provider=\"PostgreSQL\"/>\n      </dataSource>\n    </dataStore>\n  </shared>\n  <web>\n    <jsp>\n      <classpath>a:b &amp; c</classpath>\n    </jsp>\n  </web>\n</serverconf>\n",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><serverconf/>",
+            "<?xml version='1.0' encoding='UTF-8'?>\n<serverconf a='&lt;&gt;&amp;&apos;&quot;&#10;&#x9;&#xD;' b=\"x > y\" e=\"\"/>",
+            "<serverconf>&#65;&#x1F600; a > b ]] c</serverconf>",
+            "<serverconf>\n<!-- a - b -->\n<!---->\n</serverconf >\n<!-- after -->\n\t\n",
+            "<ns:serverconf xmlns:ns='urn:x' ns:a-b.c_d='1'><x é='ü'>données</x></ns:serverconf>",
+            "<serverconf>\u{85}\u{7f}\u{fffd}\u{10ffff}</serverconf>",
+            "<a\tb='1'\nc=\"2\"  />",
+            include_str!("../../../tests/integration/fixtures/import/adobe-enterprise.xml"),
+            include_str!("../../../tests/integration/fixtures/import/multi/app2.xml"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        docs.push(format!("<a v=\"{}\"/>", escape("a&b<c>d\"e'f\ng\th\r$(X)")));
+        docs
+    }
+
+    /// Bytes and snippets that make a document leave the subset or stop being well-formed.
+    const NOISE: &[&str] = &[
+        "<",
+        ">",
+        "/",
+        "&",
+        ";",
+        "\"",
+        "'",
+        "=",
+        " ",
+        "\n",
+        "\r",
+        "\t",
+        "-",
+        "--",
+        "]]>",
+        "<!--",
+        "-->",
+        "<?xml version='1.0'?>",
+        "<![CDATA[x]]>",
+        "<!DOCTYPE a>",
+        "<?pi x?>",
+        "&amp;",
+        "&#0;",
+        "&#x41;",
+        "&bogus;",
+        "\u{1}",
+        "\u{feff}",
+        "é",
+        "<b/>",
+        "</b>",
+        "<b>",
+        " x='1'",
+        " x=\"1\"",
+        "x",
+        "1",
+    ];
+
+    /// The fast reading is the general one's tree, or no answer; never another tree, never a
+    /// document the general reading refuses.
+    #[track_caller]
+    fn agrees(doc: &str) {
+        if let Some(fast) = parse(doc) {
+            match parse_general(doc) {
+                Ok(general) => assert!(fast == general, "different trees for {doc:?}"),
+                Err(e) => panic!("the fast reading accepts what the general one refuses ({e}): {doc:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_subset_reads_as_the_general_parser_does() {
+        for doc in corpus() {
+            agrees(&doc);
+            if !doc.contains('\r') && !doc.starts_with('\u{feff}') {
+                assert!(parse(&doc).is_some() || !doc.contains("<serverconf"), "not in the subset: {doc:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_small_change_is_read_the_same_or_left_to_the_general_parser() {
+        // A deterministic walk over edits: insert, replace or delete at every few bytes.
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        for doc in corpus() {
+            for _ in 0..400 {
+                let mut d = doc.clone();
+                for _ in 0..1 + next(3) {
+                    let mut at = next(d.len() + 1);
+                    while !d.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    let noise = NOISE[next(NOISE.len())];
+                    match next(3) {
+                        0 => d.insert_str(at, noise),
+                        1 => {
+                            let mut end = (at + 1 + next(4)).min(d.len());
+                            while !d.is_char_boundary(end) {
+                                end -= 1;
+                            }
+                            d.replace_range(at..end, noise);
+                        }
+                        _ => {
+                            let mut end = (at + 1 + next(8)).min(d.len());
+                            while !d.is_char_boundary(end) {
+                                end -= 1;
+                            }
+                            d.replace_range(at..end, "");
+                        }
+                    }
+                }
+                agrees(&d);
+            }
+        }
+    }
+}
