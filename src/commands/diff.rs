@@ -29,7 +29,7 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, base: Option<&str>, options: Option
                 identities: keys.as_deref(),
                 hosts: &hosts,
             };
-            let planned = ctx.diags.take(compute::against_deployed(env, &templates, &req));
+            let planned = ctx.diags.take(compute::review_only(env, &templates, &req));
             planned.map(|p| {
                 ctx.ui.timings(&p.timings);
                 p.into_review()

@@ -20,11 +20,11 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, out: &Path) -> Status {
     let hosts = Hosts { parallelism: ctx.parallelism, progress: &progress };
     let req =
         compute::Request { repo: &repo, source: &args.source, options, identities: keys.as_deref(), hosts: &hosts };
-    let Some(mut p) = ctx.diags.take(compute::against_deployed(env, &templates, &req)) else { return Status::Failed };
+    let Some(mut p) = ctx.diags.take(compute::for_plan(env, &templates, &req)) else { return Status::Failed };
     ctx.ui.timings(&p.timings);
     let started = std::time::Instant::now();
     let inputs = std::mem::take(&mut p.inputs);
-    let planfile = PlanFile::new_taking(&p.env, inputs, &mut p.rendered, &p.deployed, &p.steps);
+    let planfile = PlanFile::of_review(&mut p, inputs);
     if let Err(d) = plan::file::write(out, &planfile) {
         return ctx.fail(d);
     }

@@ -37,7 +37,10 @@ pub struct Request<'a> {
 /// Everything the review computes: the rendered files, the deployed ones, the review, the steps.
 pub struct Planned {
     pub env: Environment,
+    /// The rendered files, their texts as `Texts` says.
     pub rendered: Vec<RenderedFile>,
+    /// With `Texts::Written`: `sha256:...` of each rendered text (same order as `rendered`).
+    pub rendered_digests: Vec<String>,
     pub deployed: Vec<DeployedFile>,
     pub review: Review,
     /// Per container (same order as `rendered`), what apply would do.
@@ -73,8 +76,35 @@ impl Planned {
     }
 }
 
+/// Which rendered texts a review keeps once each is compared: on a fleet they are most of the
+/// memory, and a run pays for every megabyte it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Texts {
+    /// Every text (apply writes from them; adopt records them).
+    All,
+    /// The texts of the files the steps write, and the digest of every text (a plan file).
+    Written,
+    /// None (the review alone).
+    None,
+}
+
 /// Renders every container of `env` and compares it with its deployed file.
 pub fn against_deployed(env: Environment, templates: &Templates, req: &Request) -> Staged<Planned> {
+    review_all(env, templates, req, Texts::All)
+}
+
+/// `against_deployed` for a plan file: the rendered texts of the files the plan writes, and the
+/// digest of each (`Planned::rendered_digests`); the other texts are dropped once compared.
+pub fn for_plan(env: Environment, templates: &Templates, req: &Request) -> Staged<Planned> {
+    review_all(env, templates, req, Texts::Written)
+}
+
+/// `against_deployed` for the review alone: no rendered text is kept once compared.
+pub fn review_only(env: Environment, templates: &Templates, req: &Request) -> Staged<Planned> {
+    review_all(env, templates, req, Texts::None)
+}
+
+fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Texts) -> Staged<Planned> {
     let mut timings = Timings::default();
     let mut diags = Diagnostics::new();
     if let Source::Dir(dir) = req.source
@@ -129,15 +159,17 @@ pub fn against_deployed(env: Environment, templates: &Templates, req: &Request) 
         .zip(locations.par_iter())
         .zip(fetched.into_par_iter())
         .map(|(((i, c), loc), reads)| {
-            review_container(&env, templates, req, (i, c, loc, reads), secrets.as_ref(), &key)
+            review_container(&env, templates, req, (i, c, loc, reads), secrets.as_ref(), &key, texts)
         })
         .collect();
     let mut rendered = Vec::with_capacity(results.len());
+    let mut rendered_digests = Vec::with_capacity(if texts == Texts::Written { results.len() } else { 0 });
     let mut deployed = Vec::with_capacity(results.len());
     let mut files = Vec::with_capacity(results.len());
     let mut steps = Vec::with_capacity(results.len());
     for r in results {
         if let Some(r) = diags.take(r) {
+            rendered_digests.extend(r.digest);
             rendered.push(r.rendered);
             deployed.push(r.deployed);
             files.push(r.review);
@@ -164,7 +196,7 @@ pub fn against_deployed(env: Environment, templates: &Templates, req: &Request) 
     let review =
         Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, credentials, notes };
     let inputs = inputs(&env, templates);
-    diags.finish(Planned { env, rendered, deployed, review, steps, secrets, inputs, timings })
+    diags.finish(Planned { env, rendered, rendered_digests, deployed, review, steps, secrets, inputs, timings })
 }
 
 /// Every input of a review and its digest: YAML files, recipients, templates.
@@ -186,6 +218,8 @@ fn inputs(env: &Environment, templates: &Templates) -> BTreeMap<String, String> 
 /// One container's pass.
 struct Reviewed {
     rendered: RenderedFile,
+    /// With `Texts::Written`, the digest of the rendered text.
+    digest: Option<String>,
     deployed: DeployedFile,
     review: FileReview,
     steps: Steps,
@@ -198,6 +232,7 @@ fn review_container(
     (i, c, loc, reads): (&Instance, &Container, &crate::target::Location, Option<Reads>),
     secrets: Option<&SecretStore>,
     key: &FingerprintKey,
+    texts: Texts,
 ) -> Staged<Reviewed> {
     let Warned { value: tree, warnings: mut diags } = env.checked_serverconf(i, c)?;
     let result = (|| {
@@ -212,7 +247,13 @@ fn review_container(
         f.tree = None;
         d.tree = None;
         d.content = None;
-        Ok(Reviewed { rendered: f, deployed: d, review, steps })
+        let digest = (texts == Texts::Written).then(|| crate::support::digest::sha256(f.content.as_bytes()));
+        if texts == Texts::None || texts == Texts::Written && !steps.write_file {
+            f.content = String::new();
+        } else {
+            f.content.shrink_to_fit();
+        }
+        Ok(Reviewed { rendered: f, digest, deployed: d, review, steps })
     })();
     match result {
         Ok(r) => diags.finish(r),

@@ -56,24 +56,25 @@ pub struct PlannedContainer {
     pub shown_steps: Vec<String>,
 }
 
-/// A rendered text the plan digests, and keeps when it writes the file: copied, or taken over.
+/// A rendered text the plan digests, and keeps when it writes the file: to copy, or its digest and
+/// (when the file is written) the text, taken over.
 enum Text<'a> {
     Borrowed(&'a String),
-    Owned(&'a mut String),
+    Digested(String, String),
 }
 
 impl Text<'_> {
-    fn as_str(&self) -> &str {
+    fn digest(&self) -> String {
         match self {
-            Text::Borrowed(t) => t,
-            Text::Owned(t) => t,
+            Text::Borrowed(t) => crate::support::digest::sha256(t.as_bytes()),
+            Text::Digested(d, _) => d.clone(),
         }
     }
 
     fn into_string(self) -> String {
         match self {
             Text::Borrowed(t) => t.clone(),
-            Text::Owned(t) => std::mem::take(t),
+            Text::Digested(_, t) => t,
         }
     }
 }
@@ -97,17 +98,14 @@ impl PlanFile {
         PlanFile::assemble(env, inputs, texts.collect(), deployed, steps)
     }
 
-    /// `new`, taking over (leaving empty) the rendered texts the plan keeps instead of copying them.
-    pub fn new_taking(
-        env: &Environment,
-        inputs: BTreeMap<String, String>,
-        rendered: &mut [RenderedFile],
-        deployed: &[DeployedFile],
-        steps: &[Steps],
-    ) -> PlanFile {
-        let texts =
-            rendered.iter_mut().map(|f| (f.instance.as_str(), f.container.as_str(), Text::Owned(&mut f.content)));
-        PlanFile::assemble(env, inputs, texts.collect(), deployed, steps)
+    /// The plan of a review made for one (`plan::compute::for_plan`), taking over its rendered texts
+    /// (the files the plan writes) and their digests.
+    pub fn of_review(p: &mut crate::plan::compute::Planned, inputs: BTreeMap<String, String>) -> PlanFile {
+        debug_assert_eq!(p.rendered_digests.len(), p.rendered.len());
+        let texts = p.rendered.iter_mut().zip(std::mem::take(&mut p.rendered_digests)).map(|(f, digest)| {
+            (f.instance.as_str(), f.container.as_str(), Text::Digested(digest, std::mem::take(&mut f.content)))
+        });
+        PlanFile::assemble(&p.env, inputs, texts.collect(), &p.deployed, &p.steps)
     }
 
     /// From each container's (instance, container, rendered text), in the order of `steps`.
@@ -125,7 +123,7 @@ impl PlanFile {
             .zip(steps)
             .map(|((instance, container, text), s)| {
                 let d = by_key.get(&(instance, container)).copied();
-                let rendered_digest = crate::support::digest::sha256(text.as_str().as_bytes());
+                let rendered_digest = text.digest();
                 PlannedContainer {
                     instance: instance.to_string(),
                     container: container.to_string(),
