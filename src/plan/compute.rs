@@ -159,7 +159,8 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
         .zip(locations.par_iter())
         .zip(fetched.into_par_iter())
         .map(|(((i, c), loc), reads)| {
-            review_container(&env, templates, req, (i, c, loc, reads), secrets.as_ref(), &key, texts)
+            let pass = Pass { secrets: secrets.as_ref(), key: &key, texts };
+            review_container(&env, templates, req, (i, c, loc, reads), &pass)
         })
         .collect();
     let mut rendered = Vec::with_capacity(results.len());
@@ -225,15 +226,22 @@ struct Reviewed {
     steps: Steps,
 }
 
+/// What each container's pass shares: the decrypted secrets, the run's fingerprint key, and the
+/// texts to keep.
+struct Pass<'a> {
+    secrets: Option<&'a SecretStore>,
+    key: &'a FingerprintKey,
+    texts: Texts,
+}
+
 fn review_container(
     env: &Environment,
     templates: &Templates,
     req: &Request,
     (i, c, loc, reads): (&Instance, &Container, &crate::target::Location, Option<Reads>),
-    secrets: Option<&SecretStore>,
-    key: &FingerprintKey,
-    texts: Texts,
+    pass: &Pass,
 ) -> Staged<Reviewed> {
+    let Pass { secrets, key, texts } = *pass;
     let Warned { value: tree, warnings: mut diags } = env.checked_serverconf(i, c)?;
     let result = (|| {
         let mut d = deployed::read_one_with(loc, i, c, reads)?;
