@@ -61,8 +61,10 @@ pub fn fingerprint(key: &FingerprintKey, value: &str) -> String {
 fn find(side: &Side, key: &FingerprintKey, also: &HashSet<&str>) -> Vec<Found> {
     let mut out = Vec::new();
     let schema = Schema::get();
-    let finder = Finder { side, key, also };
-    walk(schema, Some(schema.root()), side.tree, String::new(), &finder, &mut out);
+    // The attribute names `also` holds (after its last `@`): any other attribute is not in it.
+    let also_names: HashSet<&str> = also.iter().filter_map(|k| k.rsplit_once("/@").map(|(_, n)| n)).collect();
+    let finder = Finder { side, key, also, also_names };
+    walk(schema, Some(schema.root()), side.tree, &mut String::new(), &finder, &mut out);
     out
 }
 
@@ -70,17 +72,20 @@ struct Finder<'a> {
     side: &'a Side<'a>,
     key: &'a FingerprintKey,
     also: &'a HashSet<&'a str>,
+    also_names: HashSet<&'a str>,
 }
 
+/// `path`: the element's path, as a buffer the walk extends and cuts back (a file has hundreds of
+/// elements and attributes, and few of them are sensitive: the key of one is written only then).
 fn walk(
     schema: &'static Schema,
     def: Option<&'static ElementDef>,
     el: &XmlElement,
-    path: String,
+    path: &mut String,
     find: &Finder,
     out: &mut Vec<Found>,
 ) {
-    let Finder { side, key, also } = *find;
+    let Finder { side, key, also, .. } = find;
     for ((name, value), range) in el.attrs().zip(el.value_ranges()) {
         let raw = &side.text[range.clone()];
         let placeholder = crate::render::substitute_one(raw);
@@ -88,28 +93,48 @@ fn walk(
             d.attr(name).is_some_and(|a| a.sensitive)
                 || nlserver_owned(&d.path, name).is_some_and(|_| looks_encrypted(value))
         });
-        let at = format!("{path}/@{name}");
-        if placeholder.is_none() && !schema_sensitive && !looks_encrypted(value) && !also.contains(at.as_str()) {
+        let at = || format!("{path}/@{name}");
+        let sensitive = placeholder.is_some() || schema_sensitive || looks_encrypted(value);
+        if !(sensitive || find.also_names.contains(name) && also.contains(at().as_str())) {
             continue;
         }
+        let key_at = at();
         let fingerprint = match placeholder {
             Some(p) => (side.resolve)(p),
             None => Some(fingerprint(key, value)),
         };
-        out.push(Found { key: at, range: range.clone(), fingerprint });
+        out.push(Found { key: key_at, range: range.clone(), fingerprint });
     }
-    let mut counts: HashMap<&str, usize> = HashMap::new();
+    let mut counts: Vec<(&str, usize)> = Vec::new();
     for c in &el.children {
         let cdef = def.and_then(|d| schema.child(d, &c.name));
-        let n = counts.entry(c.name.as_str()).or_insert(0);
-        let step = match cdef.and_then(|d| d.key.as_deref()).and_then(|k| c.attr(k)) {
-            Some(kv) => format!("{}[{kv}]", c.name),
-            None if *n == 0 => c.name.clone(),
-            None => format!("{}[{}]", c.name, *n + 1),
+        let n = match counts.iter_mut().find(|(name, _)| *name == c.name) {
+            Some((_, n)) => n,
+            None => {
+                counts.push((&c.name, 0));
+                &mut counts.last_mut().expect("just pushed").1
+            }
         };
+        let len = path.len();
+        if !path.is_empty() {
+            path.push('/');
+        }
+        path.push_str(&c.name);
+        match cdef.and_then(|d| d.key.as_deref()).and_then(|k| c.attr(k)) {
+            Some(kv) => {
+                path.push('[');
+                path.push_str(kv);
+                path.push(']');
+            }
+            None if *n == 0 => {}
+            None => {
+                use std::fmt::Write as _;
+                let _ = write!(path, "[{}]", *n + 1);
+            }
+        }
         *n += 1;
-        let child_path = if path.is_empty() { step } else { format!("{path}/{step}") };
-        walk(schema, cdef, c, child_path, find, out);
+        walk(schema, cdef, c, path, find, out);
+        path.truncate(len);
     }
 }
 
