@@ -643,7 +643,7 @@ fn collect_secrets(
     match &node.kind {
         // The entries of a large map (a whole environment in one file) on several threads, their
         // findings kept in order.
-        yaml::Kind::Map(entries) if entries.len() > 1 && node.end.line.saturating_sub(node.pos.line) >= 2000 => {
+        yaml::Kind::Map(entries) if entries.len() > 1 && node.span_lines() >= 2000 => {
             let found: Vec<(Vec<SecretSlot>, Diagnostics)> = entries
                 .par_iter()
                 .map(|e| {

@@ -149,7 +149,7 @@ impl Value {
     pub fn from_owned_node(node: yaml::Node, file: SourceName) -> Value {
         use rayon::prelude::*;
         let origin = Origin { file, pos: node.pos };
-        let large = node.end.line.saturating_sub(node.pos.line) >= PARALLEL_LINES;
+        let large = node.span_lines() >= PARALLEL_LINES;
         let kind = match node.kind {
             yaml::Kind::Null => Kind::Removed,
             yaml::Kind::Scalar(s, style) => Kind::Scalar(s, style),

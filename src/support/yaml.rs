@@ -70,12 +70,11 @@ pub struct Node {
     pub kind: Kind,
     pub tag: Tag,
     pub pos: Pos,
-    pub end: Pos,
 }
 
 impl Node {
     pub fn new(kind: Kind, pos: Pos) -> Node {
-        Node { kind, tag: Tag::None, pos, end: pos }
+        Node { kind, tag: Tag::None, pos }
     }
 
     pub fn empty_map(pos: Pos) -> Node {
@@ -119,6 +118,16 @@ impl Node {
             (Kind::Null, _) => "null",
             (Kind::Scalar(..), _) => "a scalar",
         }
+    }
+
+    /// How many lines the node's entries or items start over: how large it is, roughly.
+    pub fn span_lines(&self) -> u32 {
+        let last = match &self.kind {
+            Kind::Map(entries) => entries.last().map(|e| e.key_pos),
+            Kind::Seq(items) => items.last().map(|n| n.pos),
+            _ => None,
+        };
+        last.map_or(0, |p| p.line.saturating_sub(self.pos.line))
     }
 
     fn count(&self) -> usize {
@@ -253,7 +262,6 @@ fn parse_part(text: &str, display: &Path, part: Part) -> Result<Parsed, Diagnost
             Diagnostic::at(at(pos), format!("invalid YAML: {}", e.info()))
         })?;
         let pos = Pos::from_marker(&span.start, part.lines_before);
-        let end = Pos::from_marker(&span.end, part.lines_before);
         let completed: Option<(Node, usize)> = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
             Event::DocumentStart(_) => {
@@ -286,7 +294,7 @@ fn parse_part(text: &str, display: &Path, part: Part) -> Result<Parsed, Diagnost
             Event::Scalar(value, style, anchor, tag) => {
                 let tag = convert_tag(tag, pos, display)?;
                 let kind = scalar_kind(value, style, tag);
-                Some((Node { kind, tag, pos, end }, anchor))
+                Some((Node { kind, tag, pos }, anchor))
             }
             Event::SequenceStart(anchor, tag) => {
                 let tag = convert_tag(tag, pos, display)?;
@@ -302,13 +310,13 @@ fn parse_part(text: &str, display: &Path, part: Part) -> Result<Parsed, Diagnost
             }
             Event::SequenceEnd => match stack.pop() {
                 Some(Frame::Seq { start, items, anchor, tag }) => {
-                    Some((Node { kind: Kind::Seq(items), tag, pos: start, end }, anchor))
+                    Some((Node { kind: Kind::Seq(items), tag, pos: start }, anchor))
                 }
                 _ => return Err(Diagnostic::at(at(pos), "invalid YAML: unbalanced sequence")),
             },
             Event::MappingEnd => match stack.pop() {
                 Some(Frame::Map { start, entries, anchor, tag, .. }) => {
-                    Some((Node { kind: Kind::Map(entries), tag, pos: start, end }, anchor))
+                    Some((Node { kind: Kind::Map(entries), tag, pos: start }, anchor))
                 }
                 _ => return Err(Diagnostic::at(at(pos), "invalid YAML: unbalanced mapping")),
             },

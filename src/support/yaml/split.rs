@@ -18,7 +18,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{Kind, Node, Part, Pos, Tag, parse_part};
+use super::{Kind, Node, Part, Tag, parse_part};
 
 /// Below this size a file is parsed whole: the parts would cost more than they save.
 const MIN_BYTES: usize = 256 * 1024;
@@ -71,50 +71,13 @@ fn parse_with(text: &str, display: &Path, part_bytes: usize) -> Option<Node> {
     }
     let parsed: Vec<Option<Node>> = pieces
         .par_iter()
-        .enumerate()
-        .map(|(i, p)| {
+        .map(|p| {
             let part = Part { lines_before: p.lines_before, depth: usize::from(p.inner) };
             let parsed = parse_part(&text[p.start..p.end], display, part).ok()?;
-            if !parsed.diags.is_empty() || parsed.anchors {
-                return None;
-            }
-            let mut root = parsed.root;
-            // Parsed whole, the block collections still open at the end of this part end where the
-            // next token is: the first of the next part.
-            if let Some(next) = pieces.get(i + 1) {
-                let stream_end = root.end;
-                end_open_nodes(&mut root, stream_end, first_token(text, next)?);
-            }
-            Some(root)
+            (parsed.diags.is_empty() && !parsed.anchors).then_some(parsed.root)
         })
         .collect();
     join(&pieces, parsed)
-}
-
-/// Where the first token of a part is: its first line that is not blank or a comment.
-fn first_token(text: &str, p: &Piece) -> Option<Pos> {
-    (p.lines_before + 1..).zip(text[p.start..p.end].split_inclusive('\n')).find_map(|(line, l)| {
-        let t = l.trim_start_matches(' ');
-        let body = t.trim_end_matches(['\n', '\r']);
-        (!body.is_empty() && !body.starts_with('#')).then(|| Pos { line, col: (l.len() - t.len()) as u32 + 1 })
-    })
-}
-
-/// Gives the nodes left open at the end of a part (the last entry's, recursively), which ended at
-/// `stream_end`, the end `at`.
-fn end_open_nodes(node: &mut Node, stream_end: Pos, at: Pos) {
-    if node.end != stream_end {
-        return;
-    }
-    node.end = at;
-    let last = match &mut node.kind {
-        Kind::Map(entries) => entries.last_mut().map(|e| &mut e.value),
-        Kind::Seq(items) => items.last_mut(),
-        _ => None,
-    };
-    if let Some(last) = last {
-        end_open_nodes(last, stream_end, at);
-    }
 }
 
 /// Where to cut: the parts in order, or `None` when the file is not to be cut.
@@ -236,10 +199,10 @@ fn join(pieces: &[Piece], parsed: Vec<Option<Node>>) -> Option<Node> {
     let mut root: Option<Node> = None;
     for (piece, node) in pieces.iter().zip(parsed) {
         let node = node?;
-        let Node { kind: Kind::Map(entries), tag: Tag::None, end, .. } = node else { return None };
+        let Node { kind: Kind::Map(entries), tag: Tag::None, pos } = node else { return None };
         let root = match &mut root {
             None => {
-                root = Some(Node { kind: Kind::Map(entries), tag: Tag::None, pos: node.pos, end });
+                root = Some(Node { kind: Kind::Map(entries), tag: Tag::None, pos });
                 continue;
             }
             Some(r) => r,
@@ -247,10 +210,7 @@ fn join(pieces: &[Piece], parsed: Vec<Option<Node>>) -> Option<Node> {
         let Kind::Map(top) = &mut root.kind else { return None };
         let target = if piece.inner {
             let last = top.last_mut()?;
-            let Node { kind: Kind::Map(inner), tag: Tag::None, end: inner_end, .. } = &mut last.value else {
-                return None;
-            };
-            *inner_end = end;
+            let Node { kind: Kind::Map(inner), tag: Tag::None, .. } = &mut last.value else { return None };
             inner
         } else {
             top
@@ -261,7 +221,6 @@ fn join(pieces: &[Piece], parsed: Vec<Option<Node>>) -> Option<Node> {
             }
             target.push(e);
         }
-        root.end = end;
     }
     root
 }
@@ -277,7 +236,7 @@ mod tests {
 
     /// Every node's path, position and end, in order.
     fn flat(n: &Node, path: &str, out: &mut Vec<String>) {
-        out.push(format!("{path} {:?} {:?}..{:?}", n.tag, n.pos, n.end));
+        out.push(format!("{path} {:?} {:?}", n.tag, n.pos));
         match &n.kind {
             Kind::Map(entries) => {
                 for e in entries {
