@@ -214,7 +214,15 @@ pub fn parse(text: &str, display: &Path) -> Result<(Node, Vec<Diagnostic>), Diag
     if let Some(root) = split::parse_in_parts(text, display) {
         return Ok((root, Vec::new()));
     }
-    parse_part(text, display, Part::WHOLE).map(|p| (p.root, p.diags))
+    parse_text(text, display, Part::WHOLE).map(|p| (p.root, p.diags))
+}
+
+/// A text parsed by `fast` when it can, else by the general parser.
+fn parse_text(text: &str, display: &Path, part: Part) -> Result<Parsed, Diagnostic> {
+    match fast::parse(text, part) {
+        Some(root) => Ok(Parsed { root, diags: Vec::new(), anchors: false }),
+        None => parse_part(text, display, part),
+    }
 }
 
 /// Where a text parsed is in its file: the lines before it, and how deeply its top level is nested.
@@ -417,6 +425,7 @@ pub fn display_path(root: &Path, path: &Path) -> PathBuf {
     path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
 }
 
+mod fast;
 mod split;
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{Kind, Node, Part, Tag, parse_part};
+use super::{Kind, Node, Part, Tag, parse_text};
 
 /// Below this size a file is parsed whole: the parts would cost more than they save.
 const MIN_BYTES: usize = 256 * 1024;
@@ -73,7 +73,7 @@ fn parse_with(text: &str, display: &Path, part_bytes: usize) -> Option<Node> {
         .par_iter()
         .map(|p| {
             let part = Part { lines_before: p.lines_before, depth: usize::from(p.inner) };
-            let parsed = parse_part(&text[p.start..p.end], display, part).ok()?;
+            let parsed = parse_text(&text[p.start..p.end], display, part).ok()?;
             (parsed.diags.is_empty() && !parsed.anchors).then_some(parsed.root)
         })
         .collect();
@@ -227,6 +227,7 @@ fn join(pieces: &[Piece], parsed: Vec<Option<Node>>) -> Option<Node> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::parse_part;
     use super::*;
 
     /// The file parsed whole.

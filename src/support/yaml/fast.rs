@@ -1,0 +1,604 @@
+//! The common case of `parse`, fast: configuration written the usual way, read line by line without
+//! the general parser's token machinery. It gives exactly the tree `parse` would, or `None` for
+//! anything outside the plain subset it knows, which `parse` then reads the general way (and reports
+//! any error from there). Environments are megabytes of YAML on a fleet.
+//!
+//! The subset: spaces for indentation (no tab anywhere, no carriage return, no byte order mark); block
+//! maps and sequences (a sequence may sit at its key's indentation); keys on one line, plain or
+//! quoted; plain and quoted scalars on one line (the usual escapes in double quotes); flow maps and
+//! lists on one line; literal block scalars (`|`, `|-`); the tags nlconf knows; comments. Not in it:
+//! documents markers, directives, anchors and aliases, complex keys, folded or kept block scalars,
+//! explicit indentation, multi-line plain, quoted or flow nodes, tagged collections, empty keys, and
+//! duplicate keys (whose report the general parser writes). A test compares both readings on every
+//! file of the shipped example and thousands of edited ones.
+
+use super::{Entry, Kind, MAX_DEPTH, Node, Part, Pos, Style, Tag};
+
+/// The tree of `text`, or `None` when it is not in the subset.
+pub(super) fn parse(text: &str, part: Part) -> Option<Node> {
+    let b = text.as_bytes();
+    // Tabs, carriage returns and what YAML does not allow as a character: the general parser says.
+    if text.starts_with('\u{feff}') || b.iter().any(|&c| (c < b' ' && c != b'\n') || c == 0x7f) {
+        return None;
+    }
+    if !text.is_ascii()
+        && text.chars().any(|c| matches!(c, '\u{80}'..='\u{84}' | '\u{86}'..='\u{9f}' | '\u{fffe}' | '\u{ffff}'))
+    {
+        return None;
+    }
+    let mut starts = vec![0];
+    starts.extend(b.iter().enumerate().filter(|&(_, &c)| c == b'\n').map(|(i, _)| i + 1));
+    if starts.last() == Some(&b.len()) {
+        starts.pop();
+    }
+    let p = Parser { text, b, starts, lines_before: part.lines_before, depth: part.depth };
+    for i in 0..p.starts.len() {
+        let l = p.line(i);
+        if ["---", "...", "%"].iter().any(|m| l.starts_with(m)) {
+            return None;
+        }
+    }
+    let first = p.next_content(0)?;
+    let (root, next) = p.block_node(first, p.indent(first), 0)?;
+    if next.is_some() || !matches!(root.kind, Kind::Map(_)) {
+        return None;
+    }
+    Some(root)
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    b: &'a [u8],
+    /// Where each line starts.
+    starts: Vec<usize>,
+    lines_before: u32,
+    /// How deeply the text's top level is nested in its file.
+    depth: usize,
+}
+
+impl<'a> Parser<'a> {
+    /// Line `i` without its line break.
+    fn line(&self, i: usize) -> &'a str {
+        let start = self.starts[i];
+        let end = match self.starts.get(i + 1) {
+            Some(&next) => next - 1,
+            None => self.b.len() - usize::from(self.b.ends_with(b"\n")),
+        };
+        &self.text[start..end]
+    }
+
+    fn indent(&self, i: usize) -> usize {
+        self.line(i).bytes().take_while(|&c| c == b' ').count()
+    }
+
+    /// Blank or a comment.
+    fn is_filler(&self, i: usize) -> bool {
+        let t = self.line(i).trim_start_matches(' ');
+        t.is_empty() || t.starts_with('#')
+    }
+
+    /// The first line from `i` on that is not blank or a comment.
+    fn next_content(&self, mut i: usize) -> Option<usize> {
+        while i < self.starts.len() {
+            if !self.is_filler(i) {
+                return Some(i);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// The position of byte `at` of line `i`.
+    fn pos(&self, i: usize, at: usize) -> Pos {
+        let before = &self.line(i)[..at];
+        let col = if before.is_ascii() { before.len() } else { before.chars().count() };
+        Pos { line: self.lines_before + i as u32 + 1, col: col as u32 + 1 }
+    }
+
+    fn deep(&self, depth: usize) -> Option<()> {
+        (self.depth + depth + 2 < MAX_DEPTH).then_some(())
+    }
+
+    /// The block node starting on content line `i` at indentation `n`: a map or a sequence. Returns
+    /// it and the next content line after it.
+    fn block_node(&self, i: usize, n: usize, depth: usize) -> Option<(Node, Option<usize>)> {
+        self.deep(depth)?;
+        let t = &self.line(i)[n..];
+        if t == "-" || t.starts_with("- ") { self.block_seq(i, n, depth) } else { self.block_map(i, n, n, depth) }
+    }
+
+    /// A block map whose first key is at byte `at` of line `i` and whose keys are at indentation `n`
+    /// (`at` > `n` for the first key of a map in a sequence item, `- key: value`).
+    fn block_map(&self, mut i: usize, n: usize, mut at: usize, depth: usize) -> Option<(Node, Option<usize>)> {
+        let pos = self.pos(i, at);
+        let mut entries: Vec<Entry> = Vec::new();
+        loop {
+            let line = self.line(i);
+            let (key, key_pos, after) = self.key(i, at)?;
+            if entries.iter().any(|e| e.key == key) {
+                return None;
+            }
+            let rest = &line[after..];
+            let value_at = after + (rest.len() - rest.trim_start_matches(' ').len());
+            let (value, next) = if value_at == line.len() || line[value_at..].starts_with('#') {
+                // The value is on the lines below: more indented, or a sequence at this indentation.
+                let next = self.next_content(i + 1);
+                match next {
+                    Some(j) if self.indent(j) > n => self.block_node(j, self.indent(j), depth + 1)?,
+                    Some(j) if self.indent(j) == n && is_item(&self.line(j)[n..]) => {
+                        // A sequence at its key's indentation starts where its first item does.
+                        let (mut seq, next) = self.block_seq(j, n, depth + 1)?;
+                        let first = &self.line(j)[n..];
+                        if first == "-" {
+                            return None;
+                        }
+                        seq.pos = self.pos(j, n + 2 + first[2..].bytes().take_while(|&c| c == b' ').count());
+                        (seq, next)
+                    }
+                    _ => (Node::new(Kind::Null, self.pos(i, after - 1)), next),
+                }
+            } else {
+                self.inline(i, value_at, n, depth + 1)?
+            };
+            entries.push(Entry { key, key_pos, value });
+            match next {
+                Some(j) if self.indent(j) == n && !is_item(&self.line(j)[n..]) => {
+                    i = j;
+                    at = n;
+                }
+                Some(j) if self.indent(j) >= n => return None,
+                _ => return Some((Node { kind: Kind::Map(entries), tag: Tag::None, pos }, next)),
+            }
+        }
+    }
+
+    /// A block sequence whose dashes are at indentation `n`, from line `i`.
+    fn block_seq(&self, mut i: usize, n: usize, depth: usize) -> Option<(Node, Option<usize>)> {
+        self.deep(depth)?;
+        let pos = self.pos(i, n);
+        let mut items = Vec::new();
+        loop {
+            let line = self.line(i);
+            let (item, next) = if &line[n..] == "-" {
+                match self.next_content(i + 1) {
+                    Some(j) if self.indent(j) > n => self.block_node(j, self.indent(j), depth + 1)?,
+                    next => (Node::new(Kind::Null, self.pos(i, n + 1)), next),
+                }
+            } else {
+                let at = n + 2 + line[n + 2..].bytes().take_while(|&c| c == b' ').count();
+                let rest = &line[at..];
+                if rest.is_empty() || rest.starts_with('#') || is_item(rest) {
+                    return None;
+                }
+                if self.key(i, at).is_some() {
+                    // `- key: value`: a map whose keys are at the first key's indentation.
+                    self.block_map(i, at, at, depth + 1)?
+                } else {
+                    self.inline(i, at, n, depth + 1)?
+                }
+            };
+            items.push(item);
+            match next {
+                Some(j) if self.indent(j) == n && is_item(&self.line(j)[n..]) => i = j,
+                Some(j) if self.indent(j) > n => return None,
+                _ => return Some((Node { kind: Kind::Seq(items), tag: Tag::None, pos }, next)),
+            }
+        }
+    }
+
+    /// A key at byte `at` of line `i`: its text, position, and the byte after its `:`.
+    fn key(&self, i: usize, at: usize) -> Option<(String, Pos, usize)> {
+        let line = self.line(i);
+        let rest = &line[at..];
+        let (node, end) = match rest.as_bytes().first()? {
+            b'"' | b'\'' => {
+                let (text, len) = quoted(rest)?;
+                (Kind::Scalar(text, Style::Quoted), at + len)
+            }
+            _ => {
+                if !plain_start(rest, false) {
+                    return None;
+                }
+                let colon = rest.find(": ").or_else(|| rest.ends_with(':').then(|| rest.len() - 1))?;
+                let key = &rest[..colon];
+                if key.contains(" #") || key.ends_with(' ') || key.contains(['{', '}', '[', ']', ',']) {
+                    return None;
+                }
+                (plain_kind(key, Tag::None), at + colon)
+            }
+        };
+        if line.as_bytes().get(end) != Some(&b':') || !matches!(line.as_bytes().get(end + 1), None | Some(b' ')) {
+            return None;
+        }
+        let key = match node {
+            Kind::Scalar(s, _) => s,
+            _ => return None, // an empty key
+        };
+        if key.is_empty() {
+            return None;
+        }
+        Some((key, self.pos(i, at), end + 1))
+    }
+
+    /// A value written on its key's (or dash's) line from byte `at`, in a block node at indentation
+    /// `n`. Returns it and the next content line.
+    fn inline(&self, i: usize, at: usize, n: usize, depth: usize) -> Option<(Node, Option<usize>)> {
+        self.deep(depth)?;
+        let line = self.line(i);
+        let mut at = at;
+        let mut tag = Tag::None;
+        let mut tag_pos = None;
+        if line[at..].starts_with('!') {
+            let len = line[at..].find(' ').unwrap_or(line.len() - at);
+            tag = match &line[at..at + len] {
+                "!age" => Tag::Age,
+                "!empty" => Tag::Empty,
+                "!!str" => Tag::None,
+                _ => return None,
+            };
+            tag_pos = Some(self.pos(i, at));
+            at += len;
+            at += line[at..].bytes().take_while(|&c| c == b' ').count();
+            if at == line.len() || line[at..].starts_with('#') {
+                // A tag on nothing: an empty plain scalar, tagged.
+                let node = Node { kind: plain_kind("", tag), tag, pos: tag_pos? };
+                return self.after_scalar(i, n, node);
+            }
+        }
+        let rest = &line[at..];
+        let pos = tag_pos.unwrap_or_else(|| self.pos(i, at));
+        match rest.as_bytes()[0] {
+            b'|' => self.literal(i, at, n, tag, tag_pos),
+            b'"' | b'\'' => {
+                let (text, len) = quoted(rest)?;
+                let node = Node { kind: Kind::Scalar(text, Style::Quoted), tag, pos };
+                end_of_line(&rest[len..])?;
+                self.after_value(i, n, node)
+            }
+            b'{' | b'[' if tag == Tag::None => {
+                let mut flow = Flow { p: self, i, text: line, at, depth };
+                let node = flow.node()?;
+                end_of_line(&line[flow.at..])?;
+                self.after_value(i, n, node)
+            }
+            _ => {
+                if !plain_start(rest, false) {
+                    return None;
+                }
+                let end = rest.find(" #").unwrap_or(rest.len());
+                let value = rest[..end].trim_end_matches(' ');
+                if value.contains(": ") || value.ends_with(':') {
+                    return None;
+                }
+                let node = Node { kind: plain_kind(value, tag), tag, pos };
+                self.after_scalar(i, n, node)
+            }
+        }
+    }
+
+    /// After a one-line value: the next content line, which must not be more indented than its node.
+    fn after_value(&self, i: usize, n: usize, node: Node) -> Option<(Node, Option<usize>)> {
+        let next = self.next_content(i + 1);
+        if next.is_some_and(|j| self.indent(j) > n) {
+            return None;
+        }
+        Some((node, next))
+    }
+
+    /// `after_value` for a plain scalar: no more indented line at all, not even a comment, which
+    /// could be the scalar going on.
+    fn after_scalar(&self, i: usize, n: usize, node: Node) -> Option<(Node, Option<usize>)> {
+        let mut j = i + 1;
+        while j < self.starts.len() && self.line(j).trim_start_matches(' ').is_empty() {
+            j += 1;
+        }
+        if j < self.starts.len() && self.indent(j) > n {
+            return None;
+        }
+        self.after_value(i, n, node)
+    }
+
+    /// A literal block scalar (`|` or `|-`) at byte `at` of line `i`, in a node at indentation `n`.
+    fn literal(&self, i: usize, at: usize, n: usize, tag: Tag, tag_pos: Option<Pos>) -> Option<(Node, Option<usize>)> {
+        let header = &self.line(i)[at + 1..];
+        let (strip, rest) = match header.strip_prefix('-') {
+            Some(r) => (true, r),
+            None => (false, header),
+        };
+        end_of_line(rest)?;
+        // The content: the lines below, indented as the first one that is not blank.
+        let mut j = i + 1;
+        let first = loop {
+            if j >= self.starts.len() {
+                return None;
+            }
+            if !self.line(j).trim_start_matches(' ').is_empty() {
+                break j;
+            }
+            j += 1;
+        };
+        let k = self.indent(first);
+        if k <= n {
+            return None;
+        }
+        // Blank lines before the first: none may hold more spaces than the indentation.
+        if (i + 1..first).any(|b| self.line(b).len() > k) {
+            return None;
+        }
+        let mut text = String::new();
+        let mut blank_run = first - (i + 1);
+        let mut j = first;
+        let mut end = first;
+        while j < self.starts.len() {
+            let l = self.line(j);
+            let blank = l.trim_start_matches(' ').is_empty();
+            if blank && l.len() <= k {
+                blank_run += 1;
+            } else if blank {
+                return None; // spaces beyond the indentation: content or not, the general parser says
+            } else if self.indent(j) >= k {
+                for _ in 0..blank_run {
+                    text.push('\n');
+                }
+                blank_run = 0;
+                text.push_str(&l[k..]);
+                text.push('\n');
+                end = j + 1;
+            } else if self.indent(j) <= n {
+                break;
+            } else {
+                return None;
+            }
+            j += 1;
+        }
+        // At the end of the text without a last line break, the general parser counts lines its own way.
+        if j == self.starts.len() && !self.b.ends_with(b"\n") {
+            return None;
+        }
+        if strip {
+            text.pop();
+        }
+        let pos = tag_pos.unwrap_or_else(|| self.pos(first, k));
+        let node = Node { kind: Kind::Scalar(text, Style::Block), tag, pos };
+        let next = self.next_content(end);
+        if next.is_some_and(|nx| self.indent(nx) > n) {
+            return None;
+        }
+        Some((node, next))
+    }
+}
+
+/// Whether a line's text (from its indentation on) is a sequence item.
+fn is_item(t: &str) -> bool {
+    t == "-" || t.starts_with("- ")
+}
+
+/// Nothing but spaces and maybe a comment.
+fn end_of_line(rest: &str) -> Option<()> {
+    let t = rest.trim_start_matches(' ');
+    (t.is_empty() || (t.starts_with('#') && t.len() < rest.len())).then_some(())
+}
+
+/// Whether a plain scalar may start here (`flow`: inside a flow collection).
+fn plain_start(rest: &str, flow: bool) -> bool {
+    let b = rest.as_bytes();
+    match b.first() {
+        None => false,
+        Some(b'-' | b'?' | b':') => b.get(1).is_some_and(|&c| c != b' ' && !(flow && b",[]{}".contains(&c))),
+        Some(c) => !b",[]{}#&*!|>'\"%@`".contains(c),
+    }
+}
+
+/// The kind of a plain scalar: null for the null words (untagged), else the text.
+fn plain_kind(text: &str, tag: Tag) -> Kind {
+    if tag == Tag::None && matches!(text, "" | "~" | "null" | "Null" | "NULL") {
+        Kind::Null
+    } else {
+        Kind::Scalar(text.to_string(), Style::Plain)
+    }
+}
+
+/// A quoted scalar at the start of `rest`, closed on the same line: its text and length.
+fn quoted(rest: &str) -> Option<(String, usize)> {
+    let b = rest.as_bytes();
+    let mut out = String::new();
+    if b[0] == b'\'' {
+        let mut i = 1;
+        loop {
+            let close = rest[i..].find('\'')? + i;
+            out.push_str(&rest[i..close]);
+            if b.get(close + 1) == Some(&b'\'') {
+                out.push('\'');
+                i = close + 2;
+            } else {
+                return Some((out, close + 1));
+            }
+        }
+    }
+    let mut i = 1;
+    loop {
+        let stop = rest[i..].find(['"', '\\'])? + i;
+        out.push_str(&rest[i..stop]);
+        if b[stop] == b'"' {
+            return Some((out, stop + 1));
+        }
+        let (c, len) = match *b.get(stop + 1)? {
+            b'\\' => ('\\', 2),
+            b'"' => ('"', 2),
+            b'/' => ('/', 2),
+            b'n' => ('\n', 2),
+            b't' => ('\t', 2),
+            b'r' => ('\r', 2),
+            b'0' => ('\0', 2),
+            b'x' => (hex(rest.get(stop + 2..stop + 4)?)?, 4),
+            b'u' => (hex(rest.get(stop + 2..stop + 6)?)?, 6),
+            b'U' => (hex(rest.get(stop + 2..stop + 10)?)?, 10),
+            _ => return None,
+        };
+        out.push(c);
+        i = stop + len;
+    }
+}
+
+fn hex(digits: &str) -> Option<char> {
+    if !digits.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    char::from_u32(u32::from_str_radix(digits, 16).ok()?)
+}
+
+/// A flow collection on one line: `text` is line `i`, read from byte `at`.
+struct Flow<'p, 'a> {
+    p: &'p Parser<'a>,
+    i: usize,
+    text: &'a str,
+    at: usize,
+    depth: usize,
+}
+
+impl Flow<'_, '_> {
+    fn spaces(&mut self) {
+        self.at += self.text[self.at..].bytes().take_while(|&c| c == b' ').count();
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn node(&mut self) -> Option<Node> {
+        self.p.deep(self.depth)?;
+        let pos = self.p.pos(self.i, self.at);
+        match self.peek()? {
+            b'{' => {
+                self.at += 1;
+                self.depth += 1;
+                let mut entries: Vec<Entry> = Vec::new();
+                self.spaces();
+                if self.peek() == Some(b'}') {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Some(Node { kind: Kind::Map(entries), tag: Tag::None, pos });
+                }
+                loop {
+                    let key_pos = self.p.pos(self.i, self.at);
+                    let key = match self.scalar(true)? {
+                        Kind::Scalar(s, _) if !s.is_empty() => s,
+                        _ => return None,
+                    };
+                    if entries.iter().any(|e| e.key == key) || self.peek() != Some(b':') {
+                        return None;
+                    }
+                    self.at += 1;
+                    if self.peek() != Some(b' ') {
+                        return None;
+                    }
+                    self.spaces();
+                    let value = self.node()?;
+                    entries.push(Entry { key, key_pos, value });
+                    self.spaces();
+                    match self.peek()? {
+                        b',' => {
+                            self.at += 1;
+                            self.spaces();
+                            if matches!(self.peek(), Some(b'}' | b',')) {
+                                return None;
+                            }
+                        }
+                        b'}' => {
+                            self.at += 1;
+                            self.depth -= 1;
+                            return Some(Node { kind: Kind::Map(entries), tag: Tag::None, pos });
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b'[' => {
+                self.at += 1;
+                self.depth += 1;
+                let mut items = Vec::new();
+                self.spaces();
+                if self.peek() == Some(b']') {
+                    self.at += 1;
+                    self.depth -= 1;
+                    return Some(Node { kind: Kind::Seq(items), tag: Tag::None, pos });
+                }
+                loop {
+                    items.push(self.node()?);
+                    self.spaces();
+                    match self.peek()? {
+                        b',' => {
+                            self.at += 1;
+                            self.spaces();
+                            if matches!(self.peek(), Some(b']' | b',')) {
+                                return None;
+                            }
+                        }
+                        b']' => {
+                            self.at += 1;
+                            self.depth -= 1;
+                            return Some(Node { kind: Kind::Seq(items), tag: Tag::None, pos });
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            _ => {
+                let kind = self.scalar(false)?;
+                Some(Node { kind, tag: Tag::None, pos })
+            }
+        }
+    }
+
+    /// A quoted or plain scalar in a flow collection (`key`: a map's key, followed by `:`).
+    fn scalar(&mut self, key: bool) -> Option<Kind> {
+        let rest = &self.text[self.at..];
+        if matches!(rest.as_bytes().first(), Some(b'"' | b'\'')) {
+            let (text, len) = quoted(rest)?;
+            self.at += len;
+            if key {
+                return Some(Kind::Scalar(text, Style::Quoted));
+            }
+            // Only white space, `,` or the end of the collection may follow.
+            let after = self.text[self.at..].trim_start_matches(' ');
+            return matches!(after.as_bytes().first(), Some(b',' | b'}' | b']'))
+                .then_some(Kind::Scalar(text, Style::Quoted));
+        }
+        if !plain_start(rest, true) {
+            return None;
+        }
+        // Up to `,`, the end of a collection, or `:` followed by a space (or by the end of a value).
+        let b = rest.as_bytes();
+        let mut end = 0;
+        while end < b.len() {
+            match b[end] {
+                b',' | b']' | b'}' => break,
+                b':' if matches!(b.get(end + 1), None | Some(b' ' | b',' | b']' | b'}')) => break,
+                b'#' if end > 0 && b[end - 1] == b' ' => return None,
+                b'[' | b'{' => return None,
+                _ => end += 1,
+            }
+        }
+        let value = rest[..end].trim_end_matches(' ');
+        if value.is_empty() {
+            return None;
+        }
+        if !key && b.get(end) == Some(&b':') {
+            return None;
+        }
+        // The general parser reads ` -` (` ?`, ` :`) before the end of a flow scalar as a new one.
+        let vb = value.as_bytes();
+        if vb.windows(2).enumerate().any(|(k, w)| {
+            w[0] == b' '
+                && matches!(w[1], b'-' | b'?' | b':')
+                && matches!(vb.get(k + 2).or(b.get(end)), None | Some(b' ' | b',' | b'[' | b']' | b'{' | b'}'))
+        }) {
+            return None;
+        }
+        self.at += value.len();
+        Some(plain_kind(value, Tag::None))
+    }
+}
+
+#[cfg(test)]
+mod tests;
