@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# `make bench`: times nlconf on generated fleets against the byte-compare floor (GNU diff -ru) and
-# prints a markdown table of medians. See bench/README.md for what each column means.
+# `make bench`: times nlconf on generated fleets of every repository shape against the byte-compare
+# floor (GNU diff -ru, timed in the same run) and prints a markdown table of medians. See
+# bench/README.md for what each column means.
 #
 # Settings (environment variables):
-#   BENCH_SIZES  instances per fleet, 5 containers each   (default "20 200 1000": 100, 1,000, 5,000 files)
-#   BENCH_RUNS   timed runs per command                   (default 5; the largest fleet uses at most 3)
+#   BENCH_SHAPES repository shapes                        (default "per-instance one-file one-file-age-cli")
+#   BENCH_SIZES  instances per fleet, 5 containers each   (default "200 1000": 1,000 and 5,000 files; a
+#                one-file fleet stops at 600 instances, 3,000 files: nlconf reads YAML files up to 8 MB)
+#   BENCH_RUNS   timed runs per command                   (default 10; the largest fleet uses at most 3)
 #   BENCH_RSS_RUNS runs under /usr/bin/time for peak RSS  (default 3; 1 on the largest fleet)
 #   BENCH_DIR    where fleets are generated and cached    (default ${TMPDIR:-/tmp}/nlconf-bench)
 #   BENCH_CPUS   CPU list to pin to with taskset          (default "0,1" when the machine has more than
@@ -14,12 +17,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-SIZES=${BENCH_SIZES:-"20 200 1000"}
-RUNS=${BENCH_RUNS:-5}
+SHAPES=${BENCH_SHAPES:-"per-instance one-file one-file-age-cli"}
+SIZES=${BENCH_SIZES:-"200 1000"}
+RUNS=${BENCH_RUNS:-10}
 RSS_RUNS=${BENCH_RSS_RUNS:-3}
 BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/nlconf-bench}
 OUT=${BENCH_OUT:-$ROOT/target/bench/report.md}
 CONTAINERS=5
+# The most instances a one-file fleet holds: about 12.7 KB of YAML each, under the 8 MB nlconf reads.
+ONE_FILE_MAX=600
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -126,15 +132,32 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.1f", a / b; else
 mkdir -p "$BENCH_DIR" "$(dirname "$OUT")"
 KEY_INPUTS=$(sha256sum "$N" examples/fleet.rs | awk '{ print $1 }' | tr '\n' ' ')
 
-fleet() { # fleet INSTANCES -> prints the fleet's folder, generating it unless cached
-    local inst=$1 secrets=$(( $1 * 3 / 2 ))
-    local dir="$BENCH_DIR/fleet-$(( inst * CONTAINERS ))"
-    local key="$KEY_INPUTS instances=$inst containers=$CONTAINERS secrets=$secrets drift=0.10 seed=1"
+# The generator's flags for a shape.
+shape_flags() {
+    case $1 in
+        per-instance) echo "--shape per-instance" ;;
+        one-file) echo "--shape one-file" ;;
+        one-file-age-cli) echo "--shape one-file --age-cli" ;;
+        *) log "bench: unknown shape \`$1\` (per-instance, one-file, one-file-age-cli)"; exit 1 ;;
+    esac
+}
+
+# The instances a fleet of a shape has, for a size asked.
+instances_of() { # instances_of SHAPE INSTANCES
+    if [ "$1" != per-instance ] && [ "$2" -gt "$ONE_FILE_MAX" ]; then echo "$ONE_FILE_MAX"; else echo "$2"; fi
+}
+
+fleet() { # fleet SHAPE INSTANCES -> prints the fleet's folder, generating it unless cached
+    local shape=$1 inst=$2 secrets=$(( $2 * 3 / 2 )) flags
+    flags=$(shape_flags "$shape")
+    local dir="$BENCH_DIR/fleet-$shape-$(( inst * CONTAINERS ))"
+    local key="$KEY_INPUTS instances=$inst containers=$CONTAINERS secrets=$secrets drift=0.10 seed=1 $flags"
     if [ "$(cat "$dir/.bench-key" 2>/dev/null)" != "$key" ]; then
-        log "bench: generating $(( inst * CONTAINERS )) files in $dir"
+        log "bench: generating $(( inst * CONTAINERS )) files ($shape) in $dir"
         rm -rf "$dir"
+        # shellcheck disable=SC2086 # the flags are words
         "${PIN[@]}" "$FLEET" --out "$dir" --instances "$inst" --containers "$CONTAINERS" --secrets "$secrets" \
-            --drift 0.10 --seed 1 --nlconf "$N" >&2
+            --drift 0.10 --seed 1 $flags --nlconf "$N" >&2
         printf '%s' "$key" >"$dir/.bench-key"
     else
         log "bench: reusing $dir"
@@ -145,31 +168,39 @@ fleet() { # fleet INSTANCES -> prints the fleet's folder, generating it unless c
 # --- run --------------------------------------------------------------------------------------------
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 ROWS=()
-declare -A T
-for inst in $SIZES; do
-    D=$(fleet "$inst")
-    files=$(( inst * CONTAINERS ))
-    # The largest fleet: fewer runs, to keep the whole under about 10 minutes on 2 cores.
-    runs=$RUNS rss_runs=$RSS_RUNS
-    [ "$files" -ge 5000 ] && [ "$runs" -gt 3 ] && runs=3
-    [ "$files" -ge 5000 ] && rss_runs=1
-    export NLCONF_AGE_IDENTITY="$D/identity.txt"
-    kb=$(du -sk --apparent-size "$D/deployed" | awk '{ print $1 }')
-    label="$files files ($inst instances, $(( inst * 3 / 2 )) secrets, $(( kb / 1024 )) MB)"
-    cmds=(validate render diff)
-    [ "$HAS_PLAN" = 1 ] && cmds+=(plan)
-    cmds+=("diff -ru")
-    for c in "${cmds[@]}"; do
-        log "bench: $files files: $c"
-        case $c in
-            validate) measure "$c" "" "$runs" "$rss_runs" "$N" -C "$D" validate ;;
-            render) measure "$c" "rm -rf '$D/out-render'" "$runs" "$rss_runs" "$N" -C "$D" render -e fleet --out "$D/out-render" ;;
-            diff) measure "$c" "" "$runs" "$rss_runs" "$N" -C "$D" diff -e fleet ;;
-            plan) measure "$c" "rm -f '$D/plan.json'" "$runs" "$rss_runs" "$N" -C "$D" plan -e fleet --out "$D/plan.json" ;;
-            "diff -ru") measure "$c" "" "$runs" "$rss_runs" diff -ru "$D/rendered" "$D/deployed" ;;
-        esac
-        T["$files/$c"]=$WALL
-        ROWS+=("$label|$c|$WALL|$RSS")
+declare -A T R FILES
+for shape in $SHAPES; do
+    shape_flags "$shape" >/dev/null
+    prev=""
+    for size in $SIZES; do
+        inst=$(instances_of "$shape" "$size")
+        [ "$inst" = "$prev" ] && continue
+        prev=$inst
+        D=$(fleet "$shape" "$inst")
+        files=$(( inst * CONTAINERS ))
+        FILES[$shape]="${FILES[$shape]:-} $files"
+        # The largest fleets: fewer runs, to keep the whole within about 15 minutes on 2 cores.
+        runs=$RUNS rss_runs=$RSS_RUNS
+        [ "$files" -ge 3000 ] && [ "$runs" -gt 3 ] && runs=3
+        [ "$files" -ge 3000 ] && rss_runs=1
+        export NLCONF_AGE_IDENTITY="$D/identity.txt"
+        yaml=$(du -sk --apparent-size "$D/environments" | awk '{ print $1 }')
+        cmds=(validate diff)
+        [ "$HAS_PLAN" = 1 ] && cmds+=(plan)
+        # The floor is timed right after nlconf, on the same fleet, in the same run.
+        cmds+=("diff -ru")
+        for c in "${cmds[@]}"; do
+            log "bench: $shape, $files files: $c"
+            case $c in
+                validate) measure "$c" "" "$runs" "$rss_runs" "$N" -C "$D" validate ;;
+                diff) measure "$c" "" "$runs" "$rss_runs" "$N" -C "$D" diff -e fleet ;;
+                plan) measure "$c" "rm -f '$D/plan.json'" "$runs" "$rss_runs" "$N" -C "$D" plan -e fleet --out "$D/plan.json" ;;
+                "diff -ru") measure "$c" "" "$runs" "$rss_runs" diff -ru "$D/rendered" "$D/deployed" ;;
+            esac
+            T["$shape/$files/$c"]=$WALL
+            R["$shape/$files/$c"]=$RSS
+        done
+        ROWS+=("$shape|$files|$inst|$(awk -v k="$yaml" 'BEGIN { printf "%.1f", k / 1024 }')")
     done
 done
 
@@ -188,35 +219,32 @@ top=plan; [ "$HAS_PLAN" = 1 ] || top=diff
     echo
     echo "- machine: $cpu; $NPROC CPUs${BENCH_CPUS:+, pinned to CPUs $BENCH_CPUS with taskset}; $mem RAM; $(uname -sr); load average before the run: $LOAD_BEFORE"
     echo "- nlconf: $commit ($("$N" --version)), release build"
-    echo "- medians of $RUNS runs ($([ "$RUNS" -gt 3 ] && echo "3 for 5,000 files; ")wall time: $timer); peak RSS: median of $RSS_RUNS runs (1 for 5,000 files)${GNU_TIME:+, GNU time %M}"
-    echo "- fleet: \`cargo run --release --example fleet\`, 5 containers per instance, ~10 KB per file, 10% of the deployed files drifted; diff and plan run with the key at hand (NLCONF_AGE_IDENTITY)"
+    echo "- medians of $RUNS runs (3 from 3,000 files; wall time: $timer); peak RSS: median of $RSS_RUNS runs (1 from 3,000 files)${GNU_TIME:+, GNU time %M}"
+    echo "- fleets: \`cargo run --release --example fleet\`, 5 containers per instance, ~10 KB per file, 1.5 secrets per instance, 10% of the deployed files drifted; shapes: \`per-instance\` (one YAML file per instance), \`one-file\` (the whole environment in one file), \`one-file-age-cli\` (the same, its secrets encrypted with the age command, without nlconf's binding header); diff and plan run with the key at hand (NLCONF_AGE_IDENTITY); \`diff -ru\` compares the same fleet's rendered and deployed trees, timed in the same run"
     echo
-    echo "| fleet | command | wall (median) | peak RSS | × diff -ru |"
-    echo "|---|---|--:|--:|--:|"
+    echo "| shape | files | YAML | \`diff -ru\` | validate | diff | $top | $top / diff -ru | $top peak RSS |"
+    echo "|---|--:|--:|--:|--:|--:|--:|--:|--:|"
     for row in "${ROWS[@]}"; do
-        IFS='|' read -r label c wall rss <<<"$row"
-        files=${label%% *}
-        echo "| $label | \`$c\` | $(fmt_time "$wall") | $(fmt_rss "$rss") | $(ratio "$wall" "${T[$files/diff -ru]}") |"
+        IFS='|' read -r shape files inst yaml_mb <<<"$row"
+        k="$shape/$files"
+        echo "| $shape | $files | $yaml_mb MB | $(fmt_time "${T[$k/diff -ru]}") | $(fmt_time "${T[$k/validate]}") | $(fmt_time "${T[$k/diff]}") | $(fmt_time "${T[$k/$top]}") | $(ratio "${T[$k/$top]}" "${T[$k/diff -ru]}")x | $(fmt_rss "${R[$k/$top]}") |"
     done
     echo
-    line="- $top / diff -ru:"
-    for inst in $SIZES; do
-        f=$(( inst * CONTAINERS ))
-        line="$line $f files: $(ratio "${T[$f/$top]}" "${T[$f/diff -ru]}")x;"
-    done
-    echo "${line%;} (target: at most 2x on 1,000 files)"
-    # Growth: time per file from one fleet to the next (1.0 = linear).
-    prev=""
-    for inst in $SIZES; do
-        f=$(( inst * CONTAINERS ))
-        if [ -n "$prev" ]; then
-            g="- growth $prev -> $f files (time per file, 1.0 = linear):"
-            for c in validate render diff $([ "$HAS_PLAN" = 1 ] && echo plan); do
-                g="$g $c $(awk -v a="${T[$f/$c]}" -v b="${T[$prev/$c]}" -v fa="$f" -v fb="$prev" 'BEGIN { printf "%.2f", (a / fa) / (b / fb) }'),"
-            done
-            echo "${g%,}"
-        fi
-        prev=$f
+    echo "Target (issue 18): on every shape, 1,000 files: $top at most 2x \`diff -ru\`, peak RSS at most 150 MB; growth linear within 10%."
+    echo
+    # Growth: time per file from one fleet of a shape to the next (1.0 = linear).
+    for shape in $SHAPES; do
+        prev=""
+        for f in ${FILES[$shape]:-}; do
+            if [ -n "$prev" ]; then
+                g="- growth, $shape, $prev -> $f files (time per file, 1.0 = linear):"
+                for c in validate diff $([ "$HAS_PLAN" = 1 ] && echo plan) "diff -ru"; do
+                    g="$g $c $(awk -v a="${T[$shape/$f/$c]}" -v b="${T[$shape/$prev/$c]}" -v fa="$f" -v fb="$prev" 'BEGIN { printf "%.2f", (a / fa) / (b / fb) }'),"
+                done
+                echo "${g%,}"
+            fi
+            prev=$f
+        done
     done
 } | tee "$OUT"
 log "bench: report written to $OUT"

@@ -21,10 +21,12 @@
 //! - `DIR/environments/fleet/recipients` and `DIR/identity.txt`: a freshly generated X25519 key pair.
 //!   Secrets are `!age` values, `ims.clientSecret` of each instance first, then
 //!   `shared.proxyConfig.proxyHTTP.password`, then `...proxyHTTPS.password`; encrypted with the `age`
-//!   crate and bound by `nlconf secret rekey`, or with `--age-cli` by the `age` command
-//!   (`age -a -R recipients`), as a person encrypts by hand: without nlconf's binding header;
+//!   crate and bound to their place with the header `nlconf secret rekey` writes (written here: rekey
+//!   parses a file twice per secret it binds, minutes for a whole fleet in one file), or with
+//!   `--age-cli` by the `age` command (`age -a -R recipients`), as a person encrypts by hand: without
+//!   nlconf's binding header (`--unbound`: the crate, without the header);
 //! - `DIR/rendered/<container>/config-<instance>.xml`: rendered by the real binary
-//!   (`nlconf render --reveal`) after `nlconf secret rekey` bound the secrets, then given what nlserver
+//!   (`nlconf render --reveal`), then given what nlserver
 //!   writes into every real file and nlconf keeps (carries over): the default data source's encrypted
 //!   password (`password="@..." encrypted="1"`, as `nlserver config -setdblogin` leaves it) and, for
 //!   instances with an `ims:` block, `<shared><ims authIMSTAClientId=... authIMSTAClientSecret="@..."
@@ -203,12 +205,16 @@ struct Secrets {
     recipient: age::x25519::Recipient,
     /// With `--age-cli`: the recipients file the `age` command encrypts to.
     age_cli: Option<PathBuf>,
+    /// The digest of the recipient set, when the secrets are bound to their place.
+    bind: Option<String>,
     count: usize,
 }
 
 impl Secrets {
-    /// `!age |` and the armored ciphertext, indented by `indent` spaces, ending with a newline.
-    fn block(&mut self, plaintext: &str, indent: usize) -> Result<String, String> {
+    /// `!age |` and the armored ciphertext of the value at YAML path `path`, indented by `indent`
+    /// spaces, ending with a newline; bound to its place, with the header `nlconf secret rekey`
+    /// writes (README, "the binding header"), unless unbound.
+    fn block(&mut self, plaintext: &str, indent: usize, path: &str) -> Result<String, String> {
         let armor = match &self.age_cli {
             None => age::encrypt_and_armor(&self.recipient, plaintext.as_bytes()).map_err(|e| e.to_string())?,
             Some(recipients) => age_cli(recipients, plaintext)?,
@@ -216,6 +222,9 @@ impl Secrets {
         self.count += 1;
         let pad = " ".repeat(indent);
         let mut s = String::from("!age |\n");
+        if let Some(digest) = &self.bind {
+            let _ = writeln!(s, "{pad}nlconf:v1 env=fleet path={path} recipients={digest}");
+        }
         for line in armor.lines() {
             let _ = writeln!(s, "{pad}{line}");
         }
@@ -448,7 +457,8 @@ fn instance_yaml(
             let _ = writeln!(y, "          {el}:\n            address: proxy.{region}.fleet.example.net");
             let _ = writeln!(y, "            port: {port}\n            login: svc_{inst}");
             let password = rng.chars(24, ALNUM);
-            let _ = write!(y, "            password: {}", secrets.block(&password, 14)?);
+            let path = format!("instances.{inst}.serverconf.shared.proxyConfig.{el}.password");
+            let _ = write!(y, "            password: {}", secrets.block(&password, 14, &path)?);
         }
     }
     if rng.chance(0.2) {
@@ -551,7 +561,8 @@ fn instance_yaml(
             rng.chars(24, UPPER_HEX)
         );
         let secret = format!("p8e-{}", rng.chars(32, ALNUM));
-        let _ = write!(y, "      clientSecret: {}", secrets.block(&secret, 8)?);
+        let path = format!("instances.{inst}.ims.clientSecret");
+        let _ = write!(y, "      clientSecret: {}", secrets.block(&secret, 8, &path)?);
     }
     y.push_str("\n    containerOverrides:\n");
     let mut mta_n = 0;
@@ -733,7 +744,14 @@ pub fn write_repository(a: &Args) -> Result<(usize, usize), String> {
     )?;
     let mut environment = environment_yaml(a);
     let age_cli = a.age_cli.then(|| env_dir.join("recipients"));
-    let mut secrets = Secrets { recipient, age_cli, count: 0 };
+    // The binding's recipient digest: 16 hex digits of SHA-256 over the sorted recipient keys, each
+    // followed by a line break (one key here).
+    let bind = (a.bind && !a.age_cli).then(|| {
+        use sha2::Digest as _;
+        let hash = sha2::Sha256::digest(format!("{recipient}\n").as_bytes());
+        hash[..8].iter().map(|b| format!("{b:02x}")).collect::<String>()
+    });
+    let mut secrets = Secrets { recipient, age_cli, bind, count: 0 };
     let ims_n = a.secrets.min(a.instances);
     let http_n = (a.secrets - ims_n).min(a.instances);
     let https_n = a.secrets - ims_n - http_n;
@@ -779,10 +797,6 @@ fn deploy(a: &Args) -> Result<(), String> {
     let bin = nlconf_binary(a)?;
     let dir = a.out.to_string_lossy().into_owned();
     let id = a.out.join("identity.txt").to_string_lossy().into_owned();
-    // Secrets encrypted with the age command stay as a person leaves them: unbound.
-    if a.bind && !a.age_cli {
-        run(&bin, &["-C", &dir, "-q", "-i", &id, "secret", "rekey", "-e", "fleet"])?;
-    }
     // `rendered/` is what nlconf writes (secrets revealed): the left side of the byte-compare floor.
     let rendered = a.out.join("rendered");
     let rendered_s = rendered.to_string_lossy().into_owned();
