@@ -12,25 +12,27 @@
 //! well-formedness check of `parse` is made, so whatever it accepts `parse` accepts, with the same
 //! tree (a test compares them).
 
-use super::{AttrSpan, Cursor, MAX_DEPTH, XmlElement, first_forbidden_char, is_space, resolve_ref};
+use super::{AttrSpan, MAX_DEPTH, XmlElement, first_forbidden_char, is_space, resolve_ref};
 
 /// The tree of `text`, or `None` when it is not in the subset (or not well-formed).
 pub(super) fn parse(text: &str) -> Option<XmlElement> {
     let b = text.as_bytes();
-    if text.starts_with('\u{feff}') || memchr(b'\r', b) || first_forbidden_char(text).is_some() {
+    if text.starts_with('\u{feff}') || memchr::memchr(b'\r', b).is_some() || first_forbidden_char(text).is_some() {
         return None;
     }
     let mut i = declaration(b)?;
-    let mut cursor = Cursor { text, offset: 0, line: 1, line_start: 0 };
+    // The line of `i` and where it starts, followed as the text is read.
+    let mut lines = Lines { line: 1, start: 0 };
     let mut stack: Vec<XmlElement> = Vec::new();
     let mut root: Option<XmlElement> = None;
     loop {
         // Text up to the next markup.
-        let next = b[i..].iter().position(|&c| c == b'<').map_or(b.len(), |p| i + p);
+        let next = memchr::memchr(b'<', &b[i..]).map_or(b.len(), |p| i + p);
         if next > i {
+            lines.pass(b, i, next);
             let run = &text[i..next];
             // Character data may not hold `]]>` (looking for `>` first skips most runs faster).
-            if run.contains('>') && run.contains("]]>") {
+            if memchr::memchr(b'>', run.as_bytes()).is_some() && run.contains("]]>") {
                 return None;
             }
             match stack.last_mut() {
@@ -54,10 +56,11 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
                 if !body[end..].starts_with("-->") {
                     return None;
                 }
+                lines.pass(b, i, i + 4 + end + 3);
                 i += 4 + end + 3;
             }
             b'/' => {
-                let (name, after) = tag_name(b, i + 2)?;
+                let (name, after) = tag_name(text, i + 2)?;
                 let after = skip_space(b, after);
                 if b.get(after) != Some(&b'>') {
                     return None;
@@ -67,18 +70,20 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
                     return None;
                 }
                 close(&mut stack, &mut root, el);
+                lines.pass(b, i, after + 1);
                 i = after + 1;
             }
             _ => {
                 if root.is_some() && stack.is_empty() || stack.len() == MAX_DEPTH {
                     return None;
                 }
-                let (el, after, empty) = start_tag(text, i, cursor.at(i))?;
+                let (el, after, empty) = start_tag(text, i, lines.at(text, i))?;
                 if empty {
                     close(&mut stack, &mut root, el);
                 } else {
                     stack.push(el);
                 }
+                lines.pass(b, i, after);
                 i = after;
             }
         }
@@ -89,8 +94,28 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
     root
 }
 
-fn memchr(needle: u8, hay: &[u8]) -> bool {
-    hay.contains(&needle)
+/// The line being read and where it starts.
+struct Lines {
+    line: u32,
+    start: usize,
+}
+
+impl Lines {
+    /// Counts the lines of `b[from..to]`, which is read past.
+    fn pass(&mut self, b: &[u8], from: usize, to: usize) {
+        let part = &b[from..to];
+        if let Some(last) = memchr::memrchr(b'\n', part) {
+            self.line += memchr::memchr_iter(b'\n', &part[..=last]).count() as u32;
+            self.start = from + last + 1;
+        }
+    }
+
+    /// The 1-based line and column (in characters) of byte `at`, on the current line.
+    fn at(&self, text: &str, at: usize) -> (u32, u32) {
+        let before = &text[self.start..at];
+        let col = if before.is_ascii() { before.len() } else { before.chars().count() };
+        (self.line, col as u32 + 1)
+    }
 }
 
 /// The length of the XML declaration at the start (0 without one), in the forms the subset knows;
@@ -116,21 +141,22 @@ fn declaration(b: &[u8]) -> Option<usize> {
     None
 }
 
-/// An ASCII XML name starting at `at`, and where it ends.
-fn name(b: &[u8], at: usize) -> Option<(&str, usize)> {
+/// An ASCII XML name starting at byte `at`, and where it ends.
+fn name(text: &str, at: usize) -> Option<(&str, usize)> {
+    let b = text.as_bytes();
     let first = *b.get(at)?;
     if !(first.is_ascii_alphabetic() || first == b'_' || first == b':') {
         return None;
     }
     let len = b[at..].iter().position(|c| !(c.is_ascii_alphanumeric() || matches!(c, b'_' | b':' | b'-' | b'.')))?;
-    // ASCII, so a valid `str`.
-    Some((std::str::from_utf8(&b[at..at + len]).ok()?, at + len))
+    // ASCII: the slice is on character boundaries.
+    Some((text.get(at..at + len)?, at + len))
 }
 
 /// An element's name: what follows it must end it (`parse` says what is wrong otherwise).
-fn tag_name(b: &[u8], at: usize) -> Option<(&str, usize)> {
-    let (n, end) = name(b, at)?;
-    matches!(b.get(end), Some(b' ' | b'\t' | b'\n' | b'/' | b'>')).then_some((n, end))
+fn tag_name(text: &str, at: usize) -> Option<(&str, usize)> {
+    let (n, end) = name(text, at)?;
+    matches!(text.as_bytes().get(end), Some(b' ' | b'\t' | b'\n' | b'/' | b'>')).then_some((n, end))
 }
 
 fn skip_space(b: &[u8], mut at: usize) -> usize {
@@ -143,9 +169,11 @@ fn skip_space(b: &[u8], mut at: usize) -> usize {
 /// The start tag at `start` (its `<`): the element, where the tag ends, and whether it is empty.
 fn start_tag(text: &str, start: usize, (line, col): (u32, u32)) -> Option<(XmlElement, usize, bool)> {
     let b = text.as_bytes();
-    let (name, mut i) = tag_name(b, start + 1)?;
-    let mut attr_text = String::new();
-    let mut attr_spans: Vec<AttrSpan> = Vec::new();
+    let (name, mut i) = tag_name(text, start + 1)?;
+    // Sized from the tag (up to its first `>`, which may be in a value): one allocation each.
+    let tag = memchr::memchr(b'>', &b[i..]).map_or(&b[i..], |e| &b[i..i + e]);
+    let mut attr_text = String::with_capacity(tag.len());
+    let mut attr_spans: Vec<AttrSpan> = Vec::with_capacity(tag.iter().filter(|&&c| c == b'=').count());
     loop {
         let after = skip_space(b, i);
         match b.get(after)? {
@@ -163,7 +191,7 @@ fn start_tag(text: &str, start: usize, (line, col): (u32, u32)) -> Option<(XmlEl
             _ if after == i => return None, // no white space before the attribute
             _ => {}
         }
-        let (key, eq) = self::name(b, after)?;
+        let (key, eq) = self::name(text, after)?;
         // Names are ASCII here: checked as `parse` checks them.
         if b.get(eq) != Some(&b'=') {
             return None;
@@ -173,7 +201,7 @@ fn start_tag(text: &str, start: usize, (line, col): (u32, u32)) -> Option<(XmlEl
             return None;
         }
         let value_at = eq + 2;
-        let len = b[value_at..].iter().position(|&c| c == quote)?;
+        let len = memchr::memchr(quote, &b[value_at..])?;
         let raw = &text[value_at..value_at + len];
         if raw.bytes().any(|c| matches!(c, b'<' | b'\t' | b'\n')) {
             return None;
@@ -206,6 +234,10 @@ fn element(name: &str, attr_text: String, attr_spans: Vec<AttrSpan>, line: u32, 
 /// Appends text or an attribute value with its references resolved; `None` for a reference that is
 /// not one.
 fn push_text(out: &mut String, raw: &str) -> Option<()> {
+    if memchr::memchr(b'&', raw.as_bytes()).is_none() {
+        out.push_str(raw);
+        return Some(());
+    }
     let mut rest = raw;
     while let Some(amp) = rest.find('&') {
         out.push_str(&rest[..amp]);
