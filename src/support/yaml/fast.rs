@@ -18,7 +18,9 @@ use super::{Entry, Kind, MAX_DEPTH, Node, Part, Pos, Style, Tag};
 pub(super) fn parse(text: &str, part: Part) -> Option<Node> {
     let b = text.as_bytes();
     // Tabs, carriage returns and what YAML does not allow as a character: the general parser says.
-    if text.starts_with('\u{feff}') || b.iter().any(|&c| (c < b' ' && c != b'\n') || c == 0x7f) {
+    // (Checked in blocks without an early exit, which the compiler vectorises.)
+    let control = |c: &u8| (*c < b' ' && *c != b'\n') || *c == 0x7f;
+    if text.starts_with('\u{feff}') || b.chunks(64).any(|k| k.iter().fold(false, |any, c| any | control(c))) {
         return None;
     }
     if !text.is_ascii()
@@ -26,18 +28,20 @@ pub(super) fn parse(text: &str, part: Part) -> Option<Node> {
     {
         return None;
     }
-    let mut starts = vec![0];
-    starts.extend(b.iter().enumerate().filter(|&(_, &c)| c == b'\n').map(|(i, _)| i + 1));
-    if starts.last() == Some(&b.len()) {
-        starts.pop();
-    }
-    let p = Parser { text, b, starts, lines_before: part.lines_before, depth: part.depth };
-    for i in 0..p.starts.len() {
-        let l = p.line(i);
-        if ["---", "...", "%"].iter().any(|m| l.starts_with(m)) {
+    // Each line's start, end (before its line break) and indentation.
+    let mut lines = Vec::with_capacity(b.len() / 32);
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', b).chain((b.last() != Some(&b'\n')).then_some(b.len())) {
+        let l = &b[start..end];
+        let indent = l.iter().take_while(|&&c| c == b' ').count();
+        // Document markers and directives: the general parser says what they mean.
+        if l.starts_with(b"---") || l.starts_with(b"...") || l.starts_with(b"%") {
             return None;
         }
+        lines.push(Line { start, end, indent });
+        start = end + 1;
     }
+    let p = Parser { text, lines, lines_before: part.lines_before, depth: part.depth };
     let first = p.next_content(0)?;
     let (root, next) = p.block_node(first, p.indent(first), 0)?;
     if next.is_some() || !matches!(root.kind, Kind::Map(_)) {
@@ -48,38 +52,45 @@ pub(super) fn parse(text: &str, part: Part) -> Option<Node> {
 
 struct Parser<'a> {
     text: &'a str,
-    b: &'a [u8],
-    /// Where each line starts.
-    starts: Vec<usize>,
+    lines: Vec<Line>,
     lines_before: u32,
     /// How deeply the text's top level is nested in its file.
     depth: usize,
 }
 
+/// A line: where it starts and ends (before its line break), and its indentation.
+struct Line {
+    start: usize,
+    end: usize,
+    indent: usize,
+}
+
 impl<'a> Parser<'a> {
     /// Line `i` without its line break.
     fn line(&self, i: usize) -> &'a str {
-        let start = self.starts[i];
-        let end = match self.starts.get(i + 1) {
-            Some(&next) => next - 1,
-            None => self.b.len() - usize::from(self.b.ends_with(b"\n")),
-        };
-        &self.text[start..end]
+        let l = &self.lines[i];
+        &self.text[l.start..l.end]
     }
 
     fn indent(&self, i: usize) -> usize {
-        self.line(i).bytes().take_while(|&c| c == b' ').count()
+        self.lines[i].indent
     }
 
     /// Blank or a comment.
     fn is_filler(&self, i: usize) -> bool {
-        let t = self.line(i).trim_start_matches(' ');
-        t.is_empty() || t.starts_with('#')
+        let l = &self.lines[i];
+        l.start + l.indent == l.end || self.text.as_bytes()[l.start + l.indent] == b'#'
+    }
+
+    /// Whether line `i` holds nothing but spaces.
+    fn is_blank(&self, i: usize) -> bool {
+        let l = &self.lines[i];
+        l.start + l.indent == l.end
     }
 
     /// The first line from `i` on that is not blank or a comment.
     fn next_content(&self, mut i: usize) -> Option<usize> {
-        while i < self.starts.len() {
+        while i < self.lines.len() {
             if !self.is_filler(i) {
                 return Some(i);
             }
@@ -199,9 +210,12 @@ impl<'a> Parser<'a> {
                 if !plain_start(rest, false) {
                     return None;
                 }
-                let colon = rest.find(": ").or_else(|| rest.ends_with(':').then(|| rest.len() - 1))?;
+                let colon = find_pair(rest, b':', b' ').or_else(|| rest.ends_with(':').then(|| rest.len() - 1))?;
                 let key = &rest[..colon];
-                if key.contains(" #") || key.ends_with(' ') || key.contains(['{', '}', '[', ']', ',']) {
+                if find_pair(key, b' ', b'#').is_some()
+                    || key.ends_with(' ')
+                    || key.bytes().any(|c| matches!(c, b'{' | b'}' | b'[' | b']' | b','))
+                {
                     return None;
                 }
                 (plain_kind(key, Tag::None), at + colon)
@@ -265,9 +279,9 @@ impl<'a> Parser<'a> {
                 if !plain_start(rest, false) {
                     return None;
                 }
-                let end = rest.find(" #").unwrap_or(rest.len());
+                let end = find_pair(rest, b' ', b'#').unwrap_or(rest.len());
                 let value = rest[..end].trim_end_matches(' ');
-                if value.contains(": ") || value.ends_with(':') {
+                if find_pair(value, b':', b' ').is_some() || value.ends_with(':') {
                     return None;
                 }
                 let node = Node { kind: plain_kind(value, tag), tag, pos };
@@ -289,10 +303,10 @@ impl<'a> Parser<'a> {
     /// could be the scalar going on.
     fn after_scalar(&self, i: usize, n: usize, node: Node) -> Option<(Node, Option<usize>)> {
         let mut j = i + 1;
-        while j < self.starts.len() && self.line(j).trim_start_matches(' ').is_empty() {
+        while j < self.lines.len() && self.is_blank(j) {
             j += 1;
         }
-        if j < self.starts.len() && self.indent(j) > n {
+        if j < self.lines.len() && self.indent(j) > n {
             return None;
         }
         self.after_value(i, n, node)
@@ -309,10 +323,10 @@ impl<'a> Parser<'a> {
         // The content: the lines below, indented as the first one that is not blank.
         let mut j = i + 1;
         let first = loop {
-            if j >= self.starts.len() {
+            if j >= self.lines.len() {
                 return None;
             }
-            if !self.line(j).trim_start_matches(' ').is_empty() {
+            if !self.is_blank(j) {
                 break j;
             }
             j += 1;
@@ -329,9 +343,9 @@ impl<'a> Parser<'a> {
         let mut blank_run = first - (i + 1);
         let mut j = first;
         let mut end = first;
-        while j < self.starts.len() {
+        while j < self.lines.len() {
             let l = self.line(j);
-            let blank = l.trim_start_matches(' ').is_empty();
+            let blank = self.is_blank(j);
             if blank && l.len() <= k {
                 blank_run += 1;
             } else if blank {
@@ -352,7 +366,7 @@ impl<'a> Parser<'a> {
             j += 1;
         }
         // At the end of the text without a last line break, the general parser counts lines its own way.
-        if j == self.starts.len() && !self.b.ends_with(b"\n") {
+        if j == self.lines.len() && !self.text.ends_with('\n') {
             return None;
         }
         if strip {
@@ -366,6 +380,12 @@ impl<'a> Parser<'a> {
         }
         Some((node, next))
     }
+}
+
+/// Where the first `a` followed by `b` is in `s`.
+fn find_pair(s: &str, a: u8, b: u8) -> Option<usize> {
+    let bytes = s.as_bytes();
+    memchr::memchr_iter(a, bytes).find(|&i| bytes.get(i + 1) == Some(&b))
 }
 
 /// Whether a line's text (from its indentation on) is a sequence item.
