@@ -180,10 +180,9 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
     if diags.has_errors() {
         return Err(diags);
     }
-    let notes = super::notes(&env, &deployed);
-    for (f, s) in files.iter_mut().zip(&steps) {
-        f.actions = super::describe(&env, s);
-    }
+    // The digests of the inputs on one thread, the notes and credential steps on another.
+    let (inputs, (notes, credentials)) =
+        rayon::join(|| inputs(&env, templates), || (super::notes(&env, &deployed), planned_credentials(&env, &steps)));
     let present = deployed.iter().filter(|d| d.digest != "absent").count();
     timings.record(
         format!(
@@ -193,10 +192,8 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
         ),
         started,
     );
-    let credentials = planned_credentials(&env, &steps);
     let review =
         Review { environment: env.name.clone(), against: "deployed".into(), base: None, files, credentials, notes };
-    let inputs = inputs(&env, templates);
     diags.finish(Planned { env, rendered, rendered_digests, deployed, review, steps, secrets, inputs, timings })
 }
 
@@ -251,6 +248,7 @@ fn review_container(
             f.tree = Some(tree);
         }
         let steps = super::steps_of(env, &f, Some(&d), &review, secrets);
+        let review = FileReview { actions: super::describe(env, &steps), ..review };
         // Only the texts apply writes and the digests the plan records stay for the whole fleet.
         f.tree = None;
         d.tree = None;
@@ -319,13 +317,15 @@ fn compare_one(
 /// containers and why.
 fn planned_credentials(env: &Environment, steps: &[Steps]) -> Vec<CredentialReview> {
     let mut out: Vec<CredentialReview> = Vec::new();
+    // Where each (instance, step) is in `out`.
+    let mut at: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
     for s in steps {
         for c in &s.credentials {
             let Some(step) = env.instance(&s.instance).and_then(|i| CredentialStep::find(i, &c.kind)) else { continue };
-            let at = out.iter().position(|r| r.instance == s.instance && r.step == c.kind);
-            let entry = match at {
-                Some(i) => &mut out[i],
+            let entry = match at.get(&(s.instance.as_str(), c.kind.as_str())) {
+                Some(&i) => &mut out[i],
                 None => {
+                    at.insert((s.instance.as_str(), c.kind.as_str()), out.len());
                     out.push(CredentialReview {
                         instance: s.instance.clone(),
                         step: c.kind.clone(),

@@ -95,7 +95,7 @@ impl PlanFile {
         steps: &[Steps],
     ) -> PlanFile {
         let texts = rendered.iter().map(|f| (f.instance.as_str(), f.container.as_str(), Text::Borrowed(&f.content)));
-        PlanFile::assemble(env, inputs, texts.collect(), deployed, steps)
+        PlanFile::assemble(env, inputs, texts.collect(), deployed, steps, None)
     }
 
     /// The plan of a review made for one (`plan::compute::for_plan`), taking over its rendered texts
@@ -105,23 +105,30 @@ impl PlanFile {
         let texts = p.rendered.iter_mut().zip(std::mem::take(&mut p.rendered_digests)).map(|(f, digest)| {
             (f.instance.as_str(), f.container.as_str(), Text::Digested(digest, std::mem::take(&mut f.content)))
         });
-        PlanFile::assemble(&p.env, inputs, texts.collect(), &p.deployed, &p.steps)
+        // The steps as the review shows them: each file's actions.
+        let shown = p.review.files.iter().map(|f| f.actions.clone()).collect();
+        PlanFile::assemble(&p.env, inputs, texts.collect(), &p.deployed, &p.steps, Some(shown))
     }
 
-    /// From each container's (instance, container, rendered text), in the order of `steps`.
+    /// From each container's (instance, container, rendered text), in the order of `steps`, and the
+    /// steps as shown (`describe`) when they are at hand.
     fn assemble(
         env: &Environment,
         inputs: BTreeMap<String, String>,
         texts: Vec<(&str, &str, Text)>,
         deployed: &[DeployedFile],
         steps: &[Steps],
+        shown: Option<Vec<Vec<String>>>,
     ) -> PlanFile {
         let by_key: HashMap<(&str, &str), &DeployedFile> =
             deployed.iter().map(|d| ((d.instance.as_str(), d.container.as_str()), d)).collect();
+        let mut shown = shown.map(Vec::into_iter);
+        let shown: Vec<Option<Vec<String>>> = steps.iter().map(|_| shown.as_mut().and_then(Iterator::next)).collect();
         let containers = texts
             .into_par_iter()
             .zip(steps)
-            .map(|((instance, container, text), s)| {
+            .zip(shown)
+            .map(|(((instance, container, text), s), shown)| {
                 let d = by_key.get(&(instance, container)).copied();
                 let rendered_digest = text.digest();
                 PlannedContainer {
@@ -133,7 +140,7 @@ impl PlanFile {
                     rendered_digest,
                     rendered: if s.write_file { text.into_string() } else { String::new() },
                     steps: s.clone(),
-                    shown_steps: describe(env, s),
+                    shown_steps: shown.unwrap_or_else(|| describe(env, s)),
                 }
             })
             .collect();
@@ -193,17 +200,19 @@ impl PlanFile {
                 .map(|(i, c)| {
                     let json = serde_json::to_vec_pretty(c)?;
                     // Strings are escaped: every newline is the pretty printer's own.
-                    let mut indented = Vec::with_capacity(json.len() + json.len() / 8 + 8);
+                    let lines = memchr::memchr_iter(b'\n', &json).count();
+                    let mut indented = Vec::with_capacity(json.len() + 4 * lines + 8);
                     if n > 0 || i > 0 {
                         indented.extend_from_slice(b",\n");
                     }
                     indented.extend_from_slice(b"    ");
-                    for &b in &json {
-                        indented.push(b);
-                        if b == b'\n' {
-                            indented.extend_from_slice(b"    ");
-                        }
+                    let mut from = 0;
+                    for nl in memchr::memchr_iter(b'\n', &json) {
+                        indented.extend_from_slice(&json[from..=nl]);
+                        indented.extend_from_slice(b"    ");
+                        from = nl + 1;
                     }
+                    indented.extend_from_slice(&json[from..]);
                     Ok(indented)
                 })
                 .collect::<serde_json::Result<_>>()?;
