@@ -4,10 +4,10 @@
 //! in Boolean attributes do not matter; the order of repeated elements and every value do.
 
 use crate::schema::{AttrType, ElementDef, Schema};
-use crate::support::xml::{XmlElement, escape};
+use crate::support::xml::{XmlElement, escape_into};
 
 pub fn canonical(root: &XmlElement) -> String {
-    let mut out = String::new();
+    let mut out = String::with_capacity(8 * 1024);
     let schema = Schema::get();
     let def =
         if root.name.eq_ignore_ascii_case("serverconf") { Some(schema.root()) } else { schema.element(&root.name) };
@@ -23,11 +23,13 @@ fn write(
     is_root: bool,
     out: &mut String,
 ) {
-    let indent = "  ".repeat(depth);
-    let name = if is_root { el.name.to_ascii_lowercase() } else { el.name.clone() };
-    out.push_str(&indent);
+    // (Written straight into `out`: a file has hundreds of elements and attributes.)
+    let indent = |out: &mut String| (0..depth).for_each(|_| out.push_str("  "));
+    let lower = is_root.then(|| el.name.to_ascii_lowercase());
+    let name = lower.as_deref().unwrap_or(&el.name);
+    indent(out);
     out.push('<');
-    out.push_str(&name);
+    out.push_str(name);
     let mut attrs: Vec<(&str, &str)> = el
         .attrs()
         .map(|(k, v)| {
@@ -45,7 +47,7 @@ fn write(
         out.push(' ');
         out.push_str(k);
         out.push_str("=\"");
-        out.push_str(&escape(v));
+        escape_into(v, out);
         out.push('"');
     }
     let text = el.text.trim();
@@ -55,9 +57,9 @@ fn write(
     }
     out.push_str(">\n");
     if !text.is_empty() {
-        out.push_str(&indent);
+        indent(out);
         out.push_str("  ");
-        out.push_str(&escape(text));
+        escape_into(text, out);
         out.push('\n');
     }
     // ACC looks elements up by name: the order of differently named siblings does not matter, the
@@ -68,9 +70,9 @@ fn write(
         let cdef = def.and_then(|d| schema.child(d, &c.name));
         write(schema, cdef, c, depth + 1, false, out);
     }
-    out.push_str(&indent);
+    indent(out);
     out.push_str("</");
-    out.push_str(&name);
+    out.push_str(name);
     out.push_str(">\n");
 }
 
