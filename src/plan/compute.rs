@@ -295,7 +295,7 @@ fn compare_one(
     let known = |id| secrets.and_then(|s| s.get(id));
     if let Some(deployed) = d.content.as_ref()
         && f.secrets.iter().all(|&id| known(id).is_some())
-        && crate::render::reveal(f, known, "").as_str() == deployed.as_str()
+        && crate::render::reveals_as(f, known, "", deployed.as_str())
     {
         return Ok((review::unchanged(names), None));
     }

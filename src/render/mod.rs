@@ -20,7 +20,7 @@ use crate::repo::Repository;
 use crate::secrets::SecretId;
 use crate::support::fs::{InputError, resolve_within};
 use crate::support::xml::{self, XmlElement};
-pub use placeholder::{MASK, Placeholder, mask, reveal, substitute, substitute_into, substitute_one};
+pub use placeholder::{MASK, Placeholder, mask, reveal, reveals_as, substitute, substitute_into, substitute_one};
 
 /// The built-in templates, compiled into the binary. `templates/<name>` in a repository overrides one.
 pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[

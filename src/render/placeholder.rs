@@ -49,8 +49,9 @@ pub fn substitute(content: &str, mut f: impl FnMut(Placeholder) -> String) -> St
 /// `substitute` appending to `out`, where `f` writes each value itself: a plaintext written
 /// straight into a buffer that wipes itself leaves no copy behind.
 pub fn substitute_into(content: &str, out: &mut String, mut f: impl FnMut(Placeholder, &mut String)) {
+    let finder = memchr::memmem::Finder::new(MARK);
     let mut rest = content;
-    while let Some(start) = rest.find(MARK) {
+    while let Some(start) = finder.find(rest.as_bytes()) {
         out.push_str(&rest[..start]);
         let after = &rest[start + MARK.len()..];
         match after.find("@@").and_then(|end| Placeholder::parse(&after[..end]).map(|p| (p, end))) {
@@ -87,6 +88,62 @@ pub fn reveal<'a>(
         Placeholder::Kept(k) => f.kept.get(k).iter().for_each(|v| xml::escape_into(v, out)),
     });
     out
+}
+
+/// Whether `deployed` is exactly what `reveal` would write (`missing` for a secret without a value):
+/// compared piece by piece, without writing the file (a review compares every file of a fleet, and
+/// most are unchanged). Each value is escaped into a small buffer that wipes itself.
+pub fn reveals_as<'a>(
+    f: &RenderedFile,
+    secret: impl Fn(SecretId) -> Option<&'a SecretValue>,
+    missing: &str,
+    deployed: &str,
+) -> bool {
+    let finder = memchr::memmem::Finder::new(MARK);
+    // Sized for the longest value escaped (at most 6 bytes a character), so that it never grows: a
+    // buffer that grew would leave a copy of a secret behind.
+    let longest =
+        f.secrets.iter().filter_map(|&i| secret(i)).map(|v| v.expose().len()).chain(f.kept.iter().map(String::len));
+    let mut value = zeroize::Zeroizing::new(String::with_capacity(6 * longest.max().unwrap_or(0) + missing.len()));
+    let mut rest = f.content.as_str();
+    let mut old = deployed;
+    // Takes `piece` off the front of `old`, if it is there.
+    let take = |old: &mut &str, piece: &str| match old.strip_prefix(piece) {
+        Some(r) => {
+            *old = r;
+            true
+        }
+        None => false,
+    };
+    while let Some(start) = finder.find(rest.as_bytes()) {
+        if !take(&mut old, &rest[..start]) {
+            return false;
+        }
+        let after = &rest[start + MARK.len()..];
+        match after.find("@@").and_then(|end| Placeholder::parse(&after[..end]).map(|p| (p, end))) {
+            Some((p, end)) => {
+                value.clear();
+                match p {
+                    Placeholder::Secret(i) => match secret(i) {
+                        Some(v) => xml::escape_into(v.expose(), &mut value),
+                        None => value.push_str(missing),
+                    },
+                    Placeholder::Kept(k) => f.kept.get(k).iter().for_each(|v| xml::escape_into(v, &mut value)),
+                }
+                if !take(&mut old, &value) {
+                    return false;
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                if !take(&mut old, MARK) {
+                    return false;
+                }
+                rest = after;
+            }
+        }
+    }
+    old == rest
 }
 
 /// The placeholder `s` consists of, if it is exactly one.

@@ -24,6 +24,20 @@ fn reveal_puts_every_value_in_escaped_and_a_missing_secret_as_told() {
     let s = "&quot;&lt;pa&amp;ss&gt;&apos;&#10;";
     assert_eq!(out.as_str(), format!("<a p=\"{s}\" q=\"@abc&amp;def\" r=\"(sensitive)\">{s}</a>"));
     assert_eq!(xml::parse(&out).unwrap().attr("p"), Some("\"<pa&ss>'\n"));
+
+    // Comparing piece by piece says what comparing the whole revealed text says.
+    let secret = |i| (i == SecretId::new(0)).then_some(&zero);
+    assert!(reveals_as(&f, secret, "(sensitive)", &out));
+    let mut others: Vec<String> = vec![String::new(), format!("{}x", *out), out[1..].to_string()];
+    others.push(out[..out.len() - 1].to_string());
+    others.push(out.replace("@abc&amp;def", "@abc&def"));
+    others.push(out.replacen("&quot;&lt;pa", "&quot;&lt;pA", 1));
+    others.push(out.replace("(sensitive)", ""));
+    for other in &others {
+        assert!(!reveals_as(&f, secret, "(sensitive)", other), "{other}");
+    }
+    let none = |_| None;
+    assert!(reveals_as(&f, none, "", &reveal(&f, none, "")));
 }
 
 /// The direct writer is only an optimisation: it must produce the templates' bytes exactly.
