@@ -10,7 +10,7 @@ pub mod value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::diag::{Diagnostic, Diagnostics, Location, Staged, did_you_mean};
+use crate::diag::{Diagnostic, Diagnostics, Location, Staged, Warned, did_you_mean};
 use rayon::prelude::*;
 
 use crate::repo::Repository;
@@ -315,19 +315,61 @@ pub fn decrypt_slots(slots: &[SecretSlot], which: &[SecretId], ids: &Identities)
 
 /// Reads and parses the environment's files and finds its secrets, without validating anything else.
 pub fn read_sources(repo: &Repository, name: &str) -> Staged<Sources> {
+    let Warned { value: read, warnings } = read_trees(repo, name, |_| yaml::Nodes)?;
+    let files = read.files.into_iter().map(|(display, text, root)| SourceFile { display, text, root }).collect();
+    let Read { paths, shared, secrets, findings, .. } = read;
+    warnings.finish(Sources { files, paths, shared, secrets, findings })
+}
+
+/// An environment's files read, each parsed into the tree a builder builds, with their secrets.
+struct Read<T> {
+    /// Each file as shown, its text and its tree.
+    files: Vec<(std::path::PathBuf, String, T)>,
+    paths: Vec<std::path::PathBuf>,
+    shared: Vec<bool>,
+    secrets: Vec<SecretSlot>,
+    findings: Diagnostics,
+}
+
+/// Reads the environment's files and parses each with the builder `builder` makes for its name; finds
+/// the secrets. Files are read, parsed and searched in parallel, findings kept in file order.
+fn read_trees<B: yaml::Build>(
+    repo: &Repository,
+    name: &str,
+    builder: impl Fn(SourceName) -> B + Sync,
+) -> Staged<Read<B::Tree>>
+where
+    B::Tree: SecretTree,
+{
     check_env_name(name).map_err(Diagnostics::from)?;
     let mut diags = Diagnostics::new();
     let paths = repo.environment_files(name).map_err(Diagnostics::from)?;
     let shared_defaults = repo.environments_dir().join("defaults.yaml");
-    // Files parse independently: in parallel, findings kept in file order.
-    let parsed: Vec<_> =
-        paths.par_iter().map(|path| yaml::read_file(path, &repo.display(path), Some(repo.real_root()))).collect();
-    let mut files = Vec::new();
+    let shared: Vec<bool> = paths.iter().map(|p| *p == shared_defaults).collect();
+    let parsed: Vec<_> = paths
+        .par_iter()
+        .zip(&shared)
+        .map(|(path, &is_shared)| {
+            let display = repo.display(path);
+            let text = yaml::read_text(path, &display, Some(repo.real_root()))?;
+            let fname = SourceName::new(&display.to_string_lossy());
+            let (tree, found) = yaml::parse_with(&text, &display, &builder(fname))?;
+            // A file with errors is not searched (nothing past the errors is used).
+            let (mut slots, mut findings) = (Vec::new(), Diagnostics::new());
+            if !found.iter().any(Diagnostic::is_error) {
+                collect_secrets(&tree, fname, &mut String::new(), &mut slots, &mut findings, is_shared);
+            }
+            Ok(((display, text, tree), found, slots, findings))
+        })
+        .collect();
+    let (mut files, mut secrets, mut findings) = (Vec::new(), Vec::new(), Diagnostics::new());
     for result in parsed {
         match result {
-            Ok((file, found)) => {
+            Ok((file, found, slots, found_secrets)) => {
                 diags.extend(found.into_iter().collect());
                 files.push(file);
+                secrets.extend(slots);
+                findings.extend(found_secrets);
             }
             Err(d) => diags.push(d),
         }
@@ -335,14 +377,7 @@ pub fn read_sources(repo: &Repository, name: &str) -> Staged<Sources> {
     if diags.has_errors() {
         return Err(diags);
     }
-    let shared: Vec<bool> = paths.iter().map(|p| *p == shared_defaults).collect();
-    let mut secrets = Vec::new();
-    let mut findings = Diagnostics::new();
-    for (file, is_shared) in files.iter().zip(&shared) {
-        let fname = SourceName::new(&file.display.to_string_lossy());
-        collect_secrets(&file.root, fname, &mut String::new(), &mut secrets, &mut findings, *is_shared);
-    }
-    diags.finish(Sources { files, paths, shared, secrets, findings })
+    diags.finish(Read { files, paths, shared, secrets, findings })
 }
 
 /// Largest `recipients` file read (1 MB): thousands of keys, still one line each.
@@ -497,8 +532,10 @@ pub fn load(repo: &Repository, name: &str) -> Staged<Environment> {
 /// (`Templates::render_checked`, which builds the tree anyway): for commands that render every
 /// container, so that no tree is built twice.
 pub fn load_for_rendering(repo: &Repository, name: &str) -> Staged<Environment> {
-    let crate::diag::Warned { value: Sources { files, mut secrets, findings, .. }, warnings: mut diags } =
-        read_sources(repo, name)?;
+    // Each file is parsed straight into its layer of settings: the merged tree has everything from
+    // here on, and each file keeps its text, for digests and edits.
+    let Warned { value: Read { files, mut secrets, findings, .. }, warnings: mut diags } =
+        read_trees(repo, name, value::Settings)?;
     diags.extend(findings);
     let recipients = match load_recipients(repo, name) {
         Ok(r) => Some(r),
@@ -509,36 +546,24 @@ pub fn load_for_rendering(repo: &Repository, name: &str) -> Staged<Environment> 
         Err(_) => None,
     };
     check_secrets(name, &mut secrets, recipients.as_ref(), &mut diags);
-    // Each file's tree becomes its layer of settings (in parallel, the strings taken over): the
-    // merged tree has everything from here on, and each file keeps its text, for digests and edits.
-    let mut files = files;
-    let layers: Vec<Option<Value>> = files
-        .par_iter_mut()
-        .map(|file| {
-            if !matches!(file.root.kind, yaml::Kind::Map(_)) {
-                return None;
-            }
-            let fname = SourceName::new(&file.display.to_string_lossy());
-            let empty = yaml::Node::empty_map(file.root.pos);
-            let root = std::mem::replace(&mut file.root, empty);
-            Some(Value::from_owned_node(root, fname))
-        })
-        .collect();
     let mut merged: Option<Value> = None;
-    for (file, layer) in files.iter_mut().zip(layers) {
-        let Some(v) = layer else {
+    let mut sources = Vec::with_capacity(files.len());
+    for (display, text, v) in files {
+        let pos = v.origin.pos;
+        if !v.is_map() {
             diags.error(
-                Location::new(&file.display, file.root.pos.line, file.root.pos.col),
-                format!("expected a map of settings at the top of the file, found {}", file.root.kind_name()),
+                Location::new(&display, pos.line, pos.col),
+                format!("expected a map of settings at the top of the file, found {}", v.kind_name()),
             );
-            file.root = yaml::Node::empty_map(file.root.pos);
-            continue;
-        };
-        merged = Some(match merged {
-            None => v,
-            Some(lower) => lower.merge(v),
-        });
+        } else {
+            merged = Some(match merged {
+                None => v,
+                Some(lower) => lower.merge(v),
+            });
+        }
+        sources.push(SourceFile { display, text, root: yaml::Node::empty_map(pos) });
     }
+    let files = sources;
     let Some(tree) = merged else { return Err(diags) };
     nulls_removing_nothing(&tree, &mut diags);
     match build(name, files, tree, secrets, recipients, &mut diags) {
@@ -596,9 +621,125 @@ fn nulls_removing_nothing(tree: &Value, diags: &mut Diagnostics) {
     }
 }
 
+/// A tree `collect_secrets` searches: a file as parsed (`yaml::Node`), or its settings (`Value`).
+trait SecretTree: Sized + Sync {
+    type Entry: Sync;
+    fn tag(&self) -> Tag;
+    fn pos(&self) -> Pos;
+    fn kind_name(&self) -> &'static str;
+    /// The text of a scalar, and whether it is a block scalar.
+    fn scalar(&self) -> Option<(&str, bool)>;
+    fn is_null(&self) -> bool;
+    fn entries(&self) -> Option<&[Self::Entry]>;
+    fn entry(e: &Self::Entry) -> (&str, &Self);
+    fn items(&self) -> Option<&[Self]>;
+    /// How many lines the node's entries or items start over: how large it is, roughly.
+    fn span_lines(&self) -> u32;
+}
+
+impl SecretTree for yaml::Node {
+    type Entry = yaml::Entry;
+
+    fn tag(&self) -> Tag {
+        self.tag
+    }
+
+    fn pos(&self) -> Pos {
+        self.pos
+    }
+
+    fn kind_name(&self) -> &'static str {
+        yaml::Node::kind_name(self)
+    }
+
+    fn scalar(&self) -> Option<(&str, bool)> {
+        match &self.kind {
+            yaml::Kind::Scalar(text, style) => Some((text, *style == yaml::Style::Block)),
+            _ => None,
+        }
+    }
+
+    fn is_null(&self) -> bool {
+        yaml::Node::is_null(self)
+    }
+
+    fn entries(&self) -> Option<&[yaml::Entry]> {
+        match &self.kind {
+            yaml::Kind::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    fn entry(e: &yaml::Entry) -> (&str, &yaml::Node) {
+        (&e.key, &e.value)
+    }
+
+    fn items(&self) -> Option<&[yaml::Node]> {
+        match &self.kind {
+            yaml::Kind::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    fn span_lines(&self) -> u32 {
+        yaml::Node::span_lines(self)
+    }
+}
+
+impl SecretTree for Value {
+    type Entry = value::Field;
+
+    fn tag(&self) -> Tag {
+        self.tag
+    }
+
+    fn pos(&self) -> Pos {
+        self.origin.pos
+    }
+
+    fn kind_name(&self) -> &'static str {
+        Value::kind_name(self)
+    }
+
+    fn scalar(&self) -> Option<(&str, bool)> {
+        match &self.kind {
+            value::Kind::Scalar(text, style) => Some((text, *style == yaml::Style::Block)),
+            _ => None,
+        }
+    }
+
+    fn is_null(&self) -> bool {
+        self.is_removed()
+    }
+
+    fn entries(&self) -> Option<&[value::Field]> {
+        match &self.kind {
+            value::Kind::Map(fields) => Some(fields),
+            _ => None,
+        }
+    }
+
+    fn entry(f: &value::Field) -> (&str, &Value) {
+        (&f.key, &f.value)
+    }
+
+    fn items(&self) -> Option<&[Value]> {
+        match &self.kind {
+            value::Kind::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    fn span_lines(&self) -> u32 {
+        let last = self.entries().and_then(|e| e.last()).map(|f| f.key_origin.pos);
+        let last = last.or_else(|| self.items().and_then(|i| i.last()).map(|v| v.origin.pos));
+        last.map_or(0, |p| p.line.saturating_sub(self.origin.pos.line))
+    }
+}
+
 /// Records every `!age` scalar with its YAML path, and refuses `!age` on anything but a scalar.
-fn collect_secrets(
-    node: &yaml::Node,
+fn collect_secrets<T: SecretTree>(
+    node: &T,
     file: SourceName,
     path: &mut String,
     out: &mut Vec<SecretSlot>,
@@ -606,54 +747,55 @@ fn collect_secrets(
     shared: bool,
 ) {
     let at = |pos: Pos| Location::new(&*file, pos.line, pos.col);
-    if node.tag == Tag::Age {
-        match &node.kind {
-            yaml::Kind::Scalar(text, style) if !text.trim().is_empty() => {
+    if node.tag() == Tag::Age {
+        match node.scalar() {
+            Some((text, block)) if !text.trim().is_empty() => {
                 if shared {
                     diags.push(
-                        Diagnostic::at(at(node.pos), "a secret in environments/defaults.yaml")
+                        Diagnostic::at(at(node.pos()), "a secret in environments/defaults.yaml")
                             .with_help("secrets belong to one environment (each has its own recipients): move it into environments/<env>/"),
                     );
                 }
                 out.push(SecretSlot {
                     yaml_path: path.clone(),
-                    origin: Origin { file, pos: node.pos },
-                    text: text.clone(),
+                    origin: Origin { file, pos: node.pos() },
+                    text: text.to_string(),
                     ciphertext: None,
-                    block: *style == yaml::Style::Block,
+                    block,
                 });
             }
-            yaml::Kind::Scalar(..) | yaml::Kind::Null => {
+            _ if node.scalar().is_some() || node.is_null() => {
                 let help = match env_of_file(&file[..]) {
                     Some(env) => format!("set it with: {}", set_again(env, path)),
                     None => "secrets belong to one environment: set it in environments/<env>/".to_string(),
                 };
                 diags.push(
-                    Diagnostic::at(at(node.pos), "empty `!age` value; expected an ASCII-armored age ciphertext")
+                    Diagnostic::at(at(node.pos()), "empty `!age` value; expected an ASCII-armored age ciphertext")
                         .with_help(help),
                 )
             }
             _ => diags.error(
-                at(node.pos),
+                at(node.pos()),
                 format!("`!age` must tag a scalar holding an age ciphertext, found {}", node.kind_name()),
             ),
         }
         return;
     }
-    match &node.kind {
+    if let Some(entries) = node.entries() {
         // The entries of a large map (a whole environment in one file) on several threads, their
         // findings kept in order.
-        yaml::Kind::Map(entries) if entries.len() > 1 && node.span_lines() >= 2000 => {
+        if entries.len() > 1 && node.span_lines() >= 2000 {
             let found: Vec<(Vec<SecretSlot>, Diagnostics)> = entries
                 .par_iter()
                 .map(|e| {
+                    let (key, value) = T::entry(e);
                     let mut path = path.clone();
                     if !path.is_empty() {
                         path.push('.');
                     }
-                    path.push_str(&quote_path_key(&e.key));
+                    path.push_str(&quote_path_key(key));
                     let (mut slots, mut found) = (Vec::new(), Diagnostics::new());
-                    collect_secrets(&e.value, file, &mut path, &mut slots, &mut found, shared);
+                    collect_secrets(value, file, &mut path, &mut slots, &mut found, shared);
                     (slots, found)
                 })
                 .collect();
@@ -661,27 +803,25 @@ fn collect_secrets(
                 out.extend(slots);
                 diags.extend(found);
             }
+            return;
         }
-        yaml::Kind::Map(entries) => {
-            for e in entries {
-                let len = path.len();
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(&quote_path_key(&e.key));
-                collect_secrets(&e.value, file, path, out, diags, shared);
-                path.truncate(len);
+        for e in entries {
+            let (key, value) = T::entry(e);
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
             }
+            path.push_str(&quote_path_key(key));
+            collect_secrets(value, file, path, out, diags, shared);
+            path.truncate(len);
         }
-        yaml::Kind::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                let len = path.len();
-                path.push_str(&format!("[{i}]"));
-                collect_secrets(item, file, path, out, diags, shared);
-                path.truncate(len);
-            }
+    } else if let Some(items) = node.items() {
+        for (i, item) in items.iter().enumerate() {
+            let len = path.len();
+            path.push_str(&format!("[{i}]"));
+            collect_secrets(item, file, path, out, diags, shared);
+            path.truncate(len);
         }
-        _ => {}
     }
 }
 

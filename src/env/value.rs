@@ -355,5 +355,59 @@ impl Value {
     }
 }
 
+/// Builds a file's settings straight from its YAML (`yaml::parse_with`): the tree `from_owned_node`
+/// makes of the file's nodes, without the nodes in between (a fleet's YAML is megabytes of them).
+pub struct Settings(pub SourceName);
+
+impl yaml::Build for Settings {
+    type Tree = Value;
+    type Entry = Field;
+
+    fn scalar(&self, kind: yaml::Kind, tag: Tag, pos: Pos) -> Value {
+        let kind = match kind {
+            yaml::Kind::Null => Kind::Removed,
+            yaml::Kind::Scalar(s, style) => Kind::Scalar(s, style),
+            other => return Value::from_owned_node(yaml::Node { kind: other, tag, pos }, self.0),
+        };
+        Value { kind, tag, origin: Origin { file: self.0, pos }, overrode: Vec::new(), replaces: false }
+    }
+
+    fn seq(&self, items: Vec<Value>, pos: Pos) -> Value {
+        let origin = Origin { file: self.0, pos };
+        Value { kind: Kind::Seq(items), tag: Tag::None, origin, overrode: Vec::new(), replaces: false }
+    }
+
+    fn map(&self, entries: Vec<Field>, pos: Pos) -> Value {
+        let origin = Origin { file: self.0, pos };
+        Value { kind: Kind::Map(entries), tag: Tag::None, origin, overrode: Vec::new(), replaces: false }
+    }
+
+    fn entry(&self, key: String, key_pos: Pos, value: Value) -> Field {
+        Field { key, key_origin: Origin { file: self.0, pos: key_pos }, value: Arc::new(value) }
+    }
+
+    fn key(e: &Field) -> &str {
+        &e.key
+    }
+
+    fn convert(&self, node: yaml::Node) -> Value {
+        Value::from_owned_node(node, self.0)
+    }
+
+    fn map_parts(&self, t: Value) -> Option<(Vec<Field>, Pos)> {
+        match t {
+            Value { kind: Kind::Map(fields), tag: Tag::None, origin, .. } => Some((fields, origin.pos)),
+            _ => None,
+        }
+    }
+
+    fn last_map<'e>(&self, entries: &'e mut [Field]) -> Option<&'e mut Vec<Field>> {
+        match Arc::get_mut(&mut entries.last_mut()?.value)? {
+            Value { kind: Kind::Map(fields), tag: Tag::None, .. } => Some(fields),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -156,6 +156,13 @@ pub fn read_file(
     display: &Path,
     within: Option<&Path>,
 ) -> Result<(SourceFile, Vec<Diagnostic>), Diagnostic> {
+    let text = read_text(path, display, within)?;
+    let (root, diags) = parse(&text, display)?;
+    Ok((SourceFile { display: display.to_path_buf(), text, root }, diags))
+}
+
+/// Reads one YAML file's text (`read_file` without parsing it).
+pub fn read_text(path: &Path, display: &Path, within: Option<&Path>) -> Result<String, Diagnostic> {
     let bytes = read_input(path, MAX_FILE_BYTES, within).map_err(|e| match e {
         InputError::TooLarge { size, limit } => Diagnostic::at(
             Location::new(display, 1, 1),
@@ -169,9 +176,7 @@ pub fn read_file(
         InputError::NotAFile(FileKind::Folder) => Diagnostic::in_file(display, "is a directory, expected a YAML file"),
         e => Diagnostic::in_file(display, e.reason()),
     })?;
-    let text = decode_utf8(bytes, display)?;
-    let (root, diags) = parse(&text, display)?;
-    Ok((SourceFile { display: display.to_path_buf(), text, root }, diags))
+    decode_utf8(bytes, display)
 }
 
 pub fn io_reason(e: &std::io::Error) -> String {
@@ -211,17 +216,96 @@ enum Frame {
 /// Parses YAML text into a node tree. An empty document is an empty map. A large file is parsed in
 /// parts, in parallel, when it can be cut where the parts parse to exactly the same tree (`split`).
 pub fn parse(text: &str, display: &Path) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {
-    if let Some(root) = split::parse_in_parts(text, display) {
-        return Ok((root, Vec::new()));
-    }
-    parse_text(text, display, Part::WHOLE).map(|p| (p.root, p.diags))
+    parse_with(text, display, &Nodes)
 }
 
-/// A text parsed by `fast` when it can, else by the general parser.
-fn parse_text(text: &str, display: &Path, part: Part) -> Result<Parsed, Diagnostic> {
-    match fast::parse(text, part) {
-        Some(root) => Ok(Parsed { root, diags: Vec::new(), anchors: false }),
-        None => parse_part(text, display, part),
+/// `parse`, building the tree `b` builds.
+pub fn parse_with<B: Build>(text: &str, display: &Path, b: &B) -> Result<(B::Tree, Vec<Diagnostic>), Diagnostic> {
+    if let Some(root) = split::parse_in_parts(text, display, b) {
+        return Ok((root, Vec::new()));
+    }
+    parse_text(text, display, Part::WHOLE, b).map(|(root, diags, _)| (root, diags))
+}
+
+/// A text parsed by `fast` when it can, else by the general parser: the tree, what the parse found,
+/// and whether it had anchors or aliases.
+fn parse_text<B: Build>(
+    text: &str,
+    display: &Path,
+    part: Part,
+    b: &B,
+) -> Result<(B::Tree, Vec<Diagnostic>, bool), Diagnostic> {
+    match fast::parse(text, part, b) {
+        Some(root) => Ok((root, Vec::new(), false)),
+        None => parse_part(text, display, part).map(|p| (b.convert(p.root), p.diags, p.anchors)),
+    }
+}
+
+/// What a parse builds from the nodes it reads: nlconf's `Node`s (the file as written, for edits), or
+/// another tree (an environment's settings, built without `Node`s in between: a fleet's YAML is
+/// megabytes).
+pub trait Build: Sync {
+    type Tree: Send;
+    type Entry: Send;
+    /// A scalar (`Kind::Scalar`) or a null (`Kind::Null`).
+    fn scalar(&self, kind: Kind, tag: Tag, pos: Pos) -> Self::Tree;
+    /// An untagged list.
+    fn seq(&self, items: Vec<Self::Tree>, pos: Pos) -> Self::Tree;
+    /// An untagged map.
+    fn map(&self, entries: Vec<Self::Entry>, pos: Pos) -> Self::Tree;
+    fn entry(&self, key: String, key_pos: Pos, value: Self::Tree) -> Self::Entry;
+    fn key(e: &Self::Entry) -> &str;
+    /// The general parser's tree, as this builder's.
+    fn convert(&self, node: Node) -> Self::Tree;
+    /// The entries and position of an untagged map; `None` for anything else.
+    fn map_parts(&self, t: Self::Tree) -> Option<(Vec<Self::Entry>, Pos)>;
+    /// The entries of the last entry's value, when it is an untagged map.
+    fn last_map<'e>(&self, entries: &'e mut [Self::Entry]) -> Option<&'e mut Vec<Self::Entry>>;
+}
+
+/// Builds `Node`s.
+pub struct Nodes;
+
+impl Build for Nodes {
+    type Tree = Node;
+    type Entry = Entry;
+
+    fn scalar(&self, kind: Kind, tag: Tag, pos: Pos) -> Node {
+        Node { kind, tag, pos }
+    }
+
+    fn seq(&self, items: Vec<Node>, pos: Pos) -> Node {
+        Node::new(Kind::Seq(items), pos)
+    }
+
+    fn map(&self, entries: Vec<Entry>, pos: Pos) -> Node {
+        Node::new(Kind::Map(entries), pos)
+    }
+
+    fn entry(&self, key: String, key_pos: Pos, value: Node) -> Entry {
+        Entry { key, key_pos, value }
+    }
+
+    fn key(e: &Entry) -> &str {
+        &e.key
+    }
+
+    fn convert(&self, node: Node) -> Node {
+        node
+    }
+
+    fn map_parts(&self, t: Node) -> Option<(Vec<Entry>, Pos)> {
+        match t {
+            Node { kind: Kind::Map(entries), tag: Tag::None, pos } => Some((entries, pos)),
+            _ => None,
+        }
+    }
+
+    fn last_map<'e>(&self, entries: &'e mut [Entry]) -> Option<&'e mut Vec<Entry>> {
+        match &mut entries.last_mut()?.value {
+            Node { kind: Kind::Map(inner), tag: Tag::None, .. } => Some(inner),
+            _ => None,
+        }
     }
 }
 

@@ -55,3 +55,35 @@ fn overlay_is_merge_without_history() {
         }
     }
 }
+
+/// Settings built straight from a file's YAML are the settings built from its nodes, whichever
+/// parser reads it (the fast one, in parts, or saphyr for what the fast one leaves).
+#[test]
+fn settings_built_from_the_yaml_are_those_built_from_its_nodes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut texts = vec![std::fs::read_to_string(root.join("environments/defaults.yaml")).unwrap()];
+    for env in ["dev", "stage", "prod"] {
+        for e in std::fs::read_dir(root.join("environments").join(env)).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "yaml") {
+                texts.push(std::fs::read_to_string(p).unwrap());
+            }
+        }
+    }
+    // Left to saphyr: an anchor and an alias, a folded scalar, a multi-line flow map.
+    texts.push("a: &x 1\nb: *x\nc: >\n  folded\n  text\nd: {\n  e: 1 }\ns: !age |\n  x\nn: ~\n".into());
+    // A large file, parsed in parts.
+    let mut big = String::from("campaign: { build: 9400 }\ninstances:\n");
+    for i in 0..4000 {
+        big.push_str(&format!(
+            "  i{i}:\n    containers: {{ a: {{}} }}\n    serverconf:\n      mta: {{ autoStart: true }}\n"
+        ));
+    }
+    texts.push(big);
+    let name = SourceName::new("t.yaml");
+    for text in &texts {
+        let (built, _) = yaml::parse_with(text, Path::new("t.yaml"), &Settings(name)).unwrap();
+        let (node, _) = yaml::parse(text, Path::new("t.yaml")).unwrap();
+        assert!(built == Value::from_owned_node(node, name), "{text}");
+    }
+}

@@ -12,10 +12,11 @@
 //! duplicate keys (whose report the general parser writes). A test compares both readings on every
 //! file of the shipped example and thousands of edited ones.
 
-use super::{Entry, Kind, MAX_DEPTH, Node, Part, Pos, Style, Tag};
+use super::{Build, Kind, MAX_DEPTH, Part, Pos, Style, Tag};
 
-/// The tree of `text`, or `None` when it is not in the subset.
-pub(super) fn parse(text: &str, part: Part) -> Option<Node> {
+/// The tree of `text`, built by `b`, or `None` when it is not in the subset.
+pub(super) fn parse<B: Build>(text: &str, part: Part, b: &B) -> Option<B::Tree> {
+    let builder = b;
     let b = text.as_bytes();
     // Tabs, carriage returns and what YAML does not allow as a character: the general parser says.
     // (Checked in blocks without an early exit, which the compiler vectorises.)
@@ -41,21 +42,26 @@ pub(super) fn parse(text: &str, part: Part) -> Option<Node> {
         lines.push(Line { start, end, indent });
         start = end + 1;
     }
-    let p = Parser { text, lines, lines_before: part.lines_before, depth: part.depth };
+    let p = Parser { text, lines, lines_before: part.lines_before, depth: part.depth, b: builder };
     let first = p.next_content(0)?;
+    // The top is a map.
+    if is_item(&p.line(first)[p.indent(first)..]) {
+        return None;
+    }
     let (root, next) = p.block_node(first, p.indent(first), 0)?;
-    if next.is_some() || !matches!(root.kind, Kind::Map(_)) {
+    if next.is_some() {
         return None;
     }
     Some(root)
 }
 
-struct Parser<'a> {
+struct Parser<'a, B: Build> {
     text: &'a str,
     lines: Vec<Line>,
     lines_before: u32,
     /// How deeply the text's top level is nested in its file.
     depth: usize,
+    b: &'a B,
 }
 
 /// A line: where it starts and ends (before its line break), and its indentation.
@@ -65,7 +71,7 @@ struct Line {
     indent: usize,
 }
 
-impl<'a> Parser<'a> {
+impl<'a, B: Build> Parser<'a, B> {
     /// Line `i` without its line break.
     fn line(&self, i: usize) -> &'a str {
         let l = &self.lines[i];
@@ -112,21 +118,25 @@ impl<'a> Parser<'a> {
 
     /// The block node starting on content line `i` at indentation `n`: a map or a sequence. Returns
     /// it and the next content line after it.
-    fn block_node(&self, i: usize, n: usize, depth: usize) -> Option<(Node, Option<usize>)> {
+    fn block_node(&self, i: usize, n: usize, depth: usize) -> Option<(B::Tree, Option<usize>)> {
         self.deep(depth)?;
         let t = &self.line(i)[n..];
-        if t == "-" || t.starts_with("- ") { self.block_seq(i, n, depth) } else { self.block_map(i, n, n, depth) }
+        if t == "-" || t.starts_with("- ") {
+            self.block_seq(i, n, depth, self.pos(i, n))
+        } else {
+            self.block_map(i, n, n, depth)
+        }
     }
 
     /// A block map whose first key is at byte `at` of line `i` and whose keys are at indentation `n`
     /// (`at` > `n` for the first key of a map in a sequence item, `- key: value`).
-    fn block_map(&self, mut i: usize, n: usize, mut at: usize, depth: usize) -> Option<(Node, Option<usize>)> {
+    fn block_map(&self, mut i: usize, n: usize, mut at: usize, depth: usize) -> Option<(B::Tree, Option<usize>)> {
         let pos = self.pos(i, at);
-        let mut entries: Vec<Entry> = Vec::new();
+        let mut entries: Vec<B::Entry> = Vec::new();
         loop {
             let line = self.line(i);
             let (key, key_pos, after) = self.key(i, at)?;
-            if entries.iter().any(|e| e.key == key) {
+            if entries.iter().any(|e| B::key(e) == key) {
                 return None;
             }
             let rest = &line[after..];
@@ -138,42 +148,40 @@ impl<'a> Parser<'a> {
                     Some(j) if self.indent(j) > n => self.block_node(j, self.indent(j), depth + 1)?,
                     Some(j) if self.indent(j) == n && is_item(&self.line(j)[n..]) => {
                         // A sequence at its key's indentation starts where its first item does.
-                        let (mut seq, next) = self.block_seq(j, n, depth + 1)?;
                         let first = &self.line(j)[n..];
                         if first == "-" {
                             return None;
                         }
-                        seq.pos = self.pos(j, n + 2 + first[2..].bytes().take_while(|&c| c == b' ').count());
-                        (seq, next)
+                        let pos = self.pos(j, n + 2 + first[2..].bytes().take_while(|&c| c == b' ').count());
+                        self.block_seq(j, n, depth + 1, pos)?
                     }
-                    _ => (Node::new(Kind::Null, self.pos(i, after - 1)), next),
+                    _ => (self.b.scalar(Kind::Null, Tag::None, self.pos(i, after - 1)), next),
                 }
             } else {
                 self.inline(i, value_at, n, depth + 1)?
             };
-            entries.push(Entry { key, key_pos, value });
+            entries.push(self.b.entry(key, key_pos, value));
             match next {
                 Some(j) if self.indent(j) == n && !is_item(&self.line(j)[n..]) => {
                     i = j;
                     at = n;
                 }
                 Some(j) if self.indent(j) >= n => return None,
-                _ => return Some((Node { kind: Kind::Map(entries), tag: Tag::None, pos }, next)),
+                _ => return Some((self.b.map(entries, pos), next)),
             }
         }
     }
 
-    /// A block sequence whose dashes are at indentation `n`, from line `i`.
-    fn block_seq(&self, mut i: usize, n: usize, depth: usize) -> Option<(Node, Option<usize>)> {
+    /// A block sequence whose dashes are at indentation `n`, from line `i`, at `pos`.
+    fn block_seq(&self, mut i: usize, n: usize, depth: usize, pos: Pos) -> Option<(B::Tree, Option<usize>)> {
         self.deep(depth)?;
-        let pos = self.pos(i, n);
         let mut items = Vec::new();
         loop {
             let line = self.line(i);
             let (item, next) = if &line[n..] == "-" {
                 match self.next_content(i + 1) {
                     Some(j) if self.indent(j) > n => self.block_node(j, self.indent(j), depth + 1)?,
-                    next => (Node::new(Kind::Null, self.pos(i, n + 1)), next),
+                    next => (self.b.scalar(Kind::Null, Tag::None, self.pos(i, n + 1)), next),
                 }
             } else {
                 let at = n + 2 + line[n + 2..].bytes().take_while(|&c| c == b' ').count();
@@ -192,7 +200,7 @@ impl<'a> Parser<'a> {
             match next {
                 Some(j) if self.indent(j) == n && is_item(&self.line(j)[n..]) => i = j,
                 Some(j) if self.indent(j) > n => return None,
-                _ => return Some((Node { kind: Kind::Seq(items), tag: Tag::None, pos }, next)),
+                _ => return Some((self.b.seq(items, pos), next)),
             }
         }
     }
@@ -236,7 +244,7 @@ impl<'a> Parser<'a> {
 
     /// A value written on its key's (or dash's) line from byte `at`, in a block node at indentation
     /// `n`. Returns it and the next content line.
-    fn inline(&self, i: usize, at: usize, n: usize, depth: usize) -> Option<(Node, Option<usize>)> {
+    fn inline(&self, i: usize, at: usize, n: usize, depth: usize) -> Option<(B::Tree, Option<usize>)> {
         self.deep(depth)?;
         let line = self.line(i);
         let mut at = at;
@@ -255,7 +263,7 @@ impl<'a> Parser<'a> {
             at += line[at..].bytes().take_while(|&c| c == b' ').count();
             if at == line.len() || line[at..].starts_with('#') {
                 // A tag on nothing: an empty plain scalar, tagged.
-                let node = Node { kind: plain_kind("", tag), tag, pos: tag_pos? };
+                let node = self.b.scalar(plain_kind("", tag), tag, tag_pos?);
                 return self.after_scalar(i, n, node);
             }
         }
@@ -265,7 +273,7 @@ impl<'a> Parser<'a> {
             b'|' => self.literal(i, at, n, tag, tag_pos),
             b'"' | b'\'' => {
                 let (text, len) = quoted(rest)?;
-                let node = Node { kind: Kind::Scalar(text, Style::Quoted), tag, pos };
+                let node = self.b.scalar(Kind::Scalar(text, Style::Quoted), tag, pos);
                 end_of_line(&rest[len..])?;
                 self.after_value(i, n, node)
             }
@@ -284,14 +292,14 @@ impl<'a> Parser<'a> {
                 if find_pair(value, b':', b' ').is_some() || value.ends_with(':') {
                     return None;
                 }
-                let node = Node { kind: plain_kind(value, tag), tag, pos };
+                let node = self.b.scalar(plain_kind(value, tag), tag, pos);
                 self.after_scalar(i, n, node)
             }
         }
     }
 
     /// After a one-line value: the next content line, which must not be more indented than its node.
-    fn after_value(&self, i: usize, n: usize, node: Node) -> Option<(Node, Option<usize>)> {
+    fn after_value(&self, i: usize, n: usize, node: B::Tree) -> Option<(B::Tree, Option<usize>)> {
         let next = self.next_content(i + 1);
         if next.is_some_and(|j| self.indent(j) > n) {
             return None;
@@ -301,7 +309,7 @@ impl<'a> Parser<'a> {
 
     /// `after_value` for a plain scalar: no more indented line at all, not even a comment, which
     /// could be the scalar going on.
-    fn after_scalar(&self, i: usize, n: usize, node: Node) -> Option<(Node, Option<usize>)> {
+    fn after_scalar(&self, i: usize, n: usize, node: B::Tree) -> Option<(B::Tree, Option<usize>)> {
         let mut j = i + 1;
         while j < self.lines.len() && self.is_blank(j) {
             j += 1;
@@ -313,7 +321,14 @@ impl<'a> Parser<'a> {
     }
 
     /// A literal block scalar (`|` or `|-`) at byte `at` of line `i`, in a node at indentation `n`.
-    fn literal(&self, i: usize, at: usize, n: usize, tag: Tag, tag_pos: Option<Pos>) -> Option<(Node, Option<usize>)> {
+    fn literal(
+        &self,
+        i: usize,
+        at: usize,
+        n: usize,
+        tag: Tag,
+        tag_pos: Option<Pos>,
+    ) -> Option<(B::Tree, Option<usize>)> {
         let header = &self.line(i)[at + 1..];
         let (strip, rest) = match header.strip_prefix('-') {
             Some(r) => (true, r),
@@ -373,7 +388,7 @@ impl<'a> Parser<'a> {
             text.pop();
         }
         let pos = tag_pos.unwrap_or_else(|| self.pos(first, k));
-        let node = Node { kind: Kind::Scalar(text, Style::Block), tag, pos };
+        let node = self.b.scalar(Kind::Scalar(text, Style::Block), tag, pos);
         let next = self.next_content(end);
         if next.is_some_and(|nx| self.indent(nx) > n) {
             return None;
@@ -468,15 +483,15 @@ fn hex(digits: &str) -> Option<char> {
 }
 
 /// A flow collection on one line: `text` is line `i`, read from byte `at`.
-struct Flow<'p, 'a> {
-    p: &'p Parser<'a>,
+struct Flow<'p, 'a, B: Build> {
+    p: &'p Parser<'a, B>,
     i: usize,
     text: &'a str,
     at: usize,
     depth: usize,
 }
 
-impl Flow<'_, '_> {
+impl<B: Build> Flow<'_, '_, B> {
     fn spaces(&mut self) {
         self.at += self.text[self.at..].bytes().take_while(|&c| c == b' ').count();
     }
@@ -485,19 +500,19 @@ impl Flow<'_, '_> {
         self.text.as_bytes().get(self.at).copied()
     }
 
-    fn node(&mut self) -> Option<Node> {
+    fn node(&mut self) -> Option<B::Tree> {
         self.p.deep(self.depth)?;
         let pos = self.p.pos(self.i, self.at);
         match self.peek()? {
             b'{' => {
                 self.at += 1;
                 self.depth += 1;
-                let mut entries: Vec<Entry> = Vec::new();
+                let mut entries: Vec<B::Entry> = Vec::new();
                 self.spaces();
                 if self.peek() == Some(b'}') {
                     self.at += 1;
                     self.depth -= 1;
-                    return Some(Node { kind: Kind::Map(entries), tag: Tag::None, pos });
+                    return Some(self.p.b.map(entries, pos));
                 }
                 loop {
                     let key_pos = self.p.pos(self.i, self.at);
@@ -505,7 +520,7 @@ impl Flow<'_, '_> {
                         Kind::Scalar(s, _) if !s.is_empty() => s,
                         _ => return None,
                     };
-                    if entries.iter().any(|e| e.key == key) || self.peek() != Some(b':') {
+                    if entries.iter().any(|e| B::key(e) == key) || self.peek() != Some(b':') {
                         return None;
                     }
                     self.at += 1;
@@ -514,7 +529,7 @@ impl Flow<'_, '_> {
                     }
                     self.spaces();
                     let value = self.node()?;
-                    entries.push(Entry { key, key_pos, value });
+                    entries.push(self.p.b.entry(key, key_pos, value));
                     self.spaces();
                     match self.peek()? {
                         b',' => {
@@ -527,7 +542,7 @@ impl Flow<'_, '_> {
                         b'}' => {
                             self.at += 1;
                             self.depth -= 1;
-                            return Some(Node { kind: Kind::Map(entries), tag: Tag::None, pos });
+                            return Some(self.p.b.map(entries, pos));
                         }
                         _ => return None,
                     }
@@ -541,7 +556,7 @@ impl Flow<'_, '_> {
                 if self.peek() == Some(b']') {
                     self.at += 1;
                     self.depth -= 1;
-                    return Some(Node { kind: Kind::Seq(items), tag: Tag::None, pos });
+                    return Some(self.p.b.seq(items, pos));
                 }
                 loop {
                     items.push(self.node()?);
@@ -557,7 +572,7 @@ impl Flow<'_, '_> {
                         b']' => {
                             self.at += 1;
                             self.depth -= 1;
-                            return Some(Node { kind: Kind::Seq(items), tag: Tag::None, pos });
+                            return Some(self.p.b.seq(items, pos));
                         }
                         _ => return None,
                     }
@@ -565,7 +580,7 @@ impl Flow<'_, '_> {
             }
             _ => {
                 let kind = self.scalar(false)?;
-                Some(Node { kind, tag: Tag::None, pos })
+                Some(self.p.b.scalar(kind, Tag::None, pos))
             }
         }
     }

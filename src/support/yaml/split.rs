@@ -18,7 +18,7 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::{Kind, Node, Part, Tag, parse_text};
+use super::{Build, Part, parse_text};
 
 /// Below this size a file is parsed whole: the parts would cost more than they save.
 const MIN_BYTES: usize = 256 * 1024;
@@ -26,11 +26,11 @@ const MIN_BYTES: usize = 256 * 1024;
 const PART_BYTES: usize = 64 * 1024;
 
 /// The tree of `text`, parsed in parts; `None` when it is to be parsed whole.
-pub(super) fn parse_in_parts(text: &str, display: &Path) -> Option<Node> {
+pub(super) fn parse_in_parts<B: Build>(text: &str, display: &Path, b: &B) -> Option<B::Tree> {
     if text.len() < MIN_BYTES || rayon::current_num_threads() < 2 {
         return None;
     }
-    parse_with(text, display, PART_BYTES)
+    parse_with(text, display, PART_BYTES, b)
 }
 
 /// A part of the file: `text[start..end]`, starting after `lines_before` lines.
@@ -64,20 +64,20 @@ impl Line {
     }
 }
 
-fn parse_with(text: &str, display: &Path, part_bytes: usize) -> Option<Node> {
+fn parse_with<B: Build>(text: &str, display: &Path, part_bytes: usize, b: &B) -> Option<B::Tree> {
     let pieces = plan(text, part_bytes)?;
     if pieces.len() < 2 {
         return None;
     }
-    let parsed: Vec<Option<Node>> = pieces
+    let parsed: Vec<Option<B::Tree>> = pieces
         .par_iter()
         .map(|p| {
             let part = Part { lines_before: p.lines_before, depth: usize::from(p.inner) };
-            let parsed = parse_text(&text[p.start..p.end], display, part).ok()?;
-            (parsed.diags.is_empty() && !parsed.anchors).then_some(parsed.root)
+            let (root, diags, anchors) = parse_text(&text[p.start..p.end], display, part, b).ok()?;
+            (diags.is_empty() && !anchors).then_some(root)
         })
         .collect();
-    join(&pieces, parsed)
+    join(&pieces, parsed, b)
 }
 
 /// Where to cut: the parts in order, or `None` when the file is not to be cut.
@@ -195,39 +195,28 @@ fn simple_key(line: &str) -> Option<usize> {
 }
 
 /// The parts' trees joined into the file's, or `None` when they do not fit together as planned.
-fn join(pieces: &[Piece], parsed: Vec<Option<Node>>) -> Option<Node> {
-    let mut root: Option<Node> = None;
-    for (piece, node) in pieces.iter().zip(parsed) {
-        let node = node?;
-        let Node { kind: Kind::Map(entries), tag: Tag::None, pos } = node else { return None };
-        let root = match &mut root {
-            None => {
-                root = Some(Node { kind: Kind::Map(entries), tag: Tag::None, pos });
-                continue;
-            }
-            Some(r) => r,
+fn join<B: Build>(pieces: &[Piece], parsed: Vec<Option<B::Tree>>, b: &B) -> Option<B::Tree> {
+    let mut root: Option<(Vec<B::Entry>, super::Pos)> = None;
+    for (piece, tree) in pieces.iter().zip(parsed) {
+        let (entries, pos) = b.map_parts(tree?)?;
+        let Some((top, _)) = &mut root else {
+            root = Some((entries, pos));
+            continue;
         };
-        let Kind::Map(top) = &mut root.kind else { return None };
-        let target = if piece.inner {
-            let last = top.last_mut()?;
-            let Node { kind: Kind::Map(inner), tag: Tag::None, .. } = &mut last.value else { return None };
-            inner
-        } else {
-            top
-        };
+        let target = if piece.inner { b.last_map(top)? } else { top };
         for e in entries {
-            if target.iter().any(|t| t.key == e.key) {
+            if target.iter().any(|t| B::key(t) == B::key(&e)) {
                 return None;
             }
             target.push(e);
         }
     }
-    root
+    root.map(|(entries, pos)| b.map(entries, pos))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::parse_part;
+    use super::super::{Kind, Node, Nodes, parse_part};
     use super::*;
 
     /// The file parsed whole.
@@ -253,7 +242,7 @@ mod tests {
 
     /// Parsed in parts of about `bytes`, it is the same tree; and whether it was cut.
     fn same(text: &str, bytes: usize) -> bool {
-        let parts = parse_with(text, Path::new("t.yaml"), bytes);
+        let parts = parse_with(text, Path::new("t.yaml"), bytes, &Nodes);
         if let Some(p) = &parts {
             let w = whole(text).expect("the parts parsed, the whole must");
             let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -377,7 +366,7 @@ mod tests {
         for text in cases {
             // Either not cut, or cut to exactly the same tree.
             same(text, 1);
-            let parts = parse_with(text, Path::new("t.yaml"), 1);
+            let parts = parse_with(text, Path::new("t.yaml"), 1, &Nodes);
             if whole(text).is_err() {
                 assert!(parts.is_none(), "a file that does not parse was cut: {text:?}");
             }
@@ -386,6 +375,6 @@ mod tests {
 
     #[test]
     fn small_files_are_not_cut() {
-        assert!(parse_in_parts("a: 1\nb: 2\n", Path::new("t.yaml")).is_none());
+        assert!(parse_in_parts("a: 1\nb: 2\n", Path::new("t.yaml"), &Nodes).is_none());
     }
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use super::super::parse_part;
+use super::super::{Node, Nodes, parse_part};
 use super::*;
 
 #[allow(dead_code, unreachable_pub)]
@@ -93,7 +93,7 @@ fn flat(n: &Node, path: &str, out: &mut Vec<String>) {
 /// The fast reading is the general one's tree, or no answer.
 #[track_caller]
 fn agrees(doc: &str) -> bool {
-    let Some(fast) = parse(doc, Part::WHOLE) else { return false };
+    let Some(fast) = parse(doc, Part::WHOLE, &Nodes) else { return false };
     match parse_part(doc, Path::new("t.yaml"), Part::WHOLE) {
         Ok(general) => {
             assert!(general.diags.is_empty() && !general.anchors, "the general reading has more to say: {doc:?}");
