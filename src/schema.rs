@@ -95,11 +95,16 @@ pub struct ElementDef {
     pub notes: String,
     /// Its place in the schema's tables: elements are rendered in this order among their siblings.
     pub order: usize,
+    /// `attributes` and `children` (indexes), in name order: looked up by binary search (a fleet's
+    /// review looks up every attribute and element of every container).
+    attr_order: Vec<usize>,
+    child_order: Vec<usize>,
 }
 
 impl ElementDef {
     pub fn attr(&self, name: &str) -> Option<&AttrDef> {
-        self.attributes.iter().find(|a| a.name == name)
+        let at = self.attr_order.binary_search_by(|&i| self.attributes[i].name.as_str().cmp(name)).ok()?;
+        Some(&self.attributes[self.attr_order[at]])
     }
 }
 
@@ -149,6 +154,8 @@ impl Schema {
                 text_content: false,
                 notes: String::new(),
                 order: 0,
+                attr_order: Vec::new(),
+                child_order: Vec::new(),
             }],
             by_path: HashMap::new(),
             root: 0,
@@ -168,6 +175,8 @@ impl Schema {
                     notes,
                     path: path.clone(),
                     order: schema.elements.len(),
+                    attr_order: Vec::new(),
+                    child_order: Vec::new(),
                 };
                 let parent = parent_path(&path).to_string();
                 let idx = schema.elements.len();
@@ -199,6 +208,16 @@ impl Schema {
                 }
             }
         }
+        let names: Vec<String> = schema.elements.iter().map(|e| e.name.clone()).collect();
+        for def in &mut schema.elements {
+            let mut attr_order: Vec<usize> = (0..def.attributes.len()).collect();
+            attr_order.sort_by(|&a, &b| def.attributes[a].name.cmp(&def.attributes[b].name));
+            let mut child_order = def.children.clone();
+            // (Stable: of two children of one name, the first is the one found, as a search finds it.)
+            child_order.sort_by(|&a, &b| names[a].cmp(&names[b]));
+            def.attr_order = attr_order;
+            def.child_order = child_order;
+        }
         schema
     }
 
@@ -220,7 +239,10 @@ impl Schema {
         if parent.name == "securityZone" && name == "securityZone" && parent.path == "securityZone" {
             return Some(parent);
         }
-        parent.children.iter().map(|&i| &self.elements[i]).find(|c| c.name == name)
+        let at = parent.child_order.binary_search_by(|&i| self.elements[i].name.as_str().cmp(name)).ok()?;
+        // Binary search finds any of equal names: the first one in the table order, as a search would.
+        let first = parent.child_order[..at].iter().rposition(|&i| self.elements[i].name != name).map_or(0, |p| p + 1);
+        Some(&self.elements[parent.child_order[first]])
     }
 
     pub fn child_names<'a>(&'a self, parent: &'a ElementDef) -> impl Iterator<Item = &'a str> + 'a {

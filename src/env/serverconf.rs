@@ -406,8 +406,12 @@ impl Checker<'_> {
             );
             return None;
         }
-        if let Some(c) =
-            text.chars().find(|&c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}')
+        // (Only a byte below 0x20 or 0xEF, the first of U+FFFE and U+FFFF, can start one: most values
+        // have neither, and bytes are checked much faster than characters.)
+        if text.bytes().any(|b| b < b' ' || b == 0xEF)
+            && let Some(c) = text
+                .chars()
+                .find(|&c| (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || c == '\u{FFFE}' || c == '\u{FFFF}')
         {
             self.diags.error(
                 at(),
