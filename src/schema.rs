@@ -95,23 +95,43 @@ pub struct ElementDef {
     pub notes: String,
     /// Its place in the schema's tables: elements are rendered in this order among their siblings.
     pub order: usize,
-    /// `attributes` and `children` (indexes), in name order: looked up by binary search (a fleet's
-    /// review looks up every attribute and element of every container).
-    attr_order: Vec<usize>,
-    child_order: Vec<usize>,
+    /// Where each attribute and child element is (in `attributes`, in the schema's elements), by
+    /// name: a fleet's review looks up every attribute and element of every container, several times.
+    attr_index: NameMap,
+    child_index: NameMap,
 }
 
 impl ElementDef {
     pub fn attr(&self, name: &str) -> Option<&AttrDef> {
-        let at = self.attr_order.binary_search_by(|&i| self.attributes[i].name.as_str().cmp(name)).ok()?;
-        Some(&self.attributes[self.attr_order[at]])
+        self.attr_index.get(name).map(|&i| &self.attributes[i])
+    }
+}
+
+/// A map from names, hashed with FNV-1a: short keys, looked up very often, never chosen by an
+/// adversary (the schema is built into the binary), where std's DoS-resistant SipHash costs most.
+type NameMap = HashMap<Box<str>, usize, std::hash::BuildHasherDefault<Fnv>>;
+
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }
 
 #[derive(Debug)]
 pub struct Schema {
     elements: Vec<ElementDef>,
-    by_path: HashMap<String, usize>,
+    by_path: NameMap,
     /// Index of the virtual root (`serverconf`).
     root: usize,
 }
@@ -154,13 +174,13 @@ impl Schema {
                 text_content: false,
                 notes: String::new(),
                 order: 0,
-                attr_order: Vec::new(),
-                child_order: Vec::new(),
+                attr_index: NameMap::default(),
+                child_index: NameMap::default(),
             }],
-            by_path: HashMap::new(),
+            by_path: NameMap::default(),
             root: 0,
         };
-        schema.by_path.insert(String::new(), 0);
+        schema.by_path.insert("".into(), 0);
         for table in [elements, extra_elements] {
             for cols in rows(table) {
                 let path = cols[0].to_string();
@@ -175,14 +195,14 @@ impl Schema {
                     notes,
                     path: path.clone(),
                     order: schema.elements.len(),
-                    attr_order: Vec::new(),
-                    child_order: Vec::new(),
+                    attr_index: NameMap::default(),
+                    child_index: NameMap::default(),
                 };
                 let parent = parent_path(&path).to_string();
                 let idx = schema.elements.len();
                 schema.elements.push(def);
-                schema.by_path.insert(path, idx);
-                if let Some(&p) = schema.by_path.get(&parent) {
+                schema.by_path.insert(path.into(), idx);
+                if let Some(&p) = schema.by_path.get(parent.as_str()) {
                     schema.elements[p].children.push(idx);
                 }
             }
@@ -210,13 +230,13 @@ impl Schema {
         }
         let names: Vec<String> = schema.elements.iter().map(|e| e.name.clone()).collect();
         for def in &mut schema.elements {
-            let mut attr_order: Vec<usize> = (0..def.attributes.len()).collect();
-            attr_order.sort_by(|&a, &b| def.attributes[a].name.cmp(&def.attributes[b].name));
-            let mut child_order = def.children.clone();
-            // (Stable: of two children of one name, the first is the one found, as a search finds it.)
-            child_order.sort_by(|&a, &b| names[a].cmp(&names[b]));
-            def.attr_order = attr_order;
-            def.child_order = child_order;
+            for (i, a) in def.attributes.iter().enumerate() {
+                def.attr_index.entry(a.name.as_str().into()).or_insert(i);
+            }
+            // Of two children of one name, the first is the one found, as a search in order finds it.
+            for &c in &def.children {
+                def.child_index.entry(names[c].as_str().into()).or_insert(c);
+            }
         }
         schema
     }
@@ -239,10 +259,7 @@ impl Schema {
         if parent.name == "securityZone" && name == "securityZone" && parent.path == "securityZone" {
             return Some(parent);
         }
-        let at = parent.child_order.binary_search_by(|&i| self.elements[i].name.as_str().cmp(name)).ok()?;
-        // Binary search finds any of equal names: the first one in the table order, as a search would.
-        let first = parent.child_order[..at].iter().rposition(|&i| self.elements[i].name != name).map_or(0, |p| p + 1);
-        Some(&self.elements[parent.child_order[first]])
+        parent.child_index.get(name).map(|&i| &self.elements[i])
     }
 
     pub fn child_names<'a>(&'a self, parent: &'a ElementDef) -> impl Iterator<Item = &'a str> + 'a {
