@@ -8,6 +8,8 @@ pub mod git;
 pub mod interrupt;
 pub mod pool;
 pub mod progress;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod xml;
 pub mod yaml;
 pub mod yamledit;

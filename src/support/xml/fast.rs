@@ -352,13 +352,7 @@ mod tests {
     #[test]
     fn every_small_change_is_read_the_same_or_left_to_the_general_parser() {
         // A deterministic walk over edits: insert, replace or delete at every few bytes.
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
+        let mut next = crate::support::testing::edits(0x9E37_79B9_7F4A_7C15);
         for doc in corpus() {
             for _ in 0..400 {
                 let mut d = doc.clone();

@@ -216,28 +216,13 @@ fn join<B: Build>(pieces: &[Piece], parsed: Vec<Option<B::Tree>>, b: &B) -> Opti
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Kind, Node, Nodes, parse_part};
+    use super::super::{Node, Nodes, parse_part};
     use super::*;
+    use crate::support::testing::flat;
 
     /// The file parsed whole.
     fn whole(text: &str) -> Result<Node, String> {
         parse_part(text, Path::new("t.yaml"), Part::WHOLE).map(|p| p.root).map_err(|d| d.to_string())
-    }
-
-    /// Every node's path, position and end, in order.
-    fn flat(n: &Node, path: &str, out: &mut Vec<String>) {
-        out.push(format!("{path} {:?} {:?}", n.tag, n.pos));
-        match &n.kind {
-            Kind::Map(entries) => {
-                for e in entries {
-                    out.push(format!("{path}.{} key at {:?}", e.key, e.key_pos));
-                    flat(&e.value, &format!("{path}.{}", e.key), out);
-                }
-            }
-            Kind::Seq(items) => items.iter().enumerate().for_each(|(i, c)| flat(c, &format!("{path}[{i}]"), out)),
-            Kind::Scalar(s, style) => out.push(format!("{path} = {s:?} {style:?}")),
-            Kind::Null => out.push(format!("{path} = null")),
-        }
     }
 
     /// Parsed in parts of about `bytes`, it is the same tree; and whether it was cut.

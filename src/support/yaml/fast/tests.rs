@@ -2,8 +2,9 @@
 
 use std::path::Path;
 
-use super::super::{Node, Nodes, parse_part};
+use super::super::{Nodes, parse_part};
 use super::*;
+use crate::support::testing::flat;
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../../../examples/fleet.rs"]
@@ -74,22 +75,6 @@ const NOISE: &[&str] = &[
     "\n  ", "\n- ", "\n    ",
 ];
 
-/// Every node's path, tag, position and text, in order.
-fn flat(n: &Node, path: &str, out: &mut Vec<String>) {
-    out.push(format!("{path} {:?} {:?}", n.tag, n.pos));
-    match &n.kind {
-        Kind::Map(entries) => {
-            for e in entries {
-                out.push(format!("{path}.{} key at {:?}", e.key, e.key_pos));
-                flat(&e.value, &format!("{path}.{}", e.key), out);
-            }
-        }
-        Kind::Seq(items) => items.iter().enumerate().for_each(|(i, c)| flat(c, &format!("{path}[{i}]"), out)),
-        Kind::Scalar(s, style) => out.push(format!("{path} = {s:?} {style:?}")),
-        Kind::Null => out.push(format!("{path} = null")),
-    }
-}
-
 /// The fast reading is the general one's tree, or no answer.
 #[track_caller]
 fn agrees(doc: &str) -> bool {
@@ -119,13 +104,7 @@ fn the_subset_reads_as_the_general_parser_does() {
 
 #[test]
 fn every_small_change_is_read_the_same_or_left_to_the_general_parser() {
-    let mut seed = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let mut next = crate::support::testing::edits(0x2545_F491_4F6C_DD1D);
     let (mut tried, mut fast) = (0, 0);
     for doc in corpus() {
         for _ in 0..300 {
