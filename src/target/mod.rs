@@ -371,12 +371,12 @@ impl Location {
         let ran = said.lines().any(|l| l == "ran");
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let result = RunResult { success: out.status.success() && ran, code: out.status.code(), stderr };
-        let recorded = ran.then(|| {
-            if said.lines().any(|l| l == "recorded") {
-                Ok(())
-            } else {
-                Err(io::Error::other(ssh_failure(result.stderr.as_bytes())))
-            }
+        // Why the record failed is said on stdout: stderr is the command's, and a credential
+        // step's command may echo its secret.
+        let recorded = ran.then(|| match said.split_once("not recorded: ") {
+            None if said.lines().any(|l| l == "recorded") => Ok(()),
+            None => Err(io::Error::other("the connection ended before the record was written")),
+            Some((_, why)) => Err(io::Error::other(why.trim().to_string())),
         });
         Ok((result, recorded))
     }

@@ -115,13 +115,14 @@ pub fn write_backed_up(file: &str, stamp: &str, keep: usize, record: Option<&str
 
 /// Runs `command` (a shell command line, its arguments quoted) in the conf folder `dir` with the
 /// umask and environment the user's shell gives, its output on stderr; on success says `ran` on
-/// stdout, writes the state record `state` from the variable `nl_state`, and says `recorded`.
-/// Exits with the command's status when it fails.
+/// stdout, writes the state record `state` from the variable `nl_state`, and says `recorded` (or
+/// `not recorded: ` and why, on stdout: stderr holds what the command printed, which may echo a
+/// secret of its arguments). Exits with the command's status when it fails.
 pub fn run_and_record(dir: &str, command: &str, state: &str) -> String {
     // Not `( ... ) && echo`: a shell ignores `set -e` inside a subshell whose status is tested.
     format!(
         "( {command} ) >&2; nl_rc=$?; unset a; if [ $nl_rc -ne 0 ]; then exit $nl_rc; fi; echo ran\n\
-         ( {} ); if [ $? -eq 0 ]; then echo recorded; fi",
+         nl_err=$( ( {} ) 2>&1 ); if [ $? -eq 0 ]; then echo recorded; else printf 'not recorded: %s\\n' \"$nl_err\"; fi",
         script(dir, &write_atomic_from(state, "printf '%s\\n' \"$nl_state\"")),
     )
 }

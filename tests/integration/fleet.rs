@@ -110,7 +110,9 @@ impl Fleet {
 
 /// The wrapper: logs the call; on the first `config -reload` of each container, waits (at most
 /// 20 s) until `meet` containers have arrived, and writes how many it saw; fails that reload where
-/// the conf folder holds `.fail-reload`; otherwise runs the stand-in.
+/// the conf folder holds `.fail-reload`; where it holds `.fail-record`, echoes the credential step's
+/// arguments (the secret) to stderr and puts a folder where its state record goes; otherwise runs
+/// the stand-in.
 fn wrapper_script(rendezvous: &Path, calls: &Path, meet: usize) -> String {
     format!(
         r#"#!/bin/sh
@@ -123,6 +125,12 @@ if [ "$*" = "config -reload" ] && [ ! -e '{rdv}'/"seen-$name" ]; then
     while [ "$(ls '{rdv}' | grep -c '^here-')" -lt {meet} ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done
     ls '{rdv}' | grep -c '^here-' > '{rdv}'/"seen-$name"
 fi
+case "$*" in *-setimsoauth:*)
+    if [ -e "$conf/.fail-record" ]; then
+        echo "echoed: $*" >&2
+        rm -f "$conf/.nlconf/state-mkt_prod.json"; mkdir "$conf/.nlconf/state-mkt_prod.json"
+    fi;;
+esac
 if [ "$*" = "config -reload" ] && [ -e "$conf/.fail-reload" ]; then
     echo "ERROR: simulated failure of config -reload on $name" >&2
     exit 1
@@ -361,4 +369,22 @@ fn ctrl_c_finishes_the_container_in_flight_releases_the_locks_and_closes_the_con
     fleet.site.plan("q.plan", 2);
     fleet.site.apply("q.plan");
     fleet.site.plan("r.plan", 0);
+}
+
+#[test]
+fn a_record_that_cannot_be_written_after_a_credential_step_is_reported_without_what_nlserver_printed() {
+    let Some(fleet) = Fleet::start(1) else { return };
+    std::fs::write(fleet.site.conf("app2").join(".fail-record"), "").unwrap();
+    fleet.site.plan("p.plan", 2);
+    // `run` checks every output for the secret: nlserver echoed it on stderr.
+    let (out, _) = fleet.counted(&["apply", "p.plan"], 1);
+    fleet.assert_no_socket_left();
+    let line = out.stdout.lines().find(|l| l.starts_with("  app2 (mkt_prod): ")).unwrap_or_default();
+    assert!(
+        line.starts_with("  app2 (mkt_prod): PARTIAL: wrote config-mkt_prod.xml, set the IMS credentials; then failed: cannot write the state record: "),
+        "{}",
+        out.stdout
+    );
+    assert!(line.contains("state-mkt_prod.json is not a regular file"), "{line}");
+    assert!(!out.stderr.contains("echoed:") && !out.stdout.contains("echoed:"), "{}", out.stderr);
 }
