@@ -174,11 +174,8 @@ impl ContainerApply<'_> {
             let mut next = record.clone();
             next.credentials.insert(planned.kind.clone(), applied);
             next.applied_at = crate::support::clock::now_utc();
-            let ran = self.run_nlserver(&argv, Some(step.secret_arg()), &shown, (&state, &json(&next)));
-            if !matches!(ran, Err(Failed::Step(_))) {
-                report.done.push(step.done().to_string());
-            }
-            ran.map_err(Failed::into_message)?;
+            let done = step.done().to_string();
+            self.run_nlserver(report, done, (&argv, Some(step.secret_arg())), &shown, (&state, &json(&next)))?;
             record = next;
         }
         for args in &p.steps.post {
@@ -188,65 +185,44 @@ impl ContainerApply<'_> {
                 std::iter::once(env.nlserver.clone()).chain(args.iter().cloned()).map(Zeroizing::new).collect();
             let mut next = record.clone();
             next.pending.retain(|q| q != args);
-            let ran = self.run_nlserver(&argv, None, &shown, (&state, &json(&next)));
-            if !matches!(ran, Err(Failed::Step(_))) {
-                report.done.push(format!("ran {}", args.join(" ")));
-            }
-            ran.map_err(Failed::into_message)?;
+            let done = format!("ran {}", args.join(" "));
+            self.run_nlserver(report, done, (&argv, None), &shown, (&state, &json(&next)))?;
             record = next;
         }
         Ok(())
     }
 
-    /// Runs an nlserver command; a failure says how it ended, with what it printed (scrubbed). What
-    /// a command whose arguments held a secret printed is not shown: nlserver (or a wrapper) may
-    /// echo the argument in any form (quoted, escaped, encoded, cut), which no scrubbing can catch.
-    /// Once it has run, `record` (file, JSON) is written, which says so.
+    /// Runs an nlserver command (`argv`, and which argument is a secret) and, once it has run,
+    /// writes `record` (file, JSON), which says so; `done` goes into the report once the command has
+    /// run, even if its record could not be written. A failure says how the command ended, with
+    /// what it printed (scrubbed). What a command whose arguments held a secret printed is not
+    /// shown: nlserver (or a wrapper) may echo the argument in any form (quoted, escaped, encoded,
+    /// cut), which no scrubbing can catch.
     fn run_nlserver(
         &self,
-        argv: &[Zeroizing<String>],
-        secret_arg: Option<usize>,
+        report: &mut ContainerReport,
+        done: String,
+        (argv, secret_arg): (&[Zeroizing<String>], Option<usize>),
         shown: &str,
         record: (&str, &[u8]),
-    ) -> Result<(), Failed> {
-        self.run_step(argv, secret_arg, shown, record).map_err(Failed::Step)?.map_err(Failed::Record)
-    }
-
-    /// The step's own outcome, then its record's.
-    fn run_step(
-        &self,
-        argv: &[Zeroizing<String>],
-        secret_arg: Option<usize>,
-        shown: &str,
-        record: (&str, &[u8]),
-    ) -> Result<Result<(), String>, String> {
-        match self.location.run_then_record(argv, secret_arg, record) {
-            Ok((res, Some(Err(e)))) if res.success => Ok(Err(format!("cannot write the state record: {e}"))),
-            Ok((res, _)) if res.success => Ok(Ok(())),
-            Ok((res, _)) => {
-                let code = res.code.map_or_else(|| "a signal".to_string(), |c| format!("exit {c}"));
-                if secret_arg.is_some() && !self.show_credential_output {
-                    return Err(format!(
-                        "`{shown}` failed ({code}); what nlserver printed is not shown, since its command line held a secret: run that command by hand on the container (with the secret) to see it, or apply again at a terminal with --show-credential-output"
-                    ));
-                }
-                Err(format!("`{shown}` failed ({code}): {}", scrub(&res.stderr, self.secrets)))
+    ) -> Result<(), String> {
+        let (res, recorded) = self
+            .location
+            .run_then_record(argv, secret_arg, record)
+            .map_err(|e| format!("cannot run `{shown}`: {e}"))?;
+        if !res.success {
+            let code = res.code.map_or_else(|| "a signal".to_string(), |c| format!("exit {c}"));
+            if secret_arg.is_some() && !self.show_credential_output {
+                return Err(format!(
+                    "`{shown}` failed ({code}); what nlserver printed is not shown, since its command line held a secret: run that command by hand on the container (with the secret) to see it, or apply again at a terminal with --show-credential-output"
+                ));
             }
-            Err(e) => Err(format!("cannot run `{shown}`: {e}")),
+            return Err(format!("`{shown}` failed ({code}): {}", scrub(&res.stderr, self.secrets)));
         }
-    }
-}
-
-/// Why a step stopped the container: the step failed, or it ran and its record could not be written.
-enum Failed {
-    Step(String),
-    Record(String),
-}
-
-impl Failed {
-    fn into_message(self) -> String {
-        match self {
-            Failed::Step(m) | Failed::Record(m) => m,
+        report.done.push(done);
+        match recorded {
+            Some(Err(e)) => Err(format!("cannot write the state record: {e}")),
+            _ => Ok(()),
         }
     }
 }

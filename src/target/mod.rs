@@ -257,15 +257,9 @@ impl Location {
             input.push(b'\n');
         }
         input.extend_from_slice(bytes);
-        let failed = |part, e: io::Error| Err((part, e));
-        let mut cmd = match self.ssh(&script) {
-            Ok(cmd) => cmd,
-            Err(e) => return failed(if record.is_some() { WritePart::Record } else { WritePart::Backup }, e),
-        };
-        let out = match run_with_input(&mut cmd, &input) {
-            Ok(out) => out,
-            Err(e) => return failed(if record.is_some() { WritePart::Record } else { WritePart::Backup }, e),
-        };
+        // A connection that fails fails the first part.
+        let first = if record.is_some() { WritePart::Record } else { WritePart::Backup };
+        let out = self.ssh(&script).and_then(|mut cmd| run_with_input(&mut cmd, &input)).map_err(|e| (first, e))?;
         let said = String::from_utf8_lossy(&out.stdout);
         let done = |part: &str| said.lines().any(|l| l == format!("done {part}"));
         if out.status.success() && done("file") {
@@ -278,7 +272,7 @@ impl Location {
         } else {
             WritePart::File
         };
-        failed(part, io::Error::other(ssh_failure(&out.stderr)))
+        Err((part, io::Error::other(ssh_failure(&out.stderr))))
     }
 
     /// Copies the current `file` to `.nlconf/backups/<file>.<stamp>` and keeps the newest `keep`.
