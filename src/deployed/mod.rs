@@ -161,7 +161,7 @@ pub fn prefetch(locations: &[Location], instances: &[&str], hosts: &Hosts) -> Ve
     let read = crate::support::pool::bounded(&by_host, hosts.parallelism, |(_, members)| {
         let who = locations[members[0]].host_shown();
         if crate::support::interrupt::requested() {
-            let stopped = || Err(std::io::Error::other("interrupted: not read"));
+            let stopped = || Err(std::io::Error::other("interrupted (Ctrl-C) before this host was read"));
             return members.iter().map(|_| vec![stopped(), stopped()]).collect();
         }
         hosts.progress.status(&who, &format!("reading {}", crate::support::count(members.len() * 2, "file")));

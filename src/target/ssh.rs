@@ -188,13 +188,10 @@ fn create_private(parent: &Path) -> io::Result<PathBuf> {
 }
 
 fn random_u32() -> u32 {
-    let mut b = [0u8; 4];
-    // /dev/urandom (getrandom through rand_core would do too); a clock fallback is enough for a name.
-    if std::fs::File::open("/dev/urandom").and_then(|mut f| io::Read::read_exact(&mut f, &mut b)).is_err() {
-        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
-        return t.subsec_nanos();
-    }
-    u32::from_le_bytes(b)
+    // The OS's randomness, as nlconf draws it elsewhere (through age's key generator).
+    let key = crate::secrets::FingerprintKey::random();
+    let b = key.as_bytes();
+    u32::from_le_bytes([b[0], b[1], b[2], b[3]])
 }
 
 /// Tells every master of the run to exit and removes the folder of the control sockets. Called at
