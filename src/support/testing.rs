@@ -13,6 +13,25 @@ pub fn edits(seed: u64) -> impl FnMut(usize) -> usize {
     }
 }
 
+/// One random edit of `doc`: `noise` inserted, or a span of up to `span` bytes replaced by it or
+/// deleted, at a place `next` picks (on a character boundary).
+pub fn edit(doc: &mut String, noise: &[&str], span: usize, next: &mut impl FnMut(usize) -> usize) {
+    let boundary = |d: &String, mut at: usize| {
+        while !d.is_char_boundary(at) {
+            at -= 1;
+        }
+        at
+    };
+    let at = boundary(doc, next(doc.len() + 1));
+    let piece = noise[next(noise.len())];
+    let end = boundary(doc, (at + next(span + 1)).min(doc.len()));
+    match next(3) {
+        0 => doc.insert_str(at, piece),
+        1 => doc.replace_range(at..end, piece),
+        _ => doc.replace_range(at..end, ""),
+    }
+}
+
 /// Every node of a YAML tree with its path, tag, position and text, in order: two trees compared
 /// line by line show where they first differ.
 pub fn flat(n: &Node, path: &str, out: &mut Vec<String>) {

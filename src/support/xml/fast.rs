@@ -357,28 +357,7 @@ mod tests {
             for _ in 0..400 {
                 let mut d = doc.clone();
                 for _ in 0..1 + next(3) {
-                    let mut at = next(d.len() + 1);
-                    while !d.is_char_boundary(at) {
-                        at -= 1;
-                    }
-                    let noise = NOISE[next(NOISE.len())];
-                    match next(3) {
-                        0 => d.insert_str(at, noise),
-                        1 => {
-                            let mut end = (at + 1 + next(4)).min(d.len());
-                            while !d.is_char_boundary(end) {
-                                end -= 1;
-                            }
-                            d.replace_range(at..end, noise);
-                        }
-                        _ => {
-                            let mut end = (at + 1 + next(8)).min(d.len());
-                            while !d.is_char_boundary(end) {
-                                end -= 1;
-                            }
-                            d.replace_range(at..end, "");
-                        }
-                    }
+                    crate::support::testing::edit(&mut d, NOISE, 8, &mut next);
                 }
                 agrees(&d);
             }

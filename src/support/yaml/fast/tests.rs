@@ -110,20 +110,7 @@ fn every_small_change_is_read_the_same_or_left_to_the_general_parser() {
         for _ in 0..300 {
             let mut d = doc.clone();
             for _ in 0..1 + next(3) {
-                let mut at = next(d.len() + 1);
-                while !d.is_char_boundary(at) {
-                    at -= 1;
-                }
-                let noise = NOISE[next(NOISE.len())];
-                let mut end = (at + next(6)).min(d.len());
-                while !d.is_char_boundary(end) {
-                    end -= 1;
-                }
-                match next(3) {
-                    0 => d.insert_str(at, noise),
-                    1 => d.replace_range(at..end, noise),
-                    _ => d.replace_range(at..end, ""),
-                }
+                crate::support::testing::edit(&mut d, NOISE, 6, &mut next);
             }
             tried += 1;
             fast += usize::from(agrees(&d));
