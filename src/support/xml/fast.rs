@@ -173,7 +173,7 @@ fn start_tag(text: &str, start: usize, (line, col): (u32, u32)) -> Option<(XmlEl
     // Sized from the tag (up to its first `>`, which may be in a value): one allocation each.
     let tag = memchr::memchr(b'>', &b[i..]).map_or(&b[i..], |e| &b[i..i + e]);
     let mut attr_text = String::with_capacity(tag.len());
-    let mut attr_spans: Vec<AttrSpan> = Vec::with_capacity(tag.iter().filter(|&&c| c == b'=').count());
+    let mut attr_spans: Vec<AttrSpan> = Vec::with_capacity(memchr::memchr_iter(b'=', tag).count());
     loop {
         let after = skip_space(b, i);
         match b.get(after)? {
@@ -203,7 +203,7 @@ fn start_tag(text: &str, start: usize, (line, col): (u32, u32)) -> Option<(XmlEl
         let value_at = eq + 2;
         let len = memchr::memchr(quote, &b[value_at..])?;
         let raw = &text[value_at..value_at + len];
-        if raw.bytes().any(|c| matches!(c, b'<' | b'\t' | b'\n')) {
+        if memchr::memchr3(b'<', b'\t', b'\n', raw.as_bytes()).is_some() {
             return None;
         }
         // Names are compared as `parse` stores them: one attribute of a name per element.
