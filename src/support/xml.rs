@@ -10,6 +10,12 @@ use quick_xml::reader::Reader;
 /// parser gives back exactly the original: `& < > " '`, and tab, newline and carriage return as
 /// character references (a literal newline in an attribute would be read back as a space).
 pub fn escape_into(s: &str, out: &mut String) {
+    // Most values need nothing escaped: checked without an early exit, which the compiler vectorises.
+    let special = |b: &u8| matches!(b, b'&' | b'<' | b'>' | b'"' | b'\'' | b'\n' | b'\t' | b'\r');
+    if !s.as_bytes().iter().fold(false, |any, b| any | special(b)) {
+        out.push_str(s);
+        return;
+    }
     // Everything escaped is ASCII, so each byte found is a character of its own: the text between
     // two of them is copied in one piece.
     let mut done = 0;
