@@ -179,7 +179,7 @@ for shape in $SHAPES; do
         D=$(fleet "$shape" "$inst")
         files=$(( inst * CONTAINERS ))
         FILES[$shape]="${FILES[$shape]:-} $files"
-        # The largest fleets: fewer runs, to keep the whole within about 15 minutes on 2 cores.
+        # The largest fleets: fewer runs, to keep the whole within about 10 minutes on 2 cores.
         runs=$RUNS rss_runs=$RSS_RUNS
         [ "$files" -ge 3000 ] && [ "$runs" -gt 3 ] && runs=3
         [ "$files" -ge 3000 ] && rss_runs=1
