@@ -576,25 +576,31 @@ pub fn load_for_rendering(repo: &Repository, name: &str) -> Staged<Environment> 
 /// is probably a mistake, and is a warning. An instance's lower layers include the `defaults:`
 /// block; `containerOverrides` are left alone (their lower layer is each container's instance).
 fn nulls_removing_nothing(tree: &Value, diags: &mut Diagnostics) {
-    fn walk(v: &Value, path: &str, lower: Option<&Value>, diags: &mut Diagnostics) {
+    /// `path`: the map's YAML path, a buffer extended and cut back on the way (a fleet has a hundred
+    /// thousand keys, and a `null` is rare).
+    fn walk(v: &Value, path: &mut String, lower: Option<&Value>, diags: &mut Diagnostics) {
         let value::Kind::Map(fields) = &v.kind else { return };
         for f in fields {
-            let here =
-                if path.is_empty() { quote_path_key(&f.key) } else { format!("{path}.{}", quote_path_key(&f.key)) };
+            let len = path.len();
+            if !path.is_empty() {
+                path.push('.');
+            }
+            push_path_key(path, &f.key);
             let below = lower.and_then(|l| l.get(&f.key));
             if f.value.is_removed() {
                 if f.value.overrode.is_empty() && below.is_none() {
                     diags.push(
                         Diagnostic::warning(
                             Some(f.value.origin.location()),
-                            format!("`{here}: null` removes nothing: no lower layer sets it"),
+                            format!("`{path}: null` removes nothing: no lower layer sets it"),
                         )
                         .with_help("remove the line, or check the key's spelling and place"),
                     );
                 }
-                continue;
+            } else {
+                walk(&f.value, path, below, diags);
             }
-            walk(&f.value, &here, below, diags);
+            path.truncate(len);
         }
     }
     let defaults = tree.get("defaults");
@@ -606,7 +612,9 @@ fn nulls_removing_nothing(tree: &Value, diags: &mut Diagnostics) {
                 .map(|inst| {
                     let mut found = Diagnostics::new();
                     let without = inst.value.without(&["containers", "containerOverrides"]);
-                    walk(&without, &format!("instances.{}", quote_path_key(&inst.key)), defaults, &mut found);
+                    let mut path = String::from("instances.");
+                    push_path_key(&mut path, &inst.key);
+                    walk(&without, &mut path, defaults, &mut found);
                     found
                 })
                 .collect();
@@ -617,7 +625,7 @@ fn nulls_removing_nothing(tree: &Value, diags: &mut Diagnostics) {
         if let value::Kind::Map(fields) = &mut top.kind {
             fields.push(f.clone());
         }
-        walk(&top, "", None, diags);
+        walk(&top, &mut String::new(), None, diags);
     }
 }
 
@@ -793,7 +801,7 @@ fn collect_secrets<T: SecretTree>(
                     if !path.is_empty() {
                         path.push('.');
                     }
-                    path.push_str(&quote_path_key(key));
+                    push_path_key(&mut path, key);
                     let (mut slots, mut found) = (Vec::new(), Diagnostics::new());
                     collect_secrets(value, file, &mut path, &mut slots, &mut found, shared);
                     (slots, found)
@@ -811,17 +819,27 @@ fn collect_secrets<T: SecretTree>(
             if !path.is_empty() {
                 path.push('.');
             }
-            path.push_str(&quote_path_key(key));
+            push_path_key(path, key);
             collect_secrets(value, file, path, out, diags, shared);
             path.truncate(len);
         }
     } else if let Some(items) = node.items() {
         for (i, item) in items.iter().enumerate() {
             let len = path.len();
-            path.push_str(&format!("[{i}]"));
+            use std::fmt::Write as _;
+            let _ = write!(path, "[{i}]");
             collect_secrets(item, file, path, out, diags, shared);
             path.truncate(len);
         }
+    }
+}
+
+/// Appends `quote_path_key(key)` to `path`, without an allocation for a key that needs no quotes.
+fn push_path_key(path: &mut String, key: &str) {
+    if key.contains(['.', '"', '[', ']']) || key.is_empty() {
+        path.push_str(&quote_path_key(key));
+    } else {
+        path.push_str(key);
     }
 }
 
