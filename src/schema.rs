@@ -99,6 +99,9 @@ pub struct ElementDef {
     /// name: a fleet's review looks up every attribute and element of every container, several times.
     attr_index: NameMap,
     child_index: NameMap,
+    /// Whether one of its attributes is sensitive or written by nlserver: the attributes rendering
+    /// carries over from a deployed file, with those that look encrypted (`render::carry`).
+    pub keeps_attributes: bool,
 }
 
 impl ElementDef {
@@ -176,6 +179,7 @@ impl Schema {
                 order: 0,
                 attr_index: NameMap::default(),
                 child_index: NameMap::default(),
+                keeps_attributes: false,
             }],
             by_path: NameMap::default(),
             root: 0,
@@ -197,6 +201,7 @@ impl Schema {
                     order: schema.elements.len(),
                     attr_index: NameMap::default(),
                     child_index: NameMap::default(),
+                    keeps_attributes: false,
                 };
                 let parent = parent_path(&path).to_string();
                 let idx = schema.elements.len();
@@ -233,6 +238,8 @@ impl Schema {
             for (i, a) in def.attributes.iter().enumerate() {
                 def.attr_index.entry(a.name.as_str().into()).or_insert(i);
             }
+            def.keeps_attributes = def.attributes.iter().any(|a| a.sensitive)
+                || NLSERVER_OWNED.iter().any(|(path, _, _)| *path == def.path);
             // Of two children of one name, the first is the one found, as a search in order finds it.
             for &c in &def.children {
                 def.child_index.entry(names[c].as_str().into()).or_insert(c);

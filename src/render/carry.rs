@@ -23,6 +23,10 @@ pub fn carry_over(rendered: &mut Element, deployed: &XmlElement, origin: &Origin
 /// encrypted by nlserver is carried (and masked) even on an attribute the schema does not know.
 fn carried(def: &ElementDef, name: &str, value: &str) -> Option<bool> {
     let encrypted = crate::schema::looks_encrypted(value);
+    // Most elements have no attribute to keep: only a value that looks encrypted is, with no lookup.
+    if !encrypted && !def.keeps_attributes {
+        return None;
+    }
     let sensitive = def.attr(name).is_some_and(|a| a.sensitive) || encrypted;
     (nlserver_owned(&def.path, name).is_some() || sensitive).then_some(sensitive)
 }
