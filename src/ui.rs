@@ -91,7 +91,8 @@ impl Ui {
         }
     }
 
-    fn took(&self, what: &str, took: std::time::Duration) {
+    /// With -v, how long something took.
+    pub fn took(&self, what: &str, took: std::time::Duration) {
         if self.verbose {
             self.note(&format!("{what} in {} ms", took.as_millis()));
         }

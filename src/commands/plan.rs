@@ -24,13 +24,23 @@ pub fn run(ctx: &mut Ctx, args: &ReviewArgs, out: &Path) -> Status {
     ctx.ui.timings(&p.timings);
     let started = std::time::Instant::now();
     let inputs = std::mem::take(&mut p.inputs);
-    let planfile = PlanFile::of_review(&mut p, inputs);
-    if let Err(d) = plan::file::write(out, &planfile) {
-        return ctx.fail(d);
-    }
-    ctx.ui.timing(&format!("wrote the plan ({})", crate::ui::count(planfile.containers.len(), "container")), started);
+    let written = p.take_written();
+    // The plan file is assembled and written while the review is formatted: neither needs the other.
+    let (color, quiet) = (ctx.ui.color_out, ctx.ui.quiet);
+    let (written, shown) = rayon::join(
+        || {
+            let planfile = PlanFile::of_review(&p, written, inputs);
+            plan::file::write(out, &planfile).map(|()| (planfile, started.elapsed()))
+        },
+        || review::format::print(&p.review, args.format, color, quiet),
+    );
+    let (planfile, took) = match written {
+        Ok(w) => w,
+        Err(d) => return ctx.fail(d),
+    };
+    ctx.ui.took(&format!("wrote the plan ({})", crate::ui::count(planfile.containers.len(), "container")), took);
     let started = std::time::Instant::now();
-    ctx.ui.print(&review::format::print(&p.review, args.format, ctx.ui.color_out, ctx.ui.quiet));
+    ctx.ui.print(&shown);
     ctx.ui.timing("printed the review", started);
     let changes = planfile.has_changes();
     ctx.ui.note(&if changes {

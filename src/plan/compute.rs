@@ -53,6 +53,13 @@ pub struct Planned {
 }
 
 impl Planned {
+    /// The digest and the text (empty when not kept) of each rendered file, taken out: what a plan
+    /// file records of them.
+    pub fn take_written(&mut self) -> Vec<(String, String)> {
+        let digests = std::mem::take(&mut self.rendered_digests);
+        self.rendered.iter_mut().zip(digests).map(|(f, digest)| (digest, std::mem::take(&mut f.content))).collect()
+    }
+
     /// The review alone, as the process is about to end: the decrypted secrets are dropped, which
     /// wipes them. Nothing else holds a plaintext (rendered texts carry placeholders, and each
     /// deployed text was dropped once compared), so the fleet's trees are not freed one by one,

@@ -100,11 +100,18 @@ impl PlanFile {
 
     /// The plan of a review made for one (`plan::compute::for_plan`), taking over its rendered texts
     /// (the files the plan writes) and their digests.
-    pub fn of_review(p: &mut crate::plan::compute::Planned, inputs: BTreeMap<String, String>) -> PlanFile {
-        debug_assert_eq!(p.rendered_digests.len(), p.rendered.len());
-        let texts = p.rendered.iter_mut().zip(std::mem::take(&mut p.rendered_digests)).map(|(f, digest)| {
-            (f.instance.as_str(), f.container.as_str(), Text::Digested(digest, std::mem::take(&mut f.content)))
-        });
+    /// `written` holds the texts and digests taken out of it (`Planned::take_written`), so that the
+    /// review can be printed from it meanwhile.
+    pub fn of_review(
+        p: &crate::plan::compute::Planned,
+        written: Vec<(String, String)>,
+        inputs: BTreeMap<String, String>,
+    ) -> PlanFile {
+        debug_assert_eq!(written.len(), p.rendered.len());
+        let texts =
+            p.rendered.iter().zip(written).map(|(f, (digest, content))| {
+                (f.instance.as_str(), f.container.as_str(), Text::Digested(digest, content))
+            });
         // The steps as the review shows them: each file's actions.
         let shown = p.review.files.iter().map(|f| f.actions.clone()).collect();
         PlanFile::assemble(&p.env, inputs, texts.collect(), &p.deployed, &p.steps, Some(shown))
