@@ -6,7 +6,7 @@
 # Settings (environment variables):
 #   BENCH_SHAPES repository shapes                        (default "per-instance one-file one-file-age-cli")
 #   BENCH_SIZES  instances per fleet, 5 containers each   (default "200 1000": 1,000 and 5,000 files; a
-#                one-file fleet stops at 600 instances, 3,000 files: nlconf reads YAML files up to 8 MB)
+#                one-file fleet of 1,000 instances is 12.7 MB of YAML, under the 32 MB nlconf reads)
 #   BENCH_RUNS   timed runs per command                   (default 10; the largest fleet uses at most 3)
 #   BENCH_RSS_RUNS runs under /usr/bin/time for peak RSS  (default 3; 1 on the largest fleet)
 #   BENCH_DIR    where fleets are generated and cached    (default ${TMPDIR:-/tmp}/nlconf-bench)
@@ -24,8 +24,8 @@ RSS_RUNS=${BENCH_RSS_RUNS:-3}
 BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/nlconf-bench}
 OUT=${BENCH_OUT:-$ROOT/target/bench/report.md}
 CONTAINERS=5
-# The most instances a one-file fleet holds: about 12.7 KB of YAML each, under the 8 MB nlconf reads.
-ONE_FILE_MAX=600
+# The most instances a one-file fleet holds: about 12.7 KB of YAML each, under the 32 MB nlconf reads.
+ONE_FILE_MAX=2500
 
 log() { printf '%s\n' "$*" >&2; }
 
@@ -181,7 +181,7 @@ for shape in $SHAPES; do
         FILES[$shape]="${FILES[$shape]:-} $files"
         # The largest fleets: fewer runs, to keep the whole within about 10 minutes on 2 cores.
         runs=$RUNS rss_runs=$RSS_RUNS
-        [ "$files" -ge 3000 ] && [ "$runs" -gt 3 ] && runs=3
+        [ "$files" -ge 3000 ] && [ "$runs" -gt 5 ] && runs=5
         [ "$files" -ge 3000 ] && rss_runs=1
         export NLCONF_AGE_IDENTITY="$D/identity.txt"
         yaml=$(du -sk --apparent-size "$D/environments" | awk '{ print $1 }')
@@ -219,7 +219,7 @@ top=plan; [ "$HAS_PLAN" = 1 ] || top=diff
     echo
     echo "- machine: $cpu; $NPROC CPUs${BENCH_CPUS:+, pinned to CPUs $BENCH_CPUS with taskset}; $mem RAM; $(uname -sr); load average before the run: $LOAD_BEFORE"
     echo "- nlconf: $commit ($("$N" --version)), release build"
-    echo "- medians of $RUNS runs (3 from 3,000 files; wall time: $timer); peak RSS: median of $RSS_RUNS runs (1 from 3,000 files)${GNU_TIME:+, GNU time %M}"
+    echo "- medians of $RUNS runs (5 from 3,000 files; wall time: $timer); peak RSS: median of $RSS_RUNS runs (1 from 3,000 files)${GNU_TIME:+, GNU time %M}"
     echo "- fleets: \`cargo run --release --example fleet\`, 5 containers per instance, ~10 KB per file, 1.5 secrets per instance, 10% of the deployed files drifted; shapes: \`per-instance\` (one YAML file per instance), \`one-file\` (the whole environment in one file), \`one-file-age-cli\` (the same, its secrets encrypted with the age command, without nlconf's binding header); diff and plan run with the key at hand (NLCONF_AGE_IDENTITY); \`diff -ru\` compares the same fleet's rendered and deployed trees, timed in the same run"
     echo
     echo "| shape | files | YAML | \`diff -ru\` | validate | diff | $top | $top / diff -ru | $top peak RSS |"

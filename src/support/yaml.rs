@@ -13,8 +13,9 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag as YamlTag};
 use crate::diag::{Diagnostic, Location};
 use crate::support::fs::{FileKind, InputError, read_input};
 
-/// Largest YAML file nlconf reads (8 MB): configuration, not data.
-pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+/// Largest YAML file nlconf reads (32 MB): configuration, not data. A whole environment of a
+/// thousand instances in one file is about 13 MB.
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 /// Deepest nesting accepted; real configurations stay below 15.
 pub const MAX_DEPTH: usize = 64;
 /// Most nodes that aliases may copy in one file (a guard against "billion laughs").

@@ -222,7 +222,7 @@ fn a_fifty_megabyte_file() {
     refused(
         &repo,
         "
-        environments/prod/override.yaml:1:1: error: file is 50.0 MB; nlconf reads YAML files up to 8 MB
+        environments/prod/override.yaml:1:1: error: file is 50.0 MB; nlconf reads YAML files up to 32 MB
           help: split the configuration into several files in the environment folder
         ",
     );
@@ -287,6 +287,25 @@ fn an_unknown_top_level_key() {
         "
         environments/prod/override.yaml:1:1: error: unknown key `instance` in the environment
           help: did you mean `instances`?
+        ",
+    );
+}
+
+/// Each rendered file names its container in an XML comment, which cannot hold `--`: such a name
+/// would write a file that ACC's parser refuses.
+#[test]
+fn a_container_name_with_two_hyphens() {
+    refused(
+        &prod_with(
+            "
+            instances:
+              mkt_prod:
+                containers:
+                  web--3: { host: acc-web3.prod.nwo.example.net }
+            ",
+        ),
+        "
+        environments/prod/override.yaml:4:7: error: container name `web--3`: use letters, digits, `_` and `-` only, without `--` (it names a folder, and a comment in its files)
         ",
     );
 }
