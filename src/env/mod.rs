@@ -903,10 +903,14 @@ fn required<'a>(diags: &mut Diagnostics, parent: &'a Value, key: &str, what: &st
 }
 
 /// Letters, digits, `_` and `-`: a name that is also a file or folder name (environments,
-/// instances, containers), so never `/`, `..` or empty.
+/// instances, containers), so never `/`, `..` or empty; and never `--`, which an XML comment cannot
+/// hold (each rendered file names its environment, instance and container in one).
 pub fn name_ok(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') && !name.contains("--")
 }
+
+/// What `name_ok` asks, for messages.
+pub const NAME_RULE: &str = "use letters, digits, `_` and `-` only, without `--`";
 
 /// An environment name, as given on the command line or in a plan file.
 pub fn check_env_name(name: &str) -> Result<(), Diagnostic> {
@@ -914,7 +918,7 @@ pub fn check_env_name(name: &str) -> Result<(), Diagnostic> {
         return Ok(());
     }
     let shown: String = name.chars().take(64).flat_map(char::escape_default).collect();
-    Err(Diagnostic::error(None, format!("environment name `{shown}`: use letters, digits, `_` and `-` only"))
+    Err(Diagnostic::error(None, format!("environment name `{shown}`: {NAME_RULE}"))
         .with_help("it names a folder under environments/"))
 }
 
@@ -1100,7 +1104,7 @@ fn load_instance(
     if !name_ok(name) {
         diags.error(
             field.key_origin.location(),
-            format!("instance name `{name}`: use letters, digits, `_` and `-` only (it names config-{name}.xml)"),
+            format!("instance name `{name}`: {NAME_RULE} (it names config-{name}.xml, and a comment in it)"),
         );
         return None;
     }
@@ -1187,7 +1191,7 @@ fn load_instance(
             if !name_ok(cname) {
                 diags.error(
                     cf.key_origin.location(),
-                    format!("container name `{cname}`: use letters, digits, `_` and `-` only"),
+                    format!("container name `{cname}`: {NAME_RULE} (it names a folder, and a comment in its files)"),
                 );
                 continue;
             }

@@ -35,12 +35,8 @@ pub struct Outcome {
 pub fn run(repo: &Repository, req: &Request) -> Staged<Outcome> {
     let (env_name, instance) = (req.env, req.instance);
     repo.environment_files(env_name).map_err(Diagnostics::from)?;
-    if instance.is_empty() || !instance.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        return Err(Diagnostic::error(
-            None,
-            format!("instance name `{instance}`: use letters, digits, `_` and `-` only"),
-        )
-        .into());
+    if !crate::env::name_ok(instance) {
+        return Err(Diagnostic::error(None, format!("instance name `{instance}`: {}", crate::env::NAME_RULE)).into());
     }
     let out_path = repo.env_dir(env_name).join(format!("{instance}.yaml"));
     let shown_out = repo.display(&out_path);

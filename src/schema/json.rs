@@ -126,7 +126,7 @@ fn shape(s: &Shape) -> Json {
             ("type", json!(["object", "null"])),
             (
                 "propertyNames",
-                json!({ "pattern": keys::NAME_PATTERN, "patternErrorMessage": "Use letters, digits, `_` and `-` only." }),
+                json!({ "pattern": keys::NAME_PATTERN, "patternErrorMessage": "Use letters, digits, `_` and `-` only, without `--`." }),
             ),
             ("additionalProperties", shape(each)),
         ]),

@@ -55,7 +55,9 @@ pub enum Default {
 }
 
 /// Names of instances and containers (see `env::name_ok`).
-pub const NAME_PATTERN: &str = "^[A-Za-z0-9_-]+$";
+/// No lookaround (not every editor's regex engine has it), and no nested ambiguity (no backtracking
+/// blow-up while typing).
+pub const NAME_PATTERN: &str = "^-?(?:[A-Za-z0-9_]+-)*[A-Za-z0-9_]+-?$|^-$";
 
 const fn key(name: &'static str, shape: Shape, doc: &'static str) -> Key {
     Key { name, shape, default: Default::None, doc }

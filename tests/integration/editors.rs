@@ -149,6 +149,21 @@ fn a_misspelt_environment_key_fails_the_schema_as_it_fails_validate() {
 }
 
 #[test]
+fn container_names_agree_with_validate() {
+    let v = validator(&schema());
+    let container = |name: &str| {
+        format!("instances: {{ mkt_stage: {{ containers: {{ \"{name}\": {{ host: h.example.com }} }} }} }}")
+    };
+    for name in ["app-3", "-app3", "app3-", "a_b-c-d", "-"] {
+        agree(&v, &container(name), true);
+    }
+    // Each rendered file names its container in an XML comment, which cannot hold `--`.
+    for name in ["app--3", "--", "a-b---c", "app3--"] {
+        agree(&v, &container(name), false);
+    }
+}
+
+#[test]
 fn a_wrong_enumeration_value_fails_the_schema_as_it_fails_validate() {
     let v = validator(&schema());
     agree(&v, "defaults: { serverconf: { shared: { urlPermission: { action: block } } } }", false);
