@@ -64,7 +64,7 @@ impl SetTarget {
             .map_err(|e| Diagnostic::error(None, format!("cannot encrypt: {e}")))?;
         drop(value);
         let file = &sources.files[index];
-        let new_text = edit(&file.text, &keys, &ct).map_err(|e| {
+        let new_text = edit(&file.text, &keys, &ct.to_text()).map_err(|e| {
             let message = format!("cannot set {canonical}: {}", e.message);
             match e.at {
                 Some((line, col)) => Diagnostic::at(Location::new(&file.display, line, col), message),
@@ -175,21 +175,44 @@ fn choose_file(sources: &env::Sources, keys: &[String]) -> Option<usize> {
 }
 
 /// The file's text with the ciphertext at `keys`, checked by parsing it back.
-fn edit(text: &str, keys: &[String], ct: &Ciphertext) -> Result<String, yamledit::EditError> {
-    let wanted = ct.to_text();
-    let new_text = yamledit::set_age_block(text, keys, &wanted)?;
-    // (Checks of nlconf's own edit: a failure is a bug, and names no place in the user's file.)
+fn edit(text: &str, keys: &[String], wanted: &str) -> Result<String, yamledit::EditError> {
+    let new_text = yamledit::set_age_block(text, keys, wanted)?;
+    landed(&new_text, &[(keys, wanted)])?;
+    Ok(new_text)
+}
+
+/// A secret to rekey, why, and its path's keys and new ciphertext (or why there are none).
+type Encrypted = (SecretId, &'static str, Result<(Vec<String>, String), String>);
+
+/// Every secret of `encrypted` set in `text` at once, or `Err` when one of them cannot be (its
+/// path, its encryption, or its place in the file): then they are set one at a time, which says why.
+fn edit_all(text: &str, encrypted: &[Encrypted]) -> Result<String, ()> {
+    let mut edits = Vec::with_capacity(encrypted.len());
+    for (_, _, result) in encrypted {
+        let (keys, ct) = result.as_ref().map_err(|_| ())?;
+        edits.push((keys.as_slice(), ct.as_str()));
+    }
+    let new_text = yamledit::replace_age_blocks(text, &edits).ok().flatten().ok_or(())?;
+    landed(&new_text, &edits).map_err(|_| ())?;
+    Ok(new_text)
+}
+
+/// Checks of nlconf's own edit, reading the edited text once: each path holds its `!age` block. A
+/// failure is a bug, and names no place in the user's file.
+fn landed(new_text: &str, edits: &[(&[String], &str)]) -> Result<(), yamledit::EditError> {
     let bug = |message: String| yamledit::EditError { at: None, message };
     let (root, _) =
-        yaml::parse(&new_text, Path::new("-")).map_err(|d| bug(format!("the edit would break the file ({d})")))?;
-    let mut node = &root;
-    for k in keys {
-        node = node.get(k).ok_or_else(|| bug("the edit did not land where expected".into()))?;
+        yaml::parse(new_text, Path::new("-")).map_err(|d| bug(format!("the edit would break the file ({d})")))?;
+    for (keys, wanted) in edits {
+        let mut node = &root;
+        for k in keys.iter() {
+            node = node.get(k).ok_or_else(|| bug("the edit did not land where expected".into()))?;
+        }
+        if node.tag != Tag::Age || node.as_str() != Some(wanted) {
+            return Err(bug("the edit did not produce the expected value".into()));
+        }
     }
-    if node.tag != Tag::Age || node.as_str() != Some(wanted.as_str()) {
-        return Err(bug("the edit did not produce the expected value".into()));
-    }
-    Ok(new_text)
+    Ok(())
 }
 
 fn write_keeping_mode(path: &Path, text: &str) -> std::io::Result<()> {
@@ -292,28 +315,50 @@ impl EnvSecrets {
         let mut lines = Vec::new();
         for (fi, list) in edits {
             let file = &self.sources.files[fi];
-            let mut text = file.text.clone();
             let mut done = Vec::new();
             let mut failed = Diagnostics::new();
-            for (id, reason) in list {
-                let slot = &self.sources.secrets[id.index()];
-                let Some(value) = values.get(id) else { continue };
-                let result = yamledit::parse_path(&slot.yaml_path)
-                    .map_err(|e| format!("{e} (secrets inside lists cannot be rekeyed)"))
-                    .and_then(|keys| {
-                        let binding = Binding::new(&self.name, &slot.yaml_path, &self.recipients);
-                        let ct = encrypt(value, &self.recipients, binding).map_err(|e| e.to_string())?;
-                        edit(&text, &keys, &ct).map_err(|e| e.message)
-                    });
-                match result {
-                    Ok(t) => {
-                        text = t;
-                        done.push(format!("rekeyed {}", self.describe(id, reason)));
-                    }
-                    Err(e) => failed
-                        .push(Diagnostic::at(slot.origin.location(), format!("{}: cannot rekey: {e}", slot.yaml_path))),
+            // Each secret encrypted anew, then every one set in one reading of the file.
+            let encrypted: Vec<Encrypted> = list
+                .iter()
+                .filter_map(|&(id, reason)| {
+                    let slot = &self.sources.secrets[id.index()];
+                    let value = values.get(id)?;
+                    let result = yamledit::parse_path(&slot.yaml_path)
+                        .map_err(|e| format!("{e} (secrets inside lists cannot be rekeyed)"))
+                        .and_then(|keys| {
+                            let binding = Binding::new(&self.name, &slot.yaml_path, &self.recipients);
+                            let ct = encrypt(value, &self.recipients, binding).map_err(|e| e.to_string())?;
+                            Ok((keys, ct.to_text()))
+                        });
+                    Some((id, reason, result))
+                })
+                .collect();
+            let text = match edit_all(&file.text, &encrypted) {
+                Ok(text) => {
+                    done.extend(
+                        encrypted.iter().map(|&(id, reason, _)| format!("rekeyed {}", self.describe(id, reason))),
+                    );
+                    text
                 }
-            }
+                // One at a time, to say which secret cannot be rekeyed and why.
+                Err(()) => {
+                    let mut text = file.text.clone();
+                    for (id, reason, result) in &encrypted {
+                        let slot = &self.sources.secrets[id.index()];
+                        match result.clone().and_then(|(keys, ct)| edit(&text, &keys, &ct).map_err(|e| e.message)) {
+                            Ok(t) => {
+                                text = t;
+                                done.push(format!("rekeyed {}", self.describe(*id, reason)));
+                            }
+                            Err(e) => failed.push(Diagnostic::at(
+                                slot.origin.location(),
+                                format!("{}: cannot rekey: {e}", slot.yaml_path),
+                            )),
+                        }
+                    }
+                    text
+                }
+            };
             if failed.has_errors() {
                 diags.extend(failed);
                 continue;

@@ -227,35 +227,13 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
         }
     }
     // Keep the file's line endings.
-    let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
+    let nl = line_ending(text);
     let mut out = String::with_capacity(text.len() + content.len() + 64);
     if let Some(f) = found {
-        let indent = " ".repeat(f.key_col + 2);
-        let start_b = byte_at(f.start);
-        let (header_end, body_end) = if f.block {
-            // Keep a comment on the `|` line; replace the body up to its last non-blank line.
-            let nl = text[start_b..].find('\n').map_or(text.len(), |i| start_b + i);
-            let body_end = line_start(text, byte_at(f.end));
-            (nl, trim_blank_lines_back(text, nl, body_end))
-        } else {
-            let end_b = flow_scalar_end(text, start_b).unwrap_or_else(|| byte_at(f.end));
-            let nl = text[end_b..].find('\n').map_or(text.len(), |i| end_b + i);
-            (end_b, nl)
-        };
-        let header_rest = text[if f.block { start_b } else { header_end }..header_end].trim_end_matches('\r');
-        let comment = match header_rest.find('#') {
-            Some(i) => &header_rest[header_rest[..i].trim_end().len()..],
-            None => "",
-        };
-        out.push_str(&text[..start_b]);
-        out.push_str("!age |");
-        out.push_str(if f.block { comment } else { text[header_end..body_end].trim_end_matches('\r') });
-        out.push_str(nl);
-        push_indented(&mut out, content, &indent, nl);
-        let rest = &text[body_end..];
-        let rest =
-            if f.block { rest } else { rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n')).unwrap_or(rest) };
-        out.push_str(rest);
+        let (range, replacement) = replacement(text, &byte_at, &f, content, nl);
+        out.push_str(&text[..range.start]);
+        out.push_str(&replacement);
+        out.push_str(&text[range.end..]);
         return Ok(out);
     }
     let (depth, at, indent) = match insert {
@@ -281,6 +259,136 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
     }
     out.push_str(&text[at..]);
     Ok(out)
+}
+
+fn line_ending(text: &str) -> &'static str {
+    if text.contains("\r\n") { "\r\n" } else { "\n" }
+}
+
+/// What replaces the value `f` (a scalar's text, or a block scalar's header and body) to make it
+/// `!age |` and `content`: the bytes replaced, and the new ones. A comment on the value's line stays.
+fn replacement(
+    text: &str,
+    byte_at: &dyn Fn(usize) -> usize,
+    f: &Found,
+    content: &str,
+    nl: &str,
+) -> (std::ops::Range<usize>, String) {
+    let indent = " ".repeat(f.key_col + 2);
+    let start_b = byte_at(f.start);
+    let (header_end, body_end) = if f.block {
+        // Keep a comment on the `|` line; replace the body up to its last non-blank line.
+        let nl = text[start_b..].find('\n').map_or(text.len(), |i| start_b + i);
+        let body_end = line_start(text, byte_at(f.end));
+        (nl, trim_blank_lines_back(text, nl, body_end))
+    } else {
+        let end_b = flow_scalar_end(text, start_b).unwrap_or_else(|| byte_at(f.end));
+        let nl = text[end_b..].find('\n').map_or(text.len(), |i| end_b + i);
+        (end_b, nl)
+    };
+    let header_rest = text[if f.block { start_b } else { header_end }..header_end].trim_end_matches('\r');
+    let comment = match header_rest.find('#') {
+        Some(i) => &header_rest[header_rest[..i].trim_end().len()..],
+        None => "",
+    };
+    let mut out = String::with_capacity(content.len() + 64);
+    out.push_str("!age |");
+    out.push_str(if f.block { comment } else { text[header_end..body_end].trim_end_matches('\r') });
+    out.push_str(nl);
+    push_indented(&mut out, content, &indent, nl);
+    // A single-line value's own line break is replaced too (the block ends with one).
+    let rest = &text[body_end..];
+    let end = if f.block {
+        body_end
+    } else if rest.starts_with("\r\n") {
+        body_end + 2
+    } else if rest.starts_with('\n') {
+        body_end + 1
+    } else {
+        body_end
+    };
+    (start_b..end, out)
+}
+
+/// Sets each of the scalars at `edits`' paths, which must all be there (as `secret rekey` finds
+/// them), to `!age |` and its content, finding them all in one reading of the file: editing a
+/// large file one secret at a time read it once per secret. `None` when one of the paths is not
+/// a scalar of a block map: `set_age_block`, one at a time, then says why.
+pub fn replace_age_blocks(text: &str, edits: &[(&[String], &str)]) -> Result<Option<String>, EditError> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let byte_at = |ci: usize| chars.get(ci).map_or(text.len(), |(b, _)| *b);
+    let wanted: std::collections::HashMap<&[String], usize> =
+        edits.iter().enumerate().map(|(i, (path, _))| (*path, i)).collect();
+    let mut found: Vec<Option<Found>> = edits.iter().map(|_| None).collect();
+    let mut parser = Parser::new_from_str(text);
+    let mut stack: Vec<Frame> = Vec::new();
+    while let Some(ev) = parser.next_event() {
+        let (event, span) = ev.map_err(|e| EditError::at(e.marker(), format!("invalid YAML: {}", e.info())))?;
+        let is_node_start =
+            matches!(event, Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..) | Event::Alias(_));
+        let mut value_path: Option<Vec<String>> = None;
+        let mut key_col = 0;
+        if is_node_start {
+            match stack.last_mut() {
+                None => value_path = Some(Vec::new()),
+                Some(Frame::Seq) => {}
+                Some(Frame::Map { path: p, pending, key_col: kc, .. }) => match pending.take() {
+                    Some(k) => {
+                        value_path = p.clone().map(|mut vp| {
+                            vp.push(k);
+                            vp
+                        });
+                        key_col = kc.unwrap_or(0);
+                    }
+                    None => {
+                        let Event::Scalar(k, ..) = &event else { return Ok(None) };
+                        *pending = Some(k.to_string());
+                        if kc.is_none() {
+                            *kc = Some(span.start.col());
+                        }
+                        continue;
+                    }
+                },
+            }
+        }
+        match event {
+            Event::Scalar(_, style, _, _) => {
+                if let Some(&i) = value_path.as_deref().and_then(|p| wanted.get(p)) {
+                    if let Some(Frame::Map { flow: true, .. }) = stack.last() {
+                        return Ok(None);
+                    }
+                    let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                    found[i] = Some(Found { start: span.start.index(), end: span.end.index(), block, key_col });
+                }
+            }
+            Event::MappingStart(..) => {
+                let flow = span.end.index() > span.start.index();
+                stack.push(Frame::Map { path: value_path, pending: None, flow, key_col: None });
+            }
+            Event::SequenceStart(..) => stack.push(Frame::Seq),
+            Event::SequenceEnd | Event::MappingEnd => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    let Some(found) = found.into_iter().collect::<Option<Vec<Found>>>() else { return Ok(None) };
+    let nl = line_ending(text);
+    let mut pieces: Vec<(std::ops::Range<usize>, String)> =
+        found.iter().zip(edits).map(|(f, (_, content))| replacement(text, &byte_at, f, content, nl)).collect();
+    pieces.sort_by_key(|(range, _)| range.start);
+    let mut out = String::with_capacity(text.len() + pieces.iter().map(|(_, r)| r.len()).sum::<usize>());
+    let mut at = 0;
+    for (range, new) in pieces {
+        if range.start < at {
+            return Ok(None);
+        }
+        out.push_str(&text[at..range.start]);
+        out.push_str(&new);
+        at = range.end;
+    }
+    out.push_str(&text[at..]);
+    Ok(Some(out))
 }
 
 fn push_indented(out: &mut String, content: &str, indent: &str, nl: &str) {

@@ -73,3 +73,47 @@ fn a_value_inside_a_flow_map_is_refused_where_it_stands() {
     assert!(e.message.contains("is in a flow map"), "{}", e.message);
     assert_eq!(e.at, Some((2, 8)));
 }
+
+/// Setting several values in one reading gives the text of setting them one after the other.
+#[test]
+fn several_values_at_once_as_one_at_a_time() {
+    let texts = [
+        "# top\na:\n  s: !age |  # rotated yearly\n    -----BEGIN-----\n    old\n    -----END-----\n\n  t: plain  # c\nb:\n  u: \"q # not a comment\"\n  v: 'x'\n",
+        "a:\r\n  s: one\r\n  t: !age |\r\n    old\r\n  z: 1\r\nb:\r\n  u: two\r\n  v: three # c\r\n",
+        "a:\n  urls:\n    - { s: 1 }\n  s: old\n  t: |\n    block\n\n\nb:\n  u: 1\n  v: 2",
+    ];
+    let paths = ["a.s", "a.t", "b.u", "b.v"];
+    let contents =
+        ["-----BEGIN AGE ENCRYPTED FILE-----\nAAAA\n-----END AGE ENCRYPTED FILE-----\n", ARMOR, "x\ny\n", ARMOR];
+    for text in texts {
+        let paths: Vec<Vec<String>> = paths
+            .iter()
+            .filter(|p| text.contains(&format!("\n  {}:", &p[2..])))
+            .map(|p| parse_path(p).unwrap())
+            .collect();
+        let mut one_by_one = text.to_string();
+        for (p, c) in paths.iter().zip(contents) {
+            one_by_one = set_age_block(&one_by_one, p, c).unwrap();
+        }
+        let edits: Vec<(&[String], &str)> = paths.iter().map(Vec::as_slice).zip(contents).collect();
+        assert_eq!(replace_age_blocks(text, &edits).unwrap().as_deref(), Some(one_by_one.as_str()), "{text:?}");
+        // In any order.
+        let reversed: Vec<_> = edits.iter().rev().copied().collect();
+        let mut backwards = text.to_string();
+        for (p, c) in &reversed {
+            backwards = set_age_block(&backwards, p, c).unwrap();
+        }
+        assert_eq!(replace_age_blocks(text, &reversed).unwrap().as_deref(), Some(backwards.as_str()));
+    }
+}
+
+/// A path that is not a value of a block map is left to `set_age_block`, which says why.
+#[test]
+fn several_values_at_once_leaves_what_it_cannot_do_to_one_at_a_time() {
+    let path = |p: &str| parse_path(p).unwrap();
+    let (missing, flow, s) = (path("a.missing"), path("b.c"), path("a.s"));
+    let text = "a:\n  s: 1\nb: {c: 2}\n";
+    assert_eq!(replace_age_blocks(text, &[(&s, ARMOR), (&missing, ARMOR)]).unwrap(), None);
+    assert_eq!(replace_age_blocks(text, &[(&s, ARMOR), (&flow, ARMOR)]).unwrap(), None);
+    assert!(replace_age_blocks("a: [\n", &[(&s, ARMOR)]).is_err());
+}
