@@ -21,8 +21,8 @@
 //! - `DIR/environments/fleet/recipients` and `DIR/identity.txt`: a freshly generated X25519 key pair.
 //!   Secrets are `!age` values, `ims.clientSecret` of each instance first, then
 //!   `shared.proxyConfig.proxyHTTP.password`, then `...proxyHTTPS.password`; encrypted with the `age`
-//!   crate and bound to their place with the header `nlconf secret rekey` writes (written here: rekey
-//!   parses a file twice per secret it binds, minutes for a whole fleet in one file), or with
+//!   crate and bound to their place with the header `nlconf secret rekey` writes (written here, so
+//!   that generating a fleet needs no second pass over its files), or with
 //!   `--age-cli` by the `age` command (`age -a -R recipients`), as a person encrypts by hand: without
 //!   nlconf's binding header (`--unbound`: the crate, without the header);
 //! - `DIR/rendered/<container>/config-<instance>.xml`: rendered by the real binary
