@@ -161,10 +161,12 @@ impl Environment {
     /// What the schema check finds in every container's `serverconf` (in parallel; the trees are
     /// dropped as they are checked): `load` runs it, and commands that render build the trees anyway.
     pub fn check_serverconf(&self) -> Diagnostics {
-        let pairs: Vec<(&Instance, &Container)> = self.containers().collect();
+        let shared = self.shared_serverconfs();
+        let pairs: Vec<(usize, &Container)> =
+            self.instances.iter().enumerate().flat_map(|(n, i)| i.containers.iter().map(move |c| (n, c))).collect();
         let found: Vec<Diagnostics> = pairs
             .par_iter()
-            .map(|(i, c)| match self.checked_serverconf(i, c) {
+            .map(|&(n, c)| match self.checked_serverconf_with(&self.instances[n], c, shared[n].as_ref()) {
                 Ok(tree) => tree.warnings,
                 Err(all) => all,
             })
@@ -184,6 +186,36 @@ impl Environment {
     /// Environments keep none of these trees (on a fleet they would be most of the memory): each is
     /// built when its file is rendered, and dropped once written.
     pub fn checked_serverconf(&self, inst: &Instance, c: &Container) -> Staged<Element> {
+        self.checked_serverconf_with(inst, c, None)
+    }
+
+    /// `shared_serverconf` of every instance, in order, checked in parallel.
+    pub fn shared_serverconfs(&self) -> Vec<Option<serverconf::Shared<'_>>> {
+        self.instances.par_iter().map(|i| self.shared_serverconf(i)).collect()
+    }
+
+    /// The instance's own `serverconf`, checked once for its containers (`checked_serverconf_with`):
+    /// `None` when the check finds anything.
+    pub fn shared_serverconf<'a>(&self, inst: &'a Instance) -> Option<serverconf::Shared<'a>> {
+        let place = serverconf::Place {
+            env: &self.name,
+            instance: &inst.name,
+            container: "",
+            defaults: self.defaults.as_ref(),
+            overrides: None,
+        };
+        serverconf::shared(inst.base.get("serverconf"), &self.secret_index, &place)
+    }
+
+    /// `checked_serverconf`, reusing the instance's own settings checked once (`shared_serverconf`)
+    /// for every part the container does not override: the same tree, without checking the
+    /// instance's settings again for each of its containers.
+    pub fn checked_serverconf_with(
+        &self,
+        inst: &Instance,
+        c: &Container,
+        shared: Option<&serverconf::Shared>,
+    ) -> Staged<Element> {
         let mut diags = Diagnostics::new();
         let place = serverconf::Place {
             env: &self.name,
@@ -192,7 +224,7 @@ impl Environment {
             defaults: self.defaults.as_ref(),
             overrides: c.overrides.as_ref(),
         };
-        let tree = container_serverconf(&mut diags, &inst.base, &place, &self.secret_index);
+        let tree = container_serverconf(&mut diags, &inst.base, &place, &self.secret_index, shared);
         diags.finish(tree)
     }
 }
@@ -202,15 +234,16 @@ fn container_serverconf(
     base: &Value,
     place: &serverconf::Place,
     secrets: &HashMap<Origin, SecretId>,
+    shared: Option<&serverconf::Shared>,
 ) -> Element {
     // The pipelined rules need to know whether an `ims:` block is there, even one with errors.
     let has_ims = base.get("ims").is_some();
     let mut tree = match place.overrides {
         Some(o) => {
             let settings = base.overlay(o);
-            serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets, place)
+            serverconf::build(diags, settings.get("serverconf"), &settings.origin, has_ims, secrets, place, shared)
         }
-        None => serverconf::build(diags, base.get("serverconf"), &base.origin, has_ims, secrets, place),
+        None => serverconf::build(diags, base.get("serverconf"), &base.origin, has_ims, secrets, place, shared),
     };
     without_db_password(&mut tree);
     tree

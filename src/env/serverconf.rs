@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::value::{Field, Kind, Origin, Value};
 use crate::diag::{Diagnostic, Diagnostics, did_you_mean};
@@ -107,7 +108,32 @@ fn path_to(v: &Value, key: &Origin) -> Option<String> {
     }
 }
 
+/// An instance's own `serverconf` checked once (`shared`), for its containers' checks to reuse:
+/// the part of a container's settings that it does not override is the instance's, the very same
+/// values (`Field::value` is shared, not copied), and checks into the very same elements. Only a
+/// check that found nothing is shared; the rules that look at the whole tree (pipelined) run on
+/// each container's.
+pub struct Shared<'a> {
+    value: &'a Value,
+    tree: Element,
+}
+
+/// Checks an instance's own settings for `Shared`: `None` when the check finds anything (each
+/// container's check then says it, at its place).
+pub fn shared<'a>(v: Option<&'a Value>, secrets: &HashMap<Origin, SecretId>, place: &Place) -> Option<Shared<'a>> {
+    let v = v?;
+    if !matches!(v.kind, Kind::Map(_)) {
+        return None;
+    }
+    let mut diags = Diagnostics::new();
+    let schema = Schema::get();
+    let tree = Checker { diags: &mut diags, schema, secrets, place, root: v }.element(schema.root(), v, None, None);
+    diags.is_empty().then_some(Shared { value: v, tree })
+}
+
 /// Validates `serverconf` and builds the tree. Problems go to `diags`; the tree holds what was valid.
+/// With `shared` (the instance's own settings, checked), what `v` shares with them is not checked
+/// again but copied from their tree.
 pub fn build(
     diags: &mut Diagnostics,
     v: Option<&Value>,
@@ -115,13 +141,14 @@ pub fn build(
     has_ims: bool,
     secrets: &HashMap<Origin, SecretId>,
     place: &Place,
+    shared: Option<&Shared>,
 ) -> Element {
     let schema = Schema::get();
     let empty = Value::empty_map(fallback.clone());
     let v = v.unwrap_or(&empty);
     let mut c = Checker { diags, schema, secrets, place, root: v };
     let mut root = match v.kind {
-        Kind::Map(_) => c.element(schema.root(), v, None),
+        Kind::Map(_) => c.element(schema.root(), v, None, shared.map(|s| (s.value, &s.tree))),
         _ => {
             c.diags
                 .error(v.origin.location(), format!("serverconf: expected a map of elements, found {}", v.kind_name()));
@@ -132,8 +159,24 @@ pub fn build(
     root
 }
 
+/// The checked counterpart, in `base`'s settings and tree, of the element `def` that `field` of
+/// `v` holds: the element when `base` holds the very same value (nothing to check again), or the
+/// settings and element to go on comparing with below.
+enum Base<'b> {
+    None,
+    Same(&'b Element),
+    Below(&'b Value, &'b Element),
+}
+
 impl Checker<'_> {
-    fn element(&mut self, def: &'static ElementDef, v: &Value, key: Option<(&str, &Field)>) -> Element {
+    /// `base`: the instance's settings at this element and their checked element (`Shared`).
+    fn element(
+        &mut self,
+        def: &'static ElementDef,
+        v: &Value,
+        key: Option<(&str, &Field)>,
+        base: Option<(&Value, &Element)>,
+    ) -> Element {
         let mut el = Element { name: &def.name, path: &def.path, attrs: Vec::new(), children: Vec::new(), text: None };
         if let Some((key_value, field)) = key
             && let Some(key_attr) = &def.key
@@ -157,7 +200,14 @@ impl Checker<'_> {
                     el.attrs.push(a);
                 }
             } else if let Some(child) = self.schema.child(def, &f.key) {
-                self.child(child, f, &mut el);
+                let base = base.and_then(|(bv, be)| bv.field(&f.key).map(|bf| (bf, be)));
+                match base {
+                    // The instance's very value: its elements, checked once.
+                    Some((bf, be)) if Arc::ptr_eq(&bf.value, &f.value) => {
+                        el.children.extend(be.children.iter().filter(|c| c.path == child.path).cloned());
+                    }
+                    _ => self.child(child, f, &mut el, base.map(|(bf, be)| (&*bf.value, be))),
+                }
             } else {
                 self.unknown(def, f);
             }
@@ -177,7 +227,9 @@ impl Checker<'_> {
         }
     }
 
-    fn child(&mut self, def: &'static ElementDef, f: &Field, parent: &mut Element) {
+    /// `base`: the instance's value of the same field, and the element that holds its checked
+    /// elements (`Shared`).
+    fn child(&mut self, def: &'static ElementDef, f: &Field, parent: &mut Element, base: Option<(&Value, &Element)>) {
         let v = &f.value;
         if def.text_content {
             match v.as_str() {
@@ -198,7 +250,11 @@ impl Checker<'_> {
             return;
         }
         match (&v.kind, def.repeatable, &def.key) {
-            (Kind::Map(_), false, _) if v.tag == Tag::None => parent.children.push(self.element(def, v, None)),
+            (Kind::Map(_), false, _) if v.tag == Tag::None => {
+                let below =
+                    base.and_then(|(bv, bp)| bp.children.iter().find(|c| c.path == def.path).map(|be| (bv, be)));
+                parent.children.push(self.element(def, v, None, below))
+            }
             (Kind::Map(_), true, Some(key)) if v.tag == Tag::None => {
                 for entry in v.fields() {
                     if entry.key.is_empty() {
@@ -210,7 +266,13 @@ impl Checker<'_> {
                     }
                     match &entry.value.kind {
                         Kind::Map(_) => {
-                            let el = self.element(def, &entry.value, Some((&entry.key, entry)));
+                            let el = match keyed_base(base, def, key, entry) {
+                                Base::Same(be) => be.clone(),
+                                Base::Below(bv, be) => {
+                                    self.element(def, &entry.value, Some((&entry.key, entry)), Some((bv, be)))
+                                }
+                                Base::None => self.element(def, &entry.value, Some((&entry.key, entry)), None),
+                            };
                             parent.children.push(el);
                         }
                         _ => self.diags.push(
@@ -231,7 +293,7 @@ impl Checker<'_> {
             (Kind::Seq(items), true, None) => {
                 for item in items {
                     match &item.kind {
-                        Kind::Map(_) => parent.children.push(self.element(def, item, None)),
+                        Kind::Map(_) => parent.children.push(self.element(def, item, None, None)),
                         _ => self.diags.error(
                             item.origin.location(),
                             format!(
@@ -523,6 +585,20 @@ impl Checker<'_> {
     }
 }
 
+/// The checked counterpart of `entry`, an element of repeatable `def` keyed by attribute `key`, in
+/// the instance's settings of the same field (`base`: its value and the element holding its
+/// elements).
+fn keyed_base<'b>(base: Option<(&'b Value, &'b Element)>, def: &ElementDef, key: &str, entry: &Field) -> Base<'b> {
+    let Some((bv, bp)) = base else { return Base::None };
+    let Some(bf) = bv.field(&entry.key) else { return Base::None };
+    let Some(be) = bp.children.iter().find(|c| {
+        c.path == def.path && c.attr(key).is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if *t == entry.key))
+    }) else {
+        return Base::None;
+    };
+    if Arc::ptr_eq(&bf.value, &entry.value) { Base::Same(be) } else { Base::Below(&bf.value, be) }
+}
+
 /// Attributes in case-insensitive name order, as in Adobe's own files.
 pub(crate) fn sort_attrs(attrs: &mut [Attr]) {
     attrs.sort_by(|a, b| attr_order(&a.name, &b.name));
@@ -539,3 +615,6 @@ pub fn is_xml_name(s: &str) -> bool {
     matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
+
+#[cfg(test)]
+mod tests;

@@ -11,6 +11,7 @@ use super::Steps;
 use crate::credentials::CredentialStep;
 use crate::deployed::{self, DeployedFile, Hosts, Reads, Source};
 use crate::diag::{Diagnostic, Diagnostics, Staged, Warned};
+use crate::env::serverconf::Shared;
 use crate::env::{Container, Environment, Instance, TargetKind};
 use crate::render::{Placeholder, RenderedFile, Templates};
 use crate::repo::Repository;
@@ -161,15 +162,22 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
         pairs.iter().map(|(i, c)| deployed::location(&req.repo.root, &env, req.source, i, c)).collect();
     let names: Vec<&str> = pairs.iter().map(|(i, _)| i.name.as_str()).collect();
     let fetched = deployed::prefetch(&locations, &names, req.hosts);
+    // Each instance's own settings checked once, for all its containers.
+    let shared = env.shared_serverconfs();
+    let shared_of: Vec<Option<&Shared>> =
+        env.instances.iter().zip(&shared).flat_map(|(i, s)| i.containers.iter().map(move |_| s.as_ref())).collect();
     let results: Vec<Staged<Reviewed>> = pairs
         .par_iter()
         .zip(locations.par_iter())
         .zip(fetched.into_par_iter())
-        .map(|(((i, c), loc), reads)| {
-            let pass = Pass { secrets: secrets.as_ref(), key: &key, texts };
+        .zip(shared_of.par_iter())
+        .map(|((((i, c), loc), reads), shared)| {
+            let pass = Pass { secrets: secrets.as_ref(), key: &key, texts, shared: *shared };
             review_container(&env, templates, req, (i, c, loc, reads), &pass)
         })
         .collect();
+    drop(shared_of);
+    drop(shared);
     let mut rendered = Vec::with_capacity(results.len());
     let mut rendered_digests = Vec::with_capacity(if texts == Texts::Written { results.len() } else { 0 });
     let mut deployed = Vec::with_capacity(results.len());
@@ -236,6 +244,8 @@ struct Pass<'a> {
     secrets: Option<&'a SecretStore>,
     key: &'a FingerprintKey,
     texts: Texts,
+    /// The container's instance's own settings, checked once (`Environment::shared_serverconf`).
+    shared: Option<&'a Shared<'a>>,
 }
 
 fn review_container(
@@ -245,8 +255,8 @@ fn review_container(
     (i, c, loc, reads): (&Instance, &Container, &crate::target::Location, Option<Reads>),
     pass: &Pass,
 ) -> Staged<Reviewed> {
-    let Pass { secrets, key, texts } = *pass;
-    let Warned { value: tree, warnings: mut diags } = env.checked_serverconf(i, c)?;
+    let Pass { secrets, key, texts, shared } = *pass;
+    let Warned { value: tree, warnings: mut diags } = env.checked_serverconf_with(i, c, shared)?;
     let result = (|| {
         let mut d = deployed::read_one_with(loc, i, c, reads)?;
         let mut f = templates.render_tree(env, i, c, tree, d.tree.as_ref())?;
