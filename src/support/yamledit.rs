@@ -60,6 +60,46 @@ enum Frame {
     Seq,
 }
 
+/// What an event is in the document being read.
+enum At {
+    /// A key of a map (its text is kept until its value comes).
+    Key,
+    /// A value, or anything that is not the start of a node: the YAMLPATH of a value (`None` in a
+    /// list, or for an event that starts no node) and the column of its key.
+    Node(Option<Vec<String>>, usize),
+}
+
+/// Where `event` (at column `col`) stands, given the maps and lists open around it; `None` for a
+/// key that is not a scalar (a complex key, which no YAMLPATH can name).
+fn at(stack: &mut [Frame], event: &Event, col: usize) -> Option<At> {
+    let is_node_start =
+        matches!(event, Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..) | Event::Alias(_));
+    if !is_node_start {
+        return Some(At::Node(None, 0));
+    }
+    match stack.last_mut() {
+        None => Some(At::Node(Some(Vec::new()), 0)),
+        Some(Frame::Seq) => Some(At::Node(None, 0)),
+        Some(Frame::Map { path: p, pending, key_col: kc, .. }) => match pending.take() {
+            Some(k) => {
+                let path = p.clone().map(|mut vp| {
+                    vp.push(k);
+                    vp
+                });
+                Some(At::Node(path, kc.unwrap_or(0)))
+            }
+            None => {
+                let Event::Scalar(k, ..) = event else { return None };
+                *pending = Some(k.to_string());
+                if kc.is_none() {
+                    *kc = Some(col);
+                }
+                Some(At::Key)
+            }
+        },
+    }
+}
+
 struct Found {
     start: usize,
     end: usize,
@@ -106,38 +146,13 @@ pub fn set_age_block(text: &str, path: &[String], content: &str) -> Result<Strin
         let end = span.end.index();
         let col = span.start.col();
         // Is this event a value (not a key) and what is its path?
-        let mut value_path: Option<Vec<String>> = None;
-        let mut key_col = 0;
-        let is_node_start =
-            matches!(event, Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..) | Event::Alias(_));
-        if is_node_start {
-            match stack.last_mut() {
-                None => {
-                    root_seen = true;
-                    value_path = Some(Vec::new());
-                }
-                Some(Frame::Seq) => {}
-                Some(Frame::Map { path: p, pending, key_col: kc, .. }) => match pending.take() {
-                    Some(k) => {
-                        value_path = p.clone().map(|mut vp| {
-                            vp.push(k);
-                            vp
-                        });
-                        key_col = kc.unwrap_or(0);
-                    }
-                    None => {
-                        if let Event::Scalar(k, ..) = &event {
-                            *pending = Some(k.to_string());
-                            if kc.is_none() {
-                                *kc = Some(col);
-                            }
-                            continue;
-                        }
-                        return Err(EditError::at(&span.start, "unsupported complex key".to_string()));
-                    }
-                },
-            }
-        }
+        let (value_path, key_col) = match at(&mut stack, &event, col) {
+            Some(At::Key) => continue,
+            Some(At::Node(path, key_col)) => (path, key_col),
+            None => return Err(EditError::at(&span.start, "unsupported complex key".to_string())),
+        };
+        // (Only the root's path is empty.)
+        root_seen |= value_path.as_ref().is_some_and(Vec::is_empty);
         match event {
             Event::Scalar(value, style, _, _) => {
                 let empty_plain = value.is_empty() && style == ScalarStyle::Plain;
@@ -324,33 +339,11 @@ pub fn replace_age_blocks(text: &str, edits: &[(&[String], &str)]) -> Result<Opt
     let mut stack: Vec<Frame> = Vec::new();
     while let Some(ev) = parser.next_event() {
         let (event, span) = ev.map_err(|e| EditError::at(e.marker(), format!("invalid YAML: {}", e.info())))?;
-        let is_node_start =
-            matches!(event, Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..) | Event::Alias(_));
-        let mut value_path: Option<Vec<String>> = None;
-        let mut key_col = 0;
-        if is_node_start {
-            match stack.last_mut() {
-                None => value_path = Some(Vec::new()),
-                Some(Frame::Seq) => {}
-                Some(Frame::Map { path: p, pending, key_col: kc, .. }) => match pending.take() {
-                    Some(k) => {
-                        value_path = p.clone().map(|mut vp| {
-                            vp.push(k);
-                            vp
-                        });
-                        key_col = kc.unwrap_or(0);
-                    }
-                    None => {
-                        let Event::Scalar(k, ..) = &event else { return Ok(None) };
-                        *pending = Some(k.to_string());
-                        if kc.is_none() {
-                            *kc = Some(span.start.col());
-                        }
-                        continue;
-                    }
-                },
-            }
-        }
+        let (value_path, key_col) = match at(&mut stack, &event, span.start.col()) {
+            Some(At::Key) => continue,
+            Some(At::Node(path, key_col)) => (path, key_col),
+            None => return Ok(None),
+        };
         match event {
             Event::Scalar(_, style, _, _) => {
                 if let Some(&i) = value_path.as_deref().and_then(|p| wanted.get(p)) {

@@ -117,3 +117,11 @@ fn several_values_at_once_leaves_what_it_cannot_do_to_one_at_a_time() {
     assert_eq!(replace_age_blocks(text, &[(&s, ARMOR), (&flow, ARMOR)]).unwrap(), None);
     assert!(replace_age_blocks("a: [\n", &[(&s, ARMOR)]).is_err());
 }
+
+/// A file of comments only (no root map yet) gets the keys at its end.
+#[test]
+fn a_file_of_comments_only_gets_the_keys_at_its_end() {
+    let out = set("# secrets of this environment\n", "a.b");
+    assert!(out.starts_with("# secrets of this environment\na:\n  b: !age |\n    -----BEGIN"), "{out}");
+    assert!(set("", "a").starts_with("a: !age |\n"));
+}
