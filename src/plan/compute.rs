@@ -162,22 +162,23 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
         pairs.iter().map(|(i, c)| deployed::location(&req.repo.root, &env, req.source, i, c)).collect();
     let names: Vec<&str> = pairs.iter().map(|(i, _)| i.name.as_str()).collect();
     let fetched = deployed::prefetch(&locations, &names, req.hosts);
-    // Each instance's own settings checked once, for all its containers.
-    let shared = env.shared_serverconfs();
-    let shared_of: Vec<Option<&Shared>> =
-        env.instances.iter().zip(&shared).flat_map(|(i, s)| i.containers.iter().map(move |_| s.as_ref())).collect();
-    let results: Vec<Staged<Reviewed>> = pairs
-        .par_iter()
-        .zip(locations.par_iter())
-        .zip(fetched.into_par_iter())
-        .zip(shared_of.par_iter())
-        .map(|((((i, c), loc), reads), shared)| {
-            let pass = Pass { secrets: secrets.as_ref(), key: &key, texts, shared: *shared };
-            review_container(&env, templates, req, (i, c, loc, reads), &pass)
+    // Instance by instance (in parallel, and each one's containers in parallel): its own settings
+    // checked once for all its containers, and dropped with the instance's last container.
+    let mut jobs = pairs.iter().zip(&locations).zip(fetched);
+    let by_instance: Vec<(&Instance, Vec<_>)> =
+        env.instances.iter().map(|i| (i, jobs.by_ref().take(i.containers.len()).collect())).collect();
+    let results: Vec<Staged<Reviewed>> = by_instance
+        .into_par_iter()
+        .flat_map_iter(|(inst, members)| {
+            let shared = env.shared_serverconf(inst);
+            let pass = Pass { secrets: secrets.as_ref(), key: &key, texts, shared: shared.as_ref() };
+            let reviewed: Vec<Staged<Reviewed>> = members
+                .into_par_iter()
+                .map(|(((i, c), loc), reads)| review_container(&env, templates, req, (i, c, loc, reads), &pass))
+                .collect();
+            reviewed
         })
         .collect();
-    drop(shared_of);
-    drop(shared);
     let mut rendered = Vec::with_capacity(results.len());
     let mut rendered_digests = Vec::with_capacity(if texts == Texts::Written { results.len() } else { 0 });
     let mut deployed = Vec::with_capacity(results.len());
