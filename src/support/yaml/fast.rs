@@ -500,18 +500,45 @@ impl<B: Build> Flow<'_, '_, B> {
         self.text.as_bytes().get(self.at).copied()
     }
 
+    /// Past an opening `{` or `[`: whether the collection closes at once (`close` right after it).
+    fn open(&mut self, close: u8) -> bool {
+        self.at += 1;
+        self.depth += 1;
+        self.spaces();
+        self.after_item(close) == Some(true)
+    }
+
+    /// After an item of a collection that ends with `close`: `Some(true)` past `close`, `Some(false)`
+    /// past a `,` that another item follows, `None` for anything else (the general parser decides).
+    fn separator(&mut self, close: u8) -> Option<bool> {
+        self.spaces();
+        match self.peek()? {
+            b',' => {
+                self.at += 1;
+                self.spaces();
+                (!matches!(self.peek(), Some(c) if c == close || c == b',')).then_some(false)
+            }
+            c if c == close => self.after_item(close),
+            _ => None,
+        }
+    }
+
+    /// Past `close` if it is next: the collection's end.
+    fn after_item(&mut self, close: u8) -> Option<bool> {
+        (self.peek() == Some(close)).then(|| {
+            self.at += 1;
+            self.depth -= 1;
+            true
+        })
+    }
+
     fn node(&mut self) -> Option<B::Tree> {
         self.p.deep(self.depth)?;
         let pos = self.p.pos(self.i, self.at);
         match self.peek()? {
             b'{' => {
-                self.at += 1;
-                self.depth += 1;
                 let mut entries: Vec<B::Entry> = Vec::new();
-                self.spaces();
-                if self.peek() == Some(b'}') {
-                    self.at += 1;
-                    self.depth -= 1;
+                if self.open(b'}') {
                     return Some(self.p.b.map(entries, pos));
                 }
                 loop {
@@ -530,51 +557,20 @@ impl<B: Build> Flow<'_, '_, B> {
                     self.spaces();
                     let value = self.node()?;
                     entries.push(self.p.b.entry(key, key_pos, value));
-                    self.spaces();
-                    match self.peek()? {
-                        b',' => {
-                            self.at += 1;
-                            self.spaces();
-                            if matches!(self.peek(), Some(b'}' | b',')) {
-                                return None;
-                            }
-                        }
-                        b'}' => {
-                            self.at += 1;
-                            self.depth -= 1;
-                            return Some(self.p.b.map(entries, pos));
-                        }
-                        _ => return None,
+                    if self.separator(b'}')? {
+                        return Some(self.p.b.map(entries, pos));
                     }
                 }
             }
             b'[' => {
-                self.at += 1;
-                self.depth += 1;
                 let mut items = Vec::new();
-                self.spaces();
-                if self.peek() == Some(b']') {
-                    self.at += 1;
-                    self.depth -= 1;
+                if self.open(b']') {
                     return Some(self.p.b.seq(items, pos));
                 }
                 loop {
                     items.push(self.node()?);
-                    self.spaces();
-                    match self.peek()? {
-                        b',' => {
-                            self.at += 1;
-                            self.spaces();
-                            if matches!(self.peek(), Some(b']' | b',')) {
-                                return None;
-                            }
-                        }
-                        b']' => {
-                            self.at += 1;
-                            self.depth -= 1;
-                            return Some(self.p.b.seq(items, pos));
-                        }
-                        _ => return None,
+                    if self.separator(b']')? {
+                        return Some(self.p.b.seq(items, pos));
                     }
                 }
             }
