@@ -49,23 +49,64 @@ pub fn substitute(content: &str, mut f: impl FnMut(Placeholder) -> String) -> St
 /// `substitute` appending to `out`, where `f` writes each value itself: a plaintext written
 /// straight into a buffer that wipes itself leaves no copy behind.
 pub fn substitute_into(content: &str, out: &mut String, mut f: impl FnMut(Placeholder, &mut String)) {
-    let finder = memchr::memmem::Finder::new(MARK);
-    let mut rest = content;
-    while let Some(start) = finder.find(rest.as_bytes()) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + MARK.len()..];
-        match after.find("@@").and_then(|end| Placeholder::parse(&after[..end]).map(|p| (p, end))) {
-            Some((p, end)) => {
-                f(p, out);
-                rest = &after[end + 2..];
-            }
-            None => {
-                out.push_str(MARK);
-                rest = after;
-            }
+    for piece in pieces(content) {
+        match piece {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Value(p) => f(p, out),
         }
     }
-    out.push_str(rest);
+}
+
+/// A part of rendered content: text as it stands, or a placeholder.
+enum Piece<'a> {
+    Text(&'a str),
+    Value(Placeholder),
+}
+
+/// Rendered content in order: its text, and its placeholders (a `MARK` that starts none is text).
+fn pieces(content: &str) -> impl Iterator<Item = Piece<'_>> {
+    let finder = memchr::memmem::Finder::new(MARK);
+    let mut rest = Some(content);
+    let mut next: Option<Piece> = None;
+    std::iter::from_fn(move || {
+        if let Some(p) = next.take() {
+            return Some(p);
+        }
+        let text = rest?;
+        let Some(start) = finder.find(text.as_bytes()) else {
+            rest = None;
+            return Some(Piece::Text(text));
+        };
+        let after = &text[start + MARK.len()..];
+        match after.find("@@").and_then(|end| Placeholder::parse(&after[..end]).map(|p| (p, end))) {
+            Some((p, end)) => {
+                next = Some(Piece::Value(p));
+                rest = Some(&after[end + 2..]);
+            }
+            None => {
+                next = Some(Piece::Text(MARK));
+                rest = Some(after);
+            }
+        }
+        Some(Piece::Text(&text[..start]))
+    })
+}
+
+/// Writes the value placeholder `p` of `f` stands for, escaped (`missing` for a secret without one).
+fn write_value<'a>(
+    f: &RenderedFile,
+    secret: &impl Fn(SecretId) -> Option<&'a SecretValue>,
+    missing: &str,
+    p: Placeholder,
+    out: &mut String,
+) {
+    match p {
+        Placeholder::Secret(i) => match secret(i) {
+            Some(v) => xml::escape_into(v.expose(), out),
+            None => out.push_str(missing),
+        },
+        Placeholder::Kept(k) => f.kept.get(k).iter().for_each(|v| xml::escape_into(v, out)),
+    }
 }
 
 /// The file as it is deployed: each placeholder replaced by its value, escaped, written straight
@@ -80,13 +121,7 @@ pub fn reveal<'a>(
     let values: usize = f.secrets.iter().filter_map(|&i| secret(i)).map(|v| v.expose().len()).sum::<usize>()
         + f.kept.iter().map(String::len).sum::<usize>();
     let mut out = zeroize::Zeroizing::new(String::with_capacity(f.content.len() + 6 * values + 64 * f.secrets.len()));
-    substitute_into(&f.content, &mut out, |p, out| match p {
-        Placeholder::Secret(i) => match secret(i) {
-            Some(v) => xml::escape_into(v.expose(), out),
-            None => out.push_str(missing),
-        },
-        Placeholder::Kept(k) => f.kept.get(k).iter().for_each(|v| xml::escape_into(v, out)),
-    });
+    substitute_into(&f.content, &mut out, |p, out| write_value(f, &secret, missing, p, out));
     out
 }
 
@@ -99,51 +134,27 @@ pub fn reveals_as<'a>(
     missing: &str,
     deployed: &str,
 ) -> bool {
-    let finder = memchr::memmem::Finder::new(MARK);
     // Sized for the longest value escaped (at most 6 bytes a character), so that it never grows: a
     // buffer that grew would leave a copy of a secret behind.
     let longest =
         f.secrets.iter().filter_map(|&i| secret(i)).map(|v| v.expose().len()).chain(f.kept.iter().map(String::len));
     let mut value = zeroize::Zeroizing::new(String::with_capacity(6 * longest.max().unwrap_or(0) + missing.len()));
-    let mut rest = f.content.as_str();
     let mut old = deployed;
-    // Takes `piece` off the front of `old`, if it is there.
-    let take = |old: &mut &str, piece: &str| match old.strip_prefix(piece) {
-        Some(r) => {
-            *old = r;
-            true
-        }
-        None => false,
-    };
-    while let Some(start) = finder.find(rest.as_bytes()) {
-        if !take(&mut old, &rest[..start]) {
-            return false;
-        }
-        let after = &rest[start + MARK.len()..];
-        match after.find("@@").and_then(|end| Placeholder::parse(&after[..end]).map(|p| (p, end))) {
-            Some((p, end)) => {
+    for piece in pieces(&f.content) {
+        let piece = match piece {
+            Piece::Text(t) => t,
+            Piece::Value(p) => {
                 value.clear();
-                match p {
-                    Placeholder::Secret(i) => match secret(i) {
-                        Some(v) => xml::escape_into(v.expose(), &mut value),
-                        None => value.push_str(missing),
-                    },
-                    Placeholder::Kept(k) => f.kept.get(k).iter().for_each(|v| xml::escape_into(v, &mut value)),
-                }
-                if !take(&mut old, &value) {
-                    return false;
-                }
-                rest = &after[end + 2..];
+                write_value(f, &secret, missing, p, &mut value);
+                value.as_str()
             }
-            None => {
-                if !take(&mut old, MARK) {
-                    return false;
-                }
-                rest = after;
-            }
+        };
+        match old.strip_prefix(piece) {
+            Some(r) => old = r,
+            None => return false,
         }
     }
-    old == rest
+    old.is_empty()
 }
 
 /// The placeholder `s` consists of, if it is exactly one.

@@ -59,3 +59,23 @@ fn the_direct_writer_writes_what_the_builtin_templates_render() {
         }
     }
 }
+
+/// A mark that starts no placeholder is text, for writing and for comparing alike.
+#[test]
+fn a_mark_that_starts_no_placeholder_is_text() {
+    let content = format!("<a p=\"@@nlconf:bogus@@\" q=\"@@nlconf:\" r=\"{}\"/>@@nlconf:", Placeholder::Kept(0).text());
+    let f = RenderedFile {
+        instance: "i".into(),
+        container: "c".into(),
+        file_name: "config-i.xml".into(),
+        content,
+        secrets: vec![],
+        kept: vec!["@k".into()],
+        tree: None,
+    };
+    let out = reveal(&f, |_| None, "");
+    assert_eq!(out.as_str(), "<a p=\"@@nlconf:bogus@@\" q=\"@@nlconf:\" r=\"@k\"/>@@nlconf:");
+    assert!(reveals_as(&f, |_| None, "", &out));
+    assert!(!reveals_as(&f, |_| None, "", &out[..out.len() - 1]));
+    assert!(!reveals_as(&f, |_| None, "", &format!("{}x", *out)));
+}
