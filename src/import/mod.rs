@@ -130,7 +130,7 @@ pub fn import(env: &str, instance: &str, inputs: &[Input], header: &str, kept: &
     let mut per_container = Vec::new();
     for input in inputs {
         let mut r = Report::default();
-        let y = element(schema, schema.root(), &input.tree, "", &input.container, &mut r);
+        let y = element(schema, schema.root(), &input.tree, "", (&input.container, &input.text), &mut r);
         merge_report(&mut report, r);
         for (line, _) in input.text.match_indices("<!--").map(|(i, s)| (input.text[..i].matches('\n').count() + 1, s)) {
             report.comments.push(format!("{}: line {line}", input.shown));
@@ -258,7 +258,7 @@ fn element(
     def: &'static ElementDef,
     el: &XmlElement,
     path: &str,
-    container: &str,
+    (container, doc): (&str, &str),
     report: &mut Report,
 ) -> Y {
     let mut fields: Vec<(String, Y)> = Vec::new();
@@ -316,16 +316,17 @@ fn element(
                     if map.iter().any(|(k, _)| *k == kv) {
                         report.not_carried.push(format!(
                             "a second <{name} {key}=\"{kv}\"> (line {}): only the first is imported [{container}]",
-                            item.line
+                            item.line_col(doc).0
                         ));
                         continue;
                     }
-                    map.push((kv, element(schema, cdef, item, &child_path, container, report)));
+                    map.push((kv, element(schema, cdef, item, &child_path, (container, doc), report)));
                 }
                 fields.push((name.to_string(), Y::Map(map)));
             }
             (true, None) => {
-                let list = items.iter().map(|i| element(schema, cdef, i, &child_path, container, report)).collect();
+                let list =
+                    items.iter().map(|i| element(schema, cdef, i, &child_path, (container, doc), report)).collect();
                 fields.push((name.to_string(), Y::List(list)));
             }
             (false, _) => {
@@ -334,7 +335,7 @@ fn element(
                         .not_carried
                         .push(format!("<{name}> appears {} times; only the first is kept [{container}]", items.len()));
                 }
-                let y = element(schema, cdef, items[0], &child_path, container, report);
+                let y = element(schema, cdef, items[0], &child_path, (container, doc), report);
                 // An element holding only what nlserver wrote comes back from the deployed file.
                 let only_kept = matches!(&y, Y::Map(f) if f.is_empty())
                     && items[0].children.is_empty()

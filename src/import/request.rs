@@ -156,10 +156,13 @@ fn read_inputs(repo: &Repository, req: &Request) -> Result<Vec<Input>, Diagnosti
                 Ok(tree) if tree.name.eq_ignore_ascii_case("serverconf") => {
                     inputs.push(Input { container, shown, text, tree })
                 }
-                Ok(tree) => diags.push(Diagnostic::at(
-                    Location::new(&shown, tree.line, tree.col),
-                    format!("the root element is <{}>, expected <serverconf>: not an ACC instance file", tree.name),
-                )),
+                Ok(tree) => {
+                    let (line, col) = tree.line_col(&text);
+                    diags.push(Diagnostic::at(
+                        Location::new(&shown, line, col),
+                        format!("the root element is <{}>, expected <serverconf>: not an ACC instance file", tree.name),
+                    ))
+                }
                 Err(e) => diags.push(Diagnostic::at(
                     Location::new(&shown, e.line, e.col),
                     format!("{container}: not well-formed XML: {}", e.message),

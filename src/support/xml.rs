@@ -49,7 +49,8 @@ pub fn tera_escape(s: &str, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     w.write_all(escape(s).as_bytes())
 }
 
-/// A parsed element with the 1-based line and column of its start tag.
+/// A parsed element, with where its start tag is in the document (`line_col` gives the line and
+/// column from it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XmlElement {
     pub name: String,
@@ -59,8 +60,9 @@ pub struct XmlElement {
     attr_spans: Vec<AttrSpan>,
     pub children: Vec<XmlElement>,
     pub text: String,
-    pub line: u32,
-    pub col: u32,
+    /// The byte offset of its `<` in the document: a fleet's review reads a hundred thousand
+    /// elements, and the line and column of one are only wanted for a message.
+    pub offset: usize,
 }
 
 /// Where an attribute is: its name and value in `attr_text`, its raw value in the document.
@@ -95,6 +97,12 @@ impl XmlElement {
     pub fn child(&self, name: &str) -> Option<&XmlElement> {
         self.children.iter().find(|c| c.name == name)
     }
+
+    /// The 1-based line and column (in characters) of its start tag in `document`, the text it was
+    /// parsed from.
+    pub fn line_col(&self, document: &str) -> (u32, u32) {
+        line_col(document, self.offset)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,33 +128,6 @@ fn line_col(text: &str, offset: usize) -> (u32, u32) {
     let line = before.matches('\n').count() as u32 + 1;
     let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) as u32 + 1;
     (line, col)
-}
-
-/// Line and column of increasing offsets in one pass over the text (elements come in order).
-struct Cursor<'a> {
-    text: &'a str,
-    offset: usize,
-    line: u32,
-    line_start: usize,
-}
-
-impl Cursor<'_> {
-    fn at(&mut self, offset: usize) -> (u32, u32) {
-        let mut offset = offset.min(self.text.len());
-        while !self.text.is_char_boundary(offset) {
-            offset -= 1;
-        }
-        if offset < self.offset {
-            return line_col(self.text, offset);
-        }
-        let skipped = &self.text.as_bytes()[self.offset..offset];
-        if let Some(last) = skipped.iter().rposition(|&b| b == b'\n') {
-            self.line += skipped.iter().filter(|&&b| b == b'\n').count() as u32;
-            self.line_start = self.offset + last + 1;
-        }
-        self.offset = offset;
-        (self.line, self.text[self.line_start..offset].chars().count() as u32 + 1)
-    }
 }
 
 /// How deeply elements may nest. ACC configuration files are fewer than 10 levels deep, and deployed
@@ -188,7 +169,6 @@ fn parse_general(text: &str) -> Result<XmlElement, XmlError> {
     config.allow_unmatched_ends = false;
     let mut stack: Vec<XmlElement> = Vec::new();
     let mut root: Option<XmlElement> = None;
-    let mut cursor = Cursor { text, offset: 0, line: 1, line_start: 0 };
     loop {
         let start = base + reader.buffer_position() as usize;
         let event = reader.read_event().map_err(|e| err(base + reader.error_position() as usize, e.to_string()))?;
@@ -205,7 +185,7 @@ fn parse_general(text: &str) -> Result<XmlElement, XmlError> {
                         ),
                     ));
                 }
-                let el = element(e, start, cursor.at(start)).map_err(|(at, m)| err(at, m))?;
+                let el = element(e, start).map_err(|(at, m)| err(at, m))?;
                 if matches!(event, Event::Empty(_)) {
                     close(&mut stack, &mut root, el);
                 } else {
@@ -258,11 +238,7 @@ fn parse_general(text: &str) -> Result<XmlElement, XmlError> {
         }
     }
     if let Some(open) = stack.last() {
-        return Err(XmlError {
-            line: open.line,
-            col: open.col,
-            message: format!("element <{}> is never closed", open.name),
-        });
+        return Err(err(open.offset, format!("element <{}> is never closed", open.name)));
     }
     root.ok_or_else(|| err(text.len(), "no root element (the file is empty)".into()))
 }
@@ -541,7 +517,7 @@ fn close(stack: &mut [XmlElement], root: &mut Option<XmlElement>, el: XmlElement
 }
 
 /// The element of a start tag at offset `start` (its `<`) in the document.
-fn element(e: &BytesStart<'_>, start: usize, (line, col): (u32, u32)) -> Result<XmlElement, (usize, String)> {
+fn element(e: &BytesStart<'_>, start: usize) -> Result<XmlElement, (usize, String)> {
     let name = e.name();
     let name: &str = name.as_ref();
     check_name(name, "element name").map_err(|(i, m)| (start + 1 + i, m))?;
@@ -565,8 +541,7 @@ fn element(e: &BytesStart<'_>, start: usize, (line, col): (u32, u32)) -> Result<
         attr_spans,
         children: Vec::new(),
         text: String::new(),
-        line,
-        col,
+        offset: start,
     })
 }
 

@@ -21,22 +21,22 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
         return None;
     }
     let mut i = declaration(b)?;
-    // The line of `i` and where it starts, followed as the text is read.
-    let mut lines = Lines { line: 1, start: 0 };
-    let mut stack: Vec<XmlElement> = Vec::new();
+    // The open elements, each with where its children start in `closed`: the elements closed and
+    // not yet given to their parent, which takes them in one allocation of the right size.
+    let mut stack: Vec<(XmlElement, usize)> = Vec::new();
+    let mut closed: Vec<XmlElement> = Vec::new();
     let mut root: Option<XmlElement> = None;
     loop {
         // Text up to the next markup.
         let next = memchr::memchr(b'<', &b[i..]).map_or(b.len(), |p| i + p);
         if next > i {
-            lines.pass(b, i, next);
             let run = &text[i..next];
             // Character data may not hold `]]>` (looking for `>` first skips most runs faster).
             if memchr::memchr(b'>', run.as_bytes()).is_some() && run.contains("]]>") {
                 return None;
             }
             match stack.last_mut() {
-                Some(el) => push_text(&mut el.text, run)?,
+                Some((el, _)) => push_text(&mut el.text, run)?,
                 None if run.bytes().all(is_space) => {}
                 None => return None,
             }
@@ -56,7 +56,6 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
                 if !body[end..].starts_with("-->") {
                     return None;
                 }
-                lines.pass(b, i, i + 4 + end + 3);
                 i += 4 + end + 3;
             }
             b'/' => {
@@ -65,25 +64,24 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
                 if b.get(after) != Some(&b'>') {
                     return None;
                 }
-                let el = stack.pop()?;
+                let (mut el, first_child) = stack.pop()?;
                 if el.name != name {
                     return None;
                 }
-                close(&mut stack, &mut root, el);
-                lines.pass(b, i, after + 1);
+                el.children = closed.drain(first_child..).collect();
+                close(&stack, &mut closed, &mut root, el);
                 i = after + 1;
             }
             _ => {
                 if root.is_some() && stack.is_empty() || stack.len() == MAX_DEPTH {
                     return None;
                 }
-                let (el, after, empty) = start_tag(text, i, lines.at(text, i))?;
+                let (el, after, empty) = start_tag(text, i)?;
                 if empty {
-                    close(&mut stack, &mut root, el);
+                    close(&stack, &mut closed, &mut root, el);
                 } else {
-                    stack.push(el);
+                    stack.push((el, closed.len()));
                 }
-                lines.pass(b, i, after);
                 i = after;
             }
         }
@@ -92,30 +90,6 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
         return None;
     }
     root
-}
-
-/// The line being read and where it starts.
-struct Lines {
-    line: u32,
-    start: usize,
-}
-
-impl Lines {
-    /// Counts the lines of `b[from..to]`, which is read past.
-    fn pass(&mut self, b: &[u8], from: usize, to: usize) {
-        let part = &b[from..to];
-        if let Some(last) = memchr::memrchr(b'\n', part) {
-            self.line += memchr::memchr_iter(b'\n', &part[..=last]).count() as u32;
-            self.start = from + last + 1;
-        }
-    }
-
-    /// The 1-based line and column (in characters) of byte `at`, on the current line.
-    fn at(&self, text: &str, at: usize) -> (u32, u32) {
-        let before = &text[self.start..at];
-        let col = if before.is_ascii() { before.len() } else { before.chars().count() };
-        (self.line, col as u32 + 1)
-    }
 }
 
 /// The length of the XML declaration at the start (0 without one), in the forms the subset knows;
@@ -167,7 +141,7 @@ fn skip_space(b: &[u8], mut at: usize) -> usize {
 }
 
 /// The start tag at `start` (its `<`): the element, where the tag ends, and whether it is empty.
-fn start_tag(text: &str, start: usize, (line, col): (u32, u32)) -> Option<(XmlElement, usize, bool)> {
+fn start_tag(text: &str, start: usize) -> Option<(XmlElement, usize, bool)> {
     let b = text.as_bytes();
     let (name, mut i) = tag_name(text, start + 1)?;
     // Sized from the tag (up to its first `>`, which may be in a value): one allocation each.
@@ -178,14 +152,14 @@ fn start_tag(text: &str, start: usize, (line, col): (u32, u32)) -> Option<(XmlEl
         let after = skip_space(b, i);
         match b.get(after)? {
             b'>' => {
-                let el = element(name, attr_text, attr_spans, line, col);
+                let el = element(name, attr_text, attr_spans, start);
                 return Some((el, after + 1, false));
             }
             b'/' => {
                 if b.get(after + 1) != Some(&b'>') {
                     return None;
                 }
-                let el = element(name, attr_text, attr_spans, line, col);
+                let el = element(name, attr_text, attr_spans, start);
                 return Some((el, after + 2, true));
             }
             _ if after == i => return None, // no white space before the attribute
@@ -201,11 +175,24 @@ fn start_tag(text: &str, start: usize, (line, col): (u32, u32)) -> Option<(XmlEl
             return None;
         }
         let value_at = eq + 2;
-        let len = memchr::memchr(quote, &b[value_at..])?;
-        let raw = &text[value_at..value_at + len];
-        if memchr::memchr3(b'<', b'\t', b'\n', raw.as_bytes()).is_some() {
-            return None;
+        // Values are short: one pass over the bytes finds the closing quote, and whether there is
+        // a reference to resolve or a byte outside the subset before it.
+        let mut len = 0;
+        let mut plain = true;
+        loop {
+            let c = *b.get(value_at + len)?;
+            if c == quote {
+                break;
+            }
+            if VALUE_SPECIAL[usize::from(c)] {
+                if c != b'&' {
+                    return None;
+                }
+                plain = false;
+            }
+            len += 1;
         }
+        let raw = &text[value_at..value_at + len];
         // Names are compared as `parse` stores them: one attribute of a name per element.
         let mut from = 0;
         for s in &attr_spans {
@@ -216,7 +203,11 @@ fn start_tag(text: &str, start: usize, (line, col): (u32, u32)) -> Option<(XmlEl
         }
         attr_text.push_str(key);
         let name_end = u32::try_from(attr_text.len()).ok()?;
-        push_text(&mut attr_text, raw)?;
+        if plain {
+            attr_text.push_str(raw);
+        } else {
+            push_text(&mut attr_text, raw)?;
+        }
         let value_end = u32::try_from(attr_text.len()).ok()?;
         attr_spans.push(AttrSpan { name_end, value_end, raw: value_at..value_at + len });
         i = value_at + len + 1;
@@ -227,8 +218,20 @@ fn start_tag(text: &str, start: usize, (line, col): (u32, u32)) -> Option<(XmlEl
     }
 }
 
-fn element(name: &str, attr_text: String, attr_spans: Vec<AttrSpan>, line: u32, col: u32) -> XmlElement {
-    XmlElement { name: name.to_string(), attr_text, attr_spans, children: Vec::new(), text: String::new(), line, col }
+/// The bytes of an attribute value that `start_tag` looks at: `&` starts a reference; `<`, tab and
+/// line feed take the document out of the subset (the first is an error, the others are normalized
+/// to spaces by the general parser). Carriage returns are not in the document at all.
+static VALUE_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'&' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[b'\n' as usize] = true;
+    t
+};
+
+fn element(name: &str, attr_text: String, attr_spans: Vec<AttrSpan>, offset: usize) -> XmlElement {
+    XmlElement { name: name.to_string(), attr_text, attr_spans, children: Vec::new(), text: String::new(), offset }
 }
 
 /// Appends text or an attribute value with its references resolved; `None` for a reference that is
@@ -254,10 +257,13 @@ fn push_text(out: &mut String, raw: &str) -> Option<()> {
     Some(())
 }
 
-fn close(stack: &mut [XmlElement], root: &mut Option<XmlElement>, el: XmlElement) {
-    match stack.last_mut() {
-        Some(parent) => parent.children.push(el),
-        None => *root = Some(el),
+/// A closed element goes to its parent's children (in `closed` until the parent closes), or is the
+/// root.
+fn close(stack: &[(XmlElement, usize)], closed: &mut Vec<XmlElement>, root: &mut Option<XmlElement>, el: XmlElement) {
+    if stack.is_empty() {
+        *root = Some(el);
+    } else {
+        closed.push(el);
     }
 }
 
