@@ -144,10 +144,12 @@ fn skip_space(b: &[u8], mut at: usize) -> usize {
 fn start_tag(text: &str, start: usize) -> Option<(XmlElement, usize, bool)> {
     let b = text.as_bytes();
     let (name, mut i) = tag_name(text, start + 1)?;
-    // Sized from the tag (up to its first `>`, which may be in a value): one allocation each.
+    // The text sized from the tag (up to its first `>`, which may be in a value): one allocation.
+    // The spans grow (most elements have at most four attributes, which the first allocation holds):
+    // counting them first was a call to memchr per tag.
     let tag = memchr::memchr(b'>', &b[i..]).map_or(&b[i..], |e| &b[i..i + e]);
     let mut attr_text = String::with_capacity(tag.len());
-    let mut attr_spans: Vec<AttrSpan> = Vec::with_capacity(memchr::memchr_iter(b'=', tag).count());
+    let mut attr_spans: Vec<AttrSpan> = Vec::new();
     loop {
         let after = skip_space(b, i);
         match b.get(after)? {
