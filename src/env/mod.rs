@@ -254,7 +254,7 @@ fn container_serverconf(
 fn without_db_password(tree: &mut Element) {
     let default_source = |e: &Element| {
         e.name == "dataSource"
-            && e.attr("name").is_some_and(|n| matches!(&n.value, AttrValue::Text(t) if t == "default"))
+            && e.attr("name").is_some_and(|n| matches!(&n.value, AttrValue::Text(t) if &**t == "default"))
     };
     let dbcnx = tree
         .children

@@ -17,7 +17,8 @@ pub const MARK: &str = "@@nlconf:";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttrValue {
-    Text(String),
+    /// Shared, not copied: each container's tree copies its instance's checked elements.
+    Text(Arc<str>),
     /// Index into `Environment::secrets`.
     Secret(SecretId),
     /// A value nlserver wrote, carried over from the deployed file.
@@ -183,7 +184,7 @@ impl Checker<'_> {
         {
             el.attrs.push(Attr {
                 name: Cow::Borrowed(key_attr),
-                value: AttrValue::Text(key_value.to_string()),
+                value: AttrValue::Text(Arc::from(key_value)),
                 origin: field.key_origin.clone(),
                 sensitive: false,
             });
@@ -239,7 +240,7 @@ impl Checker<'_> {
                         path: &def.path,
                         attrs: vec![],
                         children: vec![],
-                        text: Some(AttrValue::Text(s.to_string())),
+                        text: Some(AttrValue::Text(Arc::from(s))),
                     });
                 }
                 _ => self.diags.error(
@@ -422,8 +423,8 @@ impl Checker<'_> {
                 return None;
             }
             // Booleans render as true/false (DESIGN §3), also when written 1/0 as Adobe's examples do.
-            if attr.ty == AttrType::Boolean && (text == "1" || text == "0") {
-                value = AttrValue::Text(if text == "1" { "true" } else { "false" }.into());
+            if attr.ty == AttrType::Boolean && (&**text == "1" || &**text == "0") {
+                value = AttrValue::Text(if &**text == "1" { "true" } else { "false" }.into());
             }
         } else if !matches!(attr.ty, AttrType::String | AttrType::Any) {
             self.diags.error(
@@ -458,7 +459,7 @@ impl Checker<'_> {
                 self.diags.error(at(), format!("{}: `!empty` tags only the empty string; write `!empty \"\"`", what()));
                 return None;
             }
-            Tag::Empty => return Some(AttrValue::Text(String::new())),
+            Tag::Empty => return Some(AttrValue::Text("".into())),
             Tag::None => {}
         }
         if text.is_empty() {
@@ -487,7 +488,7 @@ impl Checker<'_> {
                 .error(at(), format!("{}: contains `{MARK}`, which nlconf reserves for secret placeholders", what()));
             return None;
         }
-        Some(AttrValue::Text(text.clone()))
+        Some(AttrValue::Text(Arc::from(text.as_str())))
     }
 
     /// Checks a value against the attribute's type and allowed values.
@@ -560,7 +561,7 @@ impl Checker<'_> {
             return;
         };
         let enabled =
-            p.attr("autoStart").is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if t == "true" || t == "1"));
+            p.attr("autoStart").is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if &**t == "true" || &**t == "1"));
         match (p.attr("authType").map(|a| a.origin.clone()), has_ims) {
             (Some(origin), false) => self.diags.push(
                 Diagnostic::at(origin.location(), "pipelined `authType: imsJwtToken` needs the instance's `ims:` block (the technical account it authenticates with)")
@@ -592,7 +593,7 @@ fn keyed_base<'b>(base: Option<(&'b Value, &'b Element)>, def: &ElementDef, key:
     let Some((bv, bp)) = base else { return Base::None };
     let Some(bf) = bv.field(&entry.key) else { return Base::None };
     let Some(be) = bp.children.iter().find(|c| {
-        c.path == def.path && c.attr(key).is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if *t == entry.key))
+        c.path == def.path && c.attr(key).is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if **t == *entry.key))
     }) else {
         return Base::None;
     };

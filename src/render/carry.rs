@@ -57,7 +57,7 @@ fn walk(
             continue;
         }
         if let Some(sensitive) = carried(def, name, value) {
-            let value = if sensitive { AttrValue::Kept(value.to_string()) } else { AttrValue::Text(value.to_string()) };
+            let value = if sensitive { AttrValue::Kept(value.to_string()) } else { AttrValue::Text(value.into()) };
             // The schema's spelling when it knows the attribute (no copy), else the deployed file's.
             let name = match def.attr(name) {
                 Some(a) => Cow::Borrowed(a.name.as_str()),
@@ -75,7 +75,7 @@ fn walk(
     {
         rendered.attrs.push(Attr {
             name: Cow::Borrowed("encrypted"),
-            value: AttrValue::Text(flag.to_string()),
+            value: AttrValue::Text(flag.into()),
             origin: origin.clone(),
             sensitive: false,
         });
@@ -126,7 +126,7 @@ fn walk(
                 if let (Some(key), Some(v)) = (&cdef.key, cdef.key.as_ref().and_then(|k| dc.attr(k))) {
                     el.attrs.push(Attr {
                         name: Cow::Borrowed(key.as_str()),
-                        value: AttrValue::Text(v.to_string()),
+                        value: AttrValue::Text(v.into()),
                         origin: origin.clone(),
                         sensitive: false,
                     });
@@ -147,7 +147,7 @@ fn position(rendered: &Element, dc: &XmlElement, cdef: &ElementDef, nth: usize) 
             let kv = dc.attr(key);
             rendered.children.iter().position(|c| {
                 c.name == dc.name
-                    && c.attr(key).is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if Some(t.as_str()) == kv))
+                    && c.attr(key).is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if Some(&**t) == kv))
             })
         }
         (None, true) => {

@@ -304,7 +304,7 @@ impl Sensitive {
 
     fn placeholder(&mut self, v: &AttrValue) -> String {
         match v {
-            AttrValue::Text(s) => s.clone(),
+            AttrValue::Text(s) => s.to_string(),
             AttrValue::Secret(i) => {
                 self.secrets.push(*i);
                 Placeholder::Secret(*i).text()
