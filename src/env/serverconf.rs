@@ -560,8 +560,9 @@ impl Checker<'_> {
         let Some(p) = root.children.iter_mut().find(|c| c.name == "pipelined") else {
             return;
         };
-        let enabled =
-            p.attr("autoStart").is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if &**t == "true" || &**t == "1"));
+        let enabled = p
+            .attr("autoStart")
+            .is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if &**t == "true" || &**t == "1"));
         match (p.attr("authType").map(|a| a.origin.clone()), has_ims) {
             (Some(origin), false) => self.diags.push(
                 Diagnostic::at(origin.location(), "pipelined `authType: imsJwtToken` needs the instance's `ims:` block (the technical account it authenticates with)")

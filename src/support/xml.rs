@@ -59,6 +59,9 @@ pub struct XmlElement {
     attr_text: String,
     attr_spans: Vec<AttrSpan>,
     pub children: Vec<XmlElement>,
+    /// Its character data, exactly, except that an element with child elements and nothing but
+    /// white space between them (their indentation) has none: what reads the text trims it, and
+    /// on a fleet keeping the indentation was an allocation per element.
     pub text: String,
     /// The byte offset of its `<` in the document: a fleet's review reads a hundred thousand
     /// elements, and the line and column of one are only wanted for a message.
@@ -509,7 +512,16 @@ fn check_pi_target(target: &str) -> Result<(), (usize, String)> {
     Ok(())
 }
 
-fn close(stack: &mut [XmlElement], root: &mut Option<XmlElement>, el: XmlElement) {
+/// Leaves out the text of an element with children when it is nothing but white space
+/// (`XmlElement::text`).
+fn without_indentation(el: &mut XmlElement) {
+    if !el.children.is_empty() && el.text.bytes().all(is_space) {
+        el.text = String::new();
+    }
+}
+
+fn close(stack: &mut [XmlElement], root: &mut Option<XmlElement>, mut el: XmlElement) {
+    without_indentation(&mut el);
     match stack.last_mut() {
         Some(parent) => parent.children.push(el),
         None => *root = Some(el),

@@ -21,9 +21,7 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
         return None;
     }
     let mut i = declaration(b)?;
-    // The open elements, each with where its children start in `closed`: the elements closed and
-    // not yet given to their parent, which takes them in one allocation of the right size.
-    let mut stack: Vec<(XmlElement, usize)> = Vec::new();
+    let mut stack: Vec<Open> = Vec::new();
     let mut closed: Vec<XmlElement> = Vec::new();
     let mut root: Option<XmlElement> = None;
     loop {
@@ -36,7 +34,7 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
                 return None;
             }
             match stack.last_mut() {
-                Some((el, _)) => push_text(&mut el.text, run)?,
+                Some(open) => open.text(text, i..next, closed.len())?,
                 None if run.bytes().all(is_space) => {}
                 None => return None,
             }
@@ -64,11 +62,11 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
                 if b.get(after) != Some(&b'>') {
                     return None;
                 }
-                let (mut el, first_child) = stack.pop()?;
-                if el.name != name {
+                let open = stack.pop()?;
+                if open.el.name != name {
                     return None;
                 }
-                el.children = closed.drain(first_child..).collect();
+                let el = open.close(text, &mut closed)?;
                 close(&stack, &mut closed, &mut root, el);
                 i = after + 1;
             }
@@ -80,7 +78,7 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
                 if empty {
                     close(&stack, &mut closed, &mut root, el);
                 } else {
-                    stack.push((el, closed.len()));
+                    stack.push(Open { el, first_child: closed.len(), blank: None, blanks: 0 });
                 }
                 i = after;
             }
@@ -90,6 +88,59 @@ pub(super) fn parse(text: &str) -> Option<XmlElement> {
         return None;
     }
     root
+}
+
+/// An element being read.
+struct Open {
+    el: XmlElement,
+    /// Where its children start in `closed`: the elements closed and not yet given to their parent,
+    /// which takes them in one allocation of the right size.
+    first_child: usize,
+    /// The first run of white space read before any other text, not copied (most are the
+    /// indentation around child elements, which `XmlElement::text` leaves out), and how many runs.
+    blank: Option<std::ops::Range<usize>>,
+    blanks: u32,
+}
+
+impl Open {
+    /// The run of character data at `run` in the document; `children` is where `closed` ends.
+    /// `None` for what the general parser reads instead (text after two runs of white space that
+    /// were not copied, around child elements).
+    fn text(&mut self, doc: &str, run: std::ops::Range<usize>, children: usize) -> Option<()> {
+        let raw = &doc[run.clone()];
+        if self.el.text.is_empty() && raw.bytes().all(is_space) {
+            if self.blanks > 0 && children == self.first_child {
+                // A second run before any child (a comment between): copied, as the element may
+                // stay without children, and its text is then all of it.
+                self.el.text.push_str(&doc[self.blank.take()?]);
+                self.el.text.push_str(raw);
+                self.blanks = 0;
+                return Some(());
+            }
+            self.blank.get_or_insert(run);
+            self.blanks += 1;
+            return Some(());
+        }
+        if self.el.text.is_empty() && self.blanks > 0 {
+            // Text after white space that was not copied: the white space is part of it.
+            if self.blanks > 1 {
+                return None;
+            }
+            self.el.text.push_str(&doc[self.blank.clone()?]);
+        }
+        push_text(&mut self.el.text, raw)
+    }
+
+    /// The element, closed: its children taken from `closed`, its text as `XmlElement::text` says.
+    fn close(self, doc: &str, closed: &mut Vec<XmlElement>) -> Option<XmlElement> {
+        let Open { mut el, first_child, blank, blanks } = self;
+        el.children = closed.drain(first_child..).collect();
+        if el.children.is_empty() && el.text.is_empty() && blanks > 0 {
+            el.text.push_str(&doc[blank?]);
+        }
+        super::without_indentation(&mut el);
+        Some(el)
+    }
 }
 
 /// The length of the XML declaration at the start (0 without one), in the forms the subset knows;
@@ -261,7 +312,7 @@ fn push_text(out: &mut String, raw: &str) -> Option<()> {
 
 /// A closed element goes to its parent's children (in `closed` until the parent closes), or is the
 /// root.
-fn close(stack: &[(XmlElement, usize)], closed: &mut Vec<XmlElement>, root: &mut Option<XmlElement>, el: XmlElement) {
+fn close(stack: &[Open], closed: &mut Vec<XmlElement>, root: &mut Option<XmlElement>, el: XmlElement) {
     if stack.is_empty() {
         *root = Some(el);
     } else {

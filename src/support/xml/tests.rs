@@ -401,3 +401,18 @@ fn expat_agrees_on_what_is_well_formed() {
     }
     assert!(disagreements.is_empty(), "accepted by one and not the other:\n{}", disagreements.join("\n"));
 }
+
+#[test]
+fn indentation_around_child_elements_is_not_text() {
+    let doc = "<serverconf>\n  <web>\n    <jsp> <!-- c --> </jsp>\n    <x>\n</x>\n  </web>\n  <mta>x\n  <a/> y</mta>\n  <b>&#32;<c/></b>\n</serverconf>\n";
+    let root = parse(doc).unwrap();
+    let web = root.child("web").unwrap();
+    assert_eq!((root.text.as_str(), web.text.as_str()), ("", ""));
+    // An element without children keeps its white space, comments between or not.
+    assert_eq!((web.child("jsp").unwrap().text.as_str(), web.child("x").unwrap().text.as_str()), ("  ", "\n"));
+    // Text beside child elements is kept whole, white space included.
+    assert_eq!(root.child("mta").unwrap().text, "x\n   y");
+    // White space only, written as a reference, is still only white space.
+    assert_eq!(root.child("b").unwrap().text, "");
+    assert_eq!(super::parse_general(doc).unwrap(), root);
+}
