@@ -256,15 +256,32 @@ fn without_db_password(tree: &mut Element) {
         e.name == "dataSource"
             && e.attr("name").is_some_and(|n| matches!(&n.value, AttrValue::Text(t) if &**t == "default"))
     };
+    let secret_password = |a: &Attr| a.name == "password" && matches!(a.value, AttrValue::Secret(_));
+    // Looked for first, then changed: the elements on the way may be the instance's, shared, and
+    // are copied to be changed (`Arc::make_mut`), which most containers never need.
+    let dbcnx = |tree: &Element| {
+        tree.child("shared")
+            .and_then(|s| s.child("dataStore"))
+            .and_then(|d| d.children.iter().find(|e| default_source(e)))
+            .and_then(|d| d.child("dbcnx"))
+            .is_some_and(|c| c.attrs.iter().any(secret_password))
+    };
+    if !dbcnx(tree) {
+        return;
+    }
     let dbcnx = tree
         .children
         .iter_mut()
         .find(|e| e.name == "shared")
+        .map(Arc::make_mut)
         .and_then(|s| s.children.iter_mut().find(|e| e.name == "dataStore"))
+        .map(Arc::make_mut)
         .and_then(|d| d.children.iter_mut().find(|e| default_source(e)))
-        .and_then(|d| d.children.iter_mut().find(|e| e.name == "dbcnx"));
+        .map(Arc::make_mut)
+        .and_then(|d| d.children.iter_mut().find(|e| e.name == "dbcnx"))
+        .map(Arc::make_mut);
     if let Some(dbcnx) = dbcnx {
-        dbcnx.attrs.retain(|a| !(a.name == "password" && matches!(a.value, AttrValue::Secret(_))));
+        dbcnx.attrs.retain(|a| !secret_password(a));
     }
 }
 

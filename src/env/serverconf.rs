@@ -41,7 +41,9 @@ pub struct Element {
     pub name: &'static str,
     pub path: &'static str,
     pub attrs: Vec<Attr>,
-    pub children: Vec<Element>,
+    /// Shared, not copied: each container's tree takes the subtrees of its instance's checked
+    /// settings that it does not override as they are (`Arc::make_mut` copies one to change it).
+    pub children: Vec<Arc<Element>>,
     pub text: Option<AttrValue>,
 }
 
@@ -51,7 +53,7 @@ impl Element {
     }
 
     pub fn child(&self, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.name == name)
+        self.children.iter().find(|c| c.name == name).map(|c| &**c)
     }
 }
 
@@ -165,7 +167,7 @@ pub fn build(
 /// settings and element to go on comparing with below.
 enum Base<'b> {
     None,
-    Same(&'b Element),
+    Same(&'b Arc<Element>),
     Below(&'b Value, &'b Element),
 }
 
@@ -235,13 +237,13 @@ impl Checker<'_> {
         if def.text_content {
             match v.as_str() {
                 Some(s) if v.tag != Tag::Age => {
-                    parent.children.push(Element {
+                    parent.children.push(Arc::new(Element {
                         name: &def.name,
                         path: &def.path,
                         attrs: vec![],
                         children: vec![],
                         text: Some(AttrValue::Text(Arc::from(s))),
-                    });
+                    }));
                 }
                 _ => self.diags.error(
                     v.origin.location(),
@@ -253,8 +255,8 @@ impl Checker<'_> {
         match (&v.kind, def.repeatable, &def.key) {
             (Kind::Map(_), false, _) if v.tag == Tag::None => {
                 let below =
-                    base.and_then(|(bv, bp)| bp.children.iter().find(|c| c.path == def.path).map(|be| (bv, be)));
-                parent.children.push(self.element(def, v, None, below))
+                    base.and_then(|(bv, bp)| bp.children.iter().find(|c| c.path == def.path).map(|be| (bv, &**be)));
+                parent.children.push(Arc::new(self.element(def, v, None, below)))
             }
             (Kind::Map(_), true, Some(key)) if v.tag == Tag::None => {
                 for entry in v.fields() {
@@ -268,11 +270,13 @@ impl Checker<'_> {
                     match &entry.value.kind {
                         Kind::Map(_) => {
                             let el = match keyed_base(base, def, key, entry) {
-                                Base::Same(be) => be.clone(),
+                                Base::Same(be) => Arc::clone(be),
                                 Base::Below(bv, be) => {
-                                    self.element(def, &entry.value, Some((&entry.key, entry)), Some((bv, be)))
+                                    Arc::new(self.element(def, &entry.value, Some((&entry.key, entry)), Some((bv, be))))
                                 }
-                                Base::None => self.element(def, &entry.value, Some((&entry.key, entry)), None),
+                                Base::None => {
+                                    Arc::new(self.element(def, &entry.value, Some((&entry.key, entry)), None))
+                                }
                             };
                             parent.children.push(el);
                         }
@@ -294,7 +298,7 @@ impl Checker<'_> {
             (Kind::Seq(items), true, None) => {
                 for item in items {
                     match &item.kind {
-                        Kind::Map(_) => parent.children.push(self.element(def, item, None, None)),
+                        Kind::Map(_) => parent.children.push(Arc::new(self.element(def, item, None, None))),
                         _ => self.diags.error(
                             item.origin.location(),
                             format!(
@@ -557,9 +561,10 @@ impl Checker<'_> {
     /// technical account; `authType` needs an `ims:` block.
     fn check_pipelined(&mut self, root: &mut Element, v: &Value, has_ims: bool) {
         let Some(pv) = v.get("pipelined") else { return };
-        let Some(p) = root.children.iter_mut().find(|c| c.name == "pipelined") else {
+        let Some(slot) = root.children.iter_mut().find(|c| c.name == "pipelined") else {
             return;
         };
+        let p = &**slot;
         let enabled = p
             .attr("autoStart")
             .is_some_and(|a| matches!(&a.value, AttrValue::Text(t) if &**t == "true" || &**t == "1"));
@@ -569,7 +574,9 @@ impl Checker<'_> {
                     .with_help("add `ims:` with auth, orgId, clientId, technicalAccountId and clientSecret"),
             ),
             (None, true) if enabled => {
-                // The technical account is the only supported authentication: imply it.
+                // The technical account is the only supported authentication: imply it. (The
+                // element may be the instance's, shared: it is copied to be changed.)
+                let p = Arc::make_mut(slot);
                 p.attrs.push(Attr {
                     name: Cow::Borrowed("authType"),
                     value: AttrValue::Text("imsJwtToken".into()),

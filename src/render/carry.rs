@@ -9,6 +9,7 @@
 //! where the deployed file has them), so that nothing is erased.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use crate::env::{Attr, AttrValue, Element, Origin};
 use crate::schema::{ElementDef, Schema, nlserver_owned};
@@ -112,7 +113,8 @@ fn walk(
         }
         match position(rendered, dc, cdef, nth) {
             Some(i) => {
-                walk(schema, cdef, &mut rendered.children[i], dc, origin);
+                // The element may be the instance's, shared by its containers: copied to change it.
+                walk(schema, cdef, Arc::make_mut(&mut rendered.children[i]), dc, origin);
                 after = Some(i);
                 skipped.clear();
             }
@@ -133,7 +135,7 @@ fn walk(
                 }
                 walk(schema, cdef, &mut el, dc, origin);
                 let at = after.map_or(0, |i| i + 1);
-                rendered.children.insert(at, el);
+                rendered.children.insert(at, Arc::new(el));
                 after = Some(at);
             }
         }
