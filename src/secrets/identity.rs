@@ -274,14 +274,18 @@ fn load_ssh(text: &str, path: &Path) -> Result<AgeIdentity, IdentityErrorKind> {
 }
 
 /// An age identity file: `AGE-SECRET-KEY-1...` lines, `#` comments, blank lines. Each
-/// line is checked first so that an error names its line (age's own message would
-/// otherwise be the only clue), then age's parser reads the file.
+/// line is read by age's parser, so that an error names its line (age's own message would
+/// otherwise be the only clue), and kept with its public key (`super::x25519`).
 fn load_age(text: &str) -> Result<Vec<AgeIdentity>, (Option<usize>, IdentityErrorKind)> {
+    let mut keys: Vec<AgeIdentity> = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        if age::x25519::Identity::from_str(line).is_ok() {
+        if age::x25519::Identity::from_str(line).is_ok()
+            && let Ok(key) = super::x25519::X25519::from_str(line)
+        {
+            keys.push(Box::new(key));
             continue;
         }
         // A damaged key line may still be sensitive: wipe the copy.
@@ -295,10 +299,7 @@ fn load_age(text: &str) -> Result<Vec<AgeIdentity>, (Option<usize>, IdentityErro
         };
         return Err((Some(index + 1), kind));
     }
-    age::IdentityFile::from_buffer(text.as_bytes())
-        .ok()
-        .and_then(|file| file.into_identities().ok())
-        .ok_or((None, IdentityErrorKind::NotAnIdentity))
+    Ok(keys)
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ mod identity;
 mod recipients;
 pub mod store;
 mod value;
+mod x25519;
 
 #[cfg(test)]
 mod tests;
