@@ -631,6 +631,11 @@ fn nulls_removing_nothing(tree: &Value, diags: &mut Diagnostics) {
     fn walk(v: &Value, path: &mut String, lower: Option<&Value>, diags: &mut Diagnostics) {
         let value::Kind::Map(fields) = &v.kind else { return };
         for f in fields {
+            // Only a map can hold a `null`, and only a `null` is reported: most values are neither,
+            // and are passed over without extending the path or looking in the lower layer.
+            if !f.value.is_removed() && !matches!(f.value.kind, value::Kind::Map(_)) {
+                continue;
+            }
             let len = path.len();
             if !path.is_empty() {
                 path.push('.');
@@ -865,6 +870,9 @@ fn collect_secrets<T: SecretTree>(
         }
         for e in entries {
             let (key, value) = T::entry(e);
+            if !worth_searching(value) {
+                continue;
+            }
             let len = path.len();
             if !path.is_empty() {
                 path.push('.');
@@ -875,6 +883,9 @@ fn collect_secrets<T: SecretTree>(
         }
     } else if let Some(items) = node.items() {
         for (i, item) in items.iter().enumerate() {
+            if !worth_searching(item) {
+                continue;
+            }
             let len = path.len();
             use std::fmt::Write as _;
             let _ = write!(path, "[{i}]");
@@ -882,6 +893,12 @@ fn collect_secrets<T: SecretTree>(
             path.truncate(len);
         }
     }
+}
+
+/// Whether `collect_secrets` has anything to find in `node`: a tag, or entries or items that may
+/// hold one. Most nodes are untagged scalars, passed over without extending the path to them.
+fn worth_searching<T: SecretTree>(node: &T) -> bool {
+    node.tag() == Tag::Age || node.entries().is_some() || node.items().is_some()
 }
 
 /// Appends `quote_path_key(key)` to `path`, without an allocation for a key that needs no quotes.
