@@ -167,18 +167,25 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
     let mut jobs = pairs.iter().zip(&locations).zip(fetched);
     let by_instance: Vec<(&Instance, Vec<_>)> =
         env.instances.iter().map(|i| (i, jobs.by_ref().take(i.containers.len()).collect())).collect();
-    let results: Vec<Staged<Reviewed>> = by_instance
-        .into_par_iter()
-        .flat_map_iter(|(inst, members)| {
-            let shared = env.shared_serverconf(inst);
-            let pass = Pass { secrets: secrets.as_ref(), key: &key, texts, shared: shared.as_ref() };
-            let reviewed: Vec<Staged<Reviewed>> = members
+    // The digests of the inputs alongside: a whole environment in one file is megabytes to hash on
+    // one thread, which would otherwise be a serial tail.
+    let (inputs, results) = rayon::join(
+        || inputs(&env, templates),
+        || {
+            by_instance
                 .into_par_iter()
-                .map(|(((i, c), loc), reads)| review_container(&env, templates, req, (i, c, loc, reads), &pass))
-                .collect();
-            reviewed
-        })
-        .collect();
+                .flat_map_iter(|(inst, members)| {
+                    let shared = env.shared_serverconf(inst);
+                    let pass = Pass { secrets: secrets.as_ref(), key: &key, texts, shared: shared.as_ref() };
+                    let reviewed: Vec<Staged<Reviewed>> = members
+                        .into_par_iter()
+                        .map(|(((i, c), loc), reads)| review_container(&env, templates, req, (i, c, loc, reads), &pass))
+                        .collect();
+                    reviewed
+                })
+                .collect::<Vec<Staged<Reviewed>>>()
+        },
+    );
     let mut rendered = Vec::with_capacity(results.len());
     let mut rendered_digests = Vec::with_capacity(if texts == Texts::Written { results.len() } else { 0 });
     let mut deployed = Vec::with_capacity(results.len());
@@ -196,9 +203,7 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
     if diags.has_errors() {
         return Err(diags);
     }
-    // The digests of the inputs on one thread, the notes and credential steps on another.
-    let (inputs, (notes, credentials)) =
-        rayon::join(|| inputs(&env, templates), || (super::notes(&env, &deployed), planned_credentials(&env, &steps)));
+    let (notes, credentials) = (super::notes(&env, &deployed), planned_credentials(&env, &steps));
     let present = deployed.iter().filter(|d| d.digest != "absent").count();
     timings.record(
         format!(
