@@ -40,7 +40,8 @@ pub struct Planned {
     pub env: Environment,
     /// The rendered files, their texts as `Texts` says.
     pub rendered: Vec<RenderedFile>,
-    /// With `Texts::Written`: `sha256:...` of each rendered text (same order as `rendered`).
+    /// With `Texts::Written`: what the plan records of each rendered file (same order as
+    /// `rendered`; `plan::file::rendered_digest`).
     pub rendered_digests: Vec<String>,
     pub deployed: Vec<DeployedFile>,
     pub review: Review,
@@ -276,7 +277,8 @@ fn review_container(
         f.tree = None;
         d.tree = None;
         d.content = None;
-        let digest = (texts == Texts::Written).then(|| crate::support::digest::sha256(f.content.as_bytes()));
+        let digest =
+            (texts == Texts::Written).then(|| super::file::rendered_digest(steps.write_file, &f.content, &d.digest));
         if texts == Texts::None || texts == Texts::Written && !steps.write_file {
             f.content = String::new();
         } else {

@@ -3,7 +3,7 @@
 //!
 //! Apply re-renders every file and compares it with the plan by digest, so a file the plan does not
 //! write is recorded by its digest alone: a plan costs what changes, not the size of the fleet
-//! (`nlconf.plan/v3`; v2 held every rendered text).
+//! (`nlconf.plan/v4`; v3 digested the rendered text of files left as they are, v2 held every one).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -20,7 +20,7 @@ use crate::support::fs::InputError;
 use crate::support::yaml::io_reason;
 
 /// The plan file's schema name and version; bump the version on any incompatible change.
-pub const PLAN_SCHEMA: &str = "nlconf.plan/v3";
+pub const PLAN_SCHEMA: &str = "nlconf.plan/v4";
 
 /// A plan: what was reviewed, precisely enough that apply can refuse when anything moved since.
 /// It holds no secret: rendered content carries placeholders, and digests are of public data.
@@ -45,7 +45,8 @@ pub struct PlannedContainer {
     pub deployed_digest: String,
     /// `sha256:...` of the state record when planned, or `absent`.
     pub state_digest: String,
-    /// `sha256:...` of the rendered file, placeholders and all (what apply compares).
+    /// What apply compares (`rendered_digest`): `sha256:...` of the rendered file, placeholders and
+    /// all, for a file the plan writes; the deployed file's digest for one it leaves as it is.
     pub rendered_digest: String,
     /// The file to write, with `@@nlconf:secret:N@@`/`@@nlconf:kept:N@@` placeholders, when the plan
     /// writes it (`steps.write_file`); empty otherwise (its digest says what it was).
@@ -56,6 +57,15 @@ pub struct PlannedContainer {
     pub shown_steps: Vec<String>,
 }
 
+/// What a plan records of a rendered file, and apply compares: the digest of its text (placeholders
+/// and all) when the plan writes it. A file the plan leaves as it is is, byte for byte, what is
+/// deployed (secrets and nlserver's values put in): it is recorded by the deployed file's digest,
+/// which apply checks anyway, and a file that would now be written has a digest of its text and
+/// differs. Digesting every unchanged file's text again was a tenth of a fleet's plan.
+pub fn rendered_digest(write_file: bool, rendered: &str, deployed_digest: &str) -> String {
+    if write_file { crate::support::digest::sha256(rendered.as_bytes()) } else { deployed_digest.to_string() }
+}
+
 /// A rendered text the plan digests, and keeps when it writes the file: to copy, or its digest and
 /// (when the file is written) the text, taken over.
 enum Text<'a> {
@@ -64,13 +74,6 @@ enum Text<'a> {
 }
 
 impl Text<'_> {
-    fn digest(&self) -> String {
-        match self {
-            Text::Borrowed(t) => crate::support::digest::sha256(t.as_bytes()),
-            Text::Digested(d, _) => d.clone(),
-        }
-    }
-
     fn into_string(self) -> String {
         match self {
             Text::Borrowed(t) => t.clone(),
@@ -137,12 +140,16 @@ impl PlanFile {
             .zip(shown)
             .map(|(((instance, container, text), s), shown)| {
                 let d = by_key.get(&(instance, container)).copied();
-                let rendered_digest = text.digest();
+                let deployed_digest = d.map_or_else(|| "absent".into(), DeployedFile::digest);
+                let rendered_digest = match text {
+                    Text::Digested(ref digest, _) => digest.clone(),
+                    Text::Borrowed(t) => rendered_digest(s.write_file, t, &deployed_digest),
+                };
                 PlannedContainer {
                     instance: instance.to_string(),
                     container: container.to_string(),
                     location: d.map(|d| d.shown.clone()).unwrap_or_default(),
-                    deployed_digest: d.map_or_else(|| "absent".into(), DeployedFile::digest),
+                    deployed_digest,
                     state_digest: state_digest(d),
                     rendered_digest,
                     rendered: if s.write_file { text.into_string() } else { String::new() },

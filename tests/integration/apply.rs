@@ -375,7 +375,7 @@ fn plan_apply_plan_again_change_one_value_plan_exactly_that_and_apply() {
         out.stderr
     );
     let plan = plan_json(&site, "p1.plan");
-    assert_eq!(plan["schema"], "nlconf.plan/v3");
+    assert_eq!(plan["schema"], "nlconf.plan/v4");
     assert_eq!(plan["nlconf_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(plan["environment"], "prod");
     let shown_setims = format!("$NLSERVER config -instance:mkt_prod -setimsoauth:{ORG}/{CLIENT}/{TA}/(sensitive)");
@@ -517,6 +517,19 @@ fn plan_apply_plan_again_change_one_value_plan_exactly_that_and_apply() {
             "app2: config-mkt_prod.xml: unchanged",
         ]
     );
+    // A file the plan writes is recorded by the digest of its text, one it leaves as it is by the
+    // deployed file's digest (apply compares both).
+    for c in plan_json(&site, "p3.plan")["containers"].as_array().unwrap() {
+        let (rendered, deployed) = (c["rendered_digest"].as_str().unwrap(), c["deployed_digest"].as_str().unwrap());
+        assert!(deployed.starts_with("sha256:"), "{c}");
+        if c["steps"]["write_file"] == true {
+            assert!(rendered.starts_with("sha256:") && rendered != deployed, "{c}");
+            assert!(!c["rendered"].as_str().unwrap().is_empty(), "{c}");
+        } else {
+            assert_eq!(rendered, deployed, "{c}");
+            assert!(c.get("rendered").is_none(), "{c}");
+        }
+    }
     let changed: Vec<&str> = out
         .stdout
         .lines()
@@ -963,11 +976,11 @@ fn apply_refuses_a_plan_of_another_nlconf_version_or_schema() {
             env!("CARGO_PKG_VERSION")
         )],
     );
-    assert!(text.contains("\"schema\": \"nlconf.plan/v3\""), "{text}");
-    std::fs::write(site.repo.work_path("p.plan"), text.replace("nlconf.plan/v3", "nlconf.plan/v4")).unwrap();
+    assert!(text.contains("\"schema\": \"nlconf.plan/v4\""), "{text}");
+    std::fs::write(site.repo.work_path("p.plan"), text.replace("nlconf.plan/v4", "nlconf.plan/v3")).unwrap();
     assert_refused(
         &site,
-        &["p.plan: error: plan schema `nlconf.plan/v4` is not the `nlconf.plan/v3` this nlconf reads\n"],
+        &["p.plan: error: plan schema `nlconf.plan/v3` is not the `nlconf.plan/v4` this nlconf reads\n"],
     );
 }
 
@@ -983,7 +996,7 @@ fn apply_refuses_a_corrupt_plan_file_naming_its_line_and_column() {
     std::fs::write(site.repo.work_path("p.plan"), "environment: prod\n").unwrap();
     assert_refused(&site, &["p.plan:1:1: error: not an nlconf plan file: expected value at line 1 column 1\n"]);
     // JSON, but not a plan.
-    std::fs::write(site.repo.work_path("p.plan"), "{\n  \"schema\": \"nlconf.plan/v3\"\n}\n").unwrap();
+    std::fs::write(site.repo.work_path("p.plan"), "{\n  \"schema\": \"nlconf.plan/v4\"\n}\n").unwrap();
     assert_refused(&site, &["p.plan:3:1: error: not an nlconf plan file: missing field"]);
     // No plan file.
     let out = site.run(&["apply", "nowhere.plan"]);
