@@ -274,17 +274,15 @@ fn load_ssh(text: &str, path: &Path) -> Result<AgeIdentity, IdentityErrorKind> {
 }
 
 /// An age identity file: `AGE-SECRET-KEY-1...` lines, `#` comments, blank lines. Each
-/// line is read by age's parser, so that an error names its line (age's own message would
-/// otherwise be the only clue), and kept with its public key (`super::x25519`).
+/// line is read on its own (as age reads it, `super::x25519`), so that an error names its line
+/// (age's own message would otherwise be the only clue), and kept with its public key.
 fn load_age(text: &str) -> Result<Vec<AgeIdentity>, (Option<usize>, IdentityErrorKind)> {
     let mut keys: Vec<AgeIdentity> = Vec::new();
     for (index, line) in text.lines().enumerate() {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        if age::x25519::Identity::from_str(line).is_ok()
-            && let Ok(key) = super::x25519::X25519::from_str(line)
-        {
+        if let Ok(key) = super::x25519::X25519::from_str(line) {
             keys.push(Box::new(key));
             continue;
         }

@@ -76,9 +76,11 @@ impl Identity for X25519 {
         let mut salt = [0; 64];
         salt[..32].copy_from_slice(epk.as_bytes());
         salt[32..].copy_from_slice(self.public.as_bytes());
-        let key = hkdf(&salt, KEY_LABEL, shared.as_bytes());
+        let mut key = hkdf(&salt, KEY_LABEL, shared.as_bytes());
+        let plain = aead_decrypt(&key, FILE_KEY_BYTES, &body);
+        key.zeroize();
         // Not ours (another recipient's stanza): not an error, the next identity may unwrap it.
-        aead_decrypt(&key, FILE_KEY_BYTES, &body).ok().map(|mut plain| {
+        plain.ok().map(|mut plain| {
             Ok(FileKey::init_with_mut(|file_key| {
                 file_key.copy_from_slice(&plain);
                 plain.zeroize();
