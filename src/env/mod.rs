@@ -257,32 +257,26 @@ fn without_db_password(tree: &mut Element) {
             && e.attr("name").is_some_and(|n| matches!(&n.value, AttrValue::Text(t) if &**t == "default"))
     };
     let secret_password = |a: &Attr| a.name == "password" && matches!(a.value, AttrValue::Secret(_));
+    let steps: [&dyn Fn(&Element) -> bool; 4] =
+        [&|e| e.name == "shared", &|e| e.name == "dataStore", &default_source, &|e| e.name == "dbcnx"];
     // Looked for first, then changed: the elements on the way may be the instance's, shared, and
     // are copied to be changed (`Arc::make_mut`), which most containers never need.
-    let dbcnx = |tree: &Element| {
-        tree.child("shared")
-            .and_then(|s| s.child("dataStore"))
-            .and_then(|d| d.children.iter().find(|e| default_source(e)))
-            .and_then(|d| d.child("dbcnx"))
-            .is_some_and(|c| c.attrs.iter().any(secret_password))
-    };
-    if !dbcnx(tree) {
+    if !below(tree, &steps).is_some_and(|c| c.attrs.iter().any(secret_password)) {
         return;
     }
-    let dbcnx = tree
-        .children
-        .iter_mut()
-        .find(|e| e.name == "shared")
-        .map(Arc::make_mut)
-        .and_then(|s| s.children.iter_mut().find(|e| e.name == "dataStore"))
-        .map(Arc::make_mut)
-        .and_then(|d| d.children.iter_mut().find(|e| default_source(e)))
-        .map(Arc::make_mut)
-        .and_then(|d| d.children.iter_mut().find(|e| e.name == "dbcnx"))
-        .map(Arc::make_mut);
-    if let Some(dbcnx) = dbcnx {
+    if let Some(dbcnx) = below_mut(tree, &steps) {
         dbcnx.attrs.retain(|a| !secret_password(a));
     }
+}
+
+/// The element reached from `el` by taking, at each step, the first child the step picks.
+fn below<'a>(el: &'a Element, steps: &[&dyn Fn(&Element) -> bool]) -> Option<&'a Element> {
+    steps.iter().try_fold(el, |el, step| el.children.iter().find(|c| step(c)).map(|c| &**c))
+}
+
+/// `below`, to change: each element on the way is copied first if it is shared (`Arc::make_mut`).
+fn below_mut<'a>(el: &'a mut Element, steps: &[&dyn Fn(&Element) -> bool]) -> Option<&'a mut Element> {
+    steps.iter().try_fold(el, |el, step| el.children.iter_mut().find(|c| step(c)).map(Arc::make_mut))
 }
 
 impl Environment {
