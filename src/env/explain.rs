@@ -88,7 +88,7 @@ fn under(path: &str, filter: Option<&str>) -> bool {
 
 fn describe(value: &Value) -> Vec<String> {
     let mut lines = vec![format!("    set at {}", value.origin)];
-    for o in &value.overrode {
+    for o in value.overrode.iter() {
         lines.push(format!("    overrides `{}` from {}", o.shown, o.origin));
     }
     lines

@@ -27,22 +27,51 @@ impl Origin {
 
 /// The name of a YAML file as shown to the user, interned: every key and value of a fleet carries
 /// one, and copying it is copying a pointer (an `Arc<str>` shared by a whole file was a reference
-/// count that every thread rendering that file's containers incremented and decremented).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SourceName(&'static str);
+/// count that every thread rendering that file's containers incremented and decremented). A thin
+/// pointer, to a leaked `String`, rather than a `&str`: a fleet has a million origins, and each
+/// saves the length it would repeat.
+#[derive(Clone, Copy)]
+pub struct SourceName(&'static String);
 
 impl SourceName {
     /// The interned name: the same text gives the same name, stored once per process (a run reads
     /// a bounded set of files).
     pub fn new(name: &str) -> SourceName {
-        static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+        static NAMES: std::sync::Mutex<Vec<&'static String>> = std::sync::Mutex::new(Vec::new());
         let mut names = NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = names.iter().find(|n| **n == name) {
+        if let Some(n) = names.iter().find(|n| n.as_str() == name) {
             return SourceName(n);
         }
-        let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        let leaked: &'static String = Box::leak(Box::new(name.to_owned()));
         names.push(leaked);
         SourceName(leaked)
+    }
+}
+
+// Interned: equal names are the same pointer. Ordered by their text, as the `&str` was.
+impl PartialEq for SourceName {
+    fn eq(&self, other: &SourceName) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for SourceName {}
+
+impl std::hash::Hash for SourceName {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        std::ptr::hash(self.0, state)
+    }
+}
+
+impl PartialOrd for SourceName {
+    fn partial_cmp(&self, other: &SourceName) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SourceName {
+    fn cmp(&self, other: &SourceName) -> std::cmp::Ordering {
+        self.0.as_str().cmp(other.0.as_str())
     }
 }
 
@@ -67,7 +96,7 @@ impl std::fmt::Display for SourceName {
 
 impl std::fmt::Debug for SourceName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.0, f)
+        std::fmt::Debug::fmt(self.0.as_str(), f)
     }
 }
 
@@ -108,12 +137,39 @@ pub struct Overridden {
     pub shown: String,
 }
 
+/// What a value overrode, most recent first (`Value::merge`). Boxed: most values override nothing,
+/// and a fleet has a million of them (a `Vec` is three words, this is one).
+#[derive(Debug, Clone, PartialEq, Default)]
+#[expect(clippy::box_collection, reason = "one word in every value, for the few that override anything")]
+pub struct Overrides(Option<Box<Vec<Overridden>>>);
+
+impl Overrides {
+    pub const NONE: Overrides = Overrides(None);
+
+    fn push(&mut self, o: Overridden) {
+        self.0.get_or_insert_default().push(o);
+    }
+
+    fn extend(&mut self, other: Overrides) {
+        if let Some(more) = other.0 {
+            self.0.get_or_insert_default().extend(*more);
+        }
+    }
+}
+
+impl std::ops::Deref for Overrides {
+    type Target = [Overridden];
+    fn deref(&self) -> &[Overridden] {
+        self.0.as_deref().map_or(&[], Vec::as_slice)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value {
     pub kind: Kind,
     pub tag: Tag,
     pub origin: Origin,
-    pub overrode: Vec<Overridden>,
+    pub overrode: Overrides,
     /// A map set over a `null`: it replaces what is below instead of merging with it, wherever the
     /// layers are grouped (so that merging stays associative).
     pub replaces: bool,
@@ -141,7 +197,7 @@ impl Value {
                     .collect(),
             ),
         };
-        Value { kind, tag: node.tag, origin, overrode: Vec::new(), replaces: false }
+        Value { kind, tag: node.tag, origin, overrode: Overrides::NONE, replaces: false }
     }
 
     /// `from_node`, taking the node's strings over instead of copying them. The entries of a large
@@ -175,11 +231,11 @@ impl Value {
                 Kind::Map(fields)
             }
         };
-        Value { kind, tag: node.tag, origin, overrode: Vec::new(), replaces: false }
+        Value { kind, tag: node.tag, origin, overrode: Overrides::NONE, replaces: false }
     }
 
     pub fn empty_map(origin: Origin) -> Value {
-        Value { kind: Kind::Map(Vec::new()), tag: Tag::None, origin, overrode: Vec::new(), replaces: false }
+        Value { kind: Kind::Map(Vec::new()), tag: Tag::None, origin, overrode: Overrides::NONE, replaces: false }
     }
 
     /// A field's value, unless absent or removed.
@@ -301,7 +357,7 @@ impl Value {
             Kind::Seq(items) => Kind::Seq(items.iter().map(Value::lean_clone).collect()),
             Kind::Removed => Kind::Removed,
         };
-        Value { kind, tag: self.tag, origin: self.origin.clone(), overrode: Vec::new(), replaces: self.replaces }
+        Value { kind, tag: self.tag, origin: self.origin.clone(), overrode: Overrides::NONE, replaces: self.replaces }
     }
 
     /// `self.clone().merge(upper.clone())` for checking and rendering only: what a container's file
@@ -327,7 +383,7 @@ impl Value {
                     kind: Kind::Map(fields),
                     tag: Tag::None,
                     origin: upper.origin.clone(),
-                    overrode: Vec::new(),
+                    overrode: Overrides::NONE,
                     replaces: self.replaces,
                 }
             }
@@ -338,7 +394,7 @@ impl Value {
                     kind: kind.clone(),
                     tag: upper.tag,
                     origin: upper.origin.clone(),
-                    overrode: Vec::new(),
+                    overrode: Overrides::NONE,
                     replaces,
                 }
             }
@@ -369,17 +425,17 @@ impl yaml::Build for Settings {
             yaml::Kind::Scalar(s, style) => Kind::Scalar(s, style),
             other => return Value::from_owned_node(yaml::Node { kind: other, tag, pos }, self.0),
         };
-        Value { kind, tag, origin: Origin { file: self.0, pos }, overrode: Vec::new(), replaces: false }
+        Value { kind, tag, origin: Origin { file: self.0, pos }, overrode: Overrides::NONE, replaces: false }
     }
 
     fn seq(&self, items: Vec<Value>, pos: Pos) -> Value {
         let origin = Origin { file: self.0, pos };
-        Value { kind: Kind::Seq(items), tag: Tag::None, origin, overrode: Vec::new(), replaces: false }
+        Value { kind: Kind::Seq(items), tag: Tag::None, origin, overrode: Overrides::NONE, replaces: false }
     }
 
     fn map(&self, entries: Vec<Field>, pos: Pos) -> Value {
         let origin = Origin { file: self.0, pos };
-        Value { kind: Kind::Map(entries), tag: Tag::None, origin, overrode: Vec::new(), replaces: false }
+        Value { kind: Kind::Map(entries), tag: Tag::None, origin, overrode: Overrides::NONE, replaces: false }
     }
 
     fn entry(&self, key: String, key_pos: Pos, value: Value) -> Field {

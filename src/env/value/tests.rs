@@ -87,3 +87,11 @@ fn settings_built_from_the_yaml_are_those_built_from_its_nodes() {
         assert!(built == Value::from_owned_node(node, name), "{text}");
     }
 }
+
+#[test]
+fn a_value_stays_small() {
+    // A fleet's environment is a million values and fields: each word here is megabytes touched.
+    assert_eq!(std::mem::size_of::<Origin>(), 16);
+    assert!(std::mem::size_of::<Value>() <= 64, "Value is {} bytes", std::mem::size_of::<Value>());
+    assert!(std::mem::size_of::<Field>() <= 48, "Field is {} bytes", std::mem::size_of::<Field>());
+}

@@ -12,6 +12,8 @@
 //! duplicate keys (whose report the general parser writes). A test compares both readings on every
 //! file of the shipped example and thousands of edited ones.
 
+use std::cell::RefCell;
+
 use super::{Build, Kind, MAX_DEPTH, Part, Pos, Style, Tag};
 
 /// The tree of `text`, built by `b`, or `None` when it is not in the subset.
@@ -42,7 +44,15 @@ pub(super) fn parse<B: Build>(text: &str, part: Part, b: &B) -> Option<B::Tree> 
         lines.push(Line { start, end, indent });
         start = end + 1;
     }
-    let p = Parser { text, lines, lines_before: part.lines_before, depth: part.depth, b: builder };
+    let p = Parser {
+        text,
+        lines,
+        lines_before: part.lines_before,
+        depth: part.depth,
+        b: builder,
+        entries: RefCell::new(Vec::new()),
+        items: RefCell::new(Vec::new()),
+    };
     let first = p.next_content(0)?;
     // The top is a map.
     if is_item(&p.line(first)[p.indent(first)..]) {
@@ -62,6 +72,12 @@ struct Parser<'a, B: Build> {
     /// How deeply the text's top level is nested in its file.
     depth: usize,
     b: &'a B,
+    /// The entries of the maps being read, innermost last (and `items`, of the lists): each map
+    /// takes its own off the top in one allocation of the right size when it ends. Grown one by
+    /// one in a vector of its own, a map's entries left a quarter of it unused on average, and a
+    /// fleet's environment is a million of them.
+    entries: RefCell<Vec<B::Entry>>,
+    items: RefCell<Vec<B::Tree>>,
 }
 
 /// A line: where it starts and ends (before its line break), and its indentation.
@@ -112,6 +128,16 @@ impl<'a, B: Build> Parser<'a, B> {
         Pos { line: self.lines_before + i as u32 + 1, col: col as u32 + 1 }
     }
 
+    /// The entries of the map that ends, pushed from `base` on.
+    fn take_entries(&self, base: usize) -> Vec<B::Entry> {
+        self.entries.borrow_mut().drain(base..).collect()
+    }
+
+    /// The items of the list that ends, pushed from `base` on.
+    fn take_items(&self, base: usize) -> Vec<B::Tree> {
+        self.items.borrow_mut().drain(base..).collect()
+    }
+
     fn deep(&self, depth: usize) -> Option<()> {
         (self.depth + depth + 2 < MAX_DEPTH).then_some(())
     }
@@ -132,11 +158,13 @@ impl<'a, B: Build> Parser<'a, B> {
     /// (`at` > `n` for the first key of a map in a sequence item, `- key: value`).
     fn block_map(&self, mut i: usize, n: usize, mut at: usize, depth: usize) -> Option<(B::Tree, Option<usize>)> {
         let pos = self.pos(i, at);
-        let mut entries: Vec<B::Entry> = Vec::new();
+        // (When anything is outside the subset, the whole parse ends with `None`: what is left on
+        // the stacks then is dropped with the parser.)
+        let base = self.entries.borrow().len();
         loop {
             let line = self.line(i);
             let (key, key_pos, after) = self.key(i, at)?;
-            if entries.iter().any(|e| B::key(e) == key) {
+            if self.entries.borrow()[base..].iter().any(|e| B::key(e) == key) {
                 return None;
             }
             let rest = &line[after..];
@@ -160,14 +188,15 @@ impl<'a, B: Build> Parser<'a, B> {
             } else {
                 self.inline(i, value_at, n, depth + 1)?
             };
-            entries.push(self.b.entry(key, key_pos, value));
+            let entry = self.b.entry(key, key_pos, value);
+            self.entries.borrow_mut().push(entry);
             match next {
                 Some(j) if self.indent(j) == n && !is_item(&self.line(j)[n..]) => {
                     i = j;
                     at = n;
                 }
                 Some(j) if self.indent(j) >= n => return None,
-                _ => return Some((self.b.map(entries, pos), next)),
+                _ => return Some((self.b.map(self.take_entries(base), pos), next)),
             }
         }
     }
@@ -175,7 +204,7 @@ impl<'a, B: Build> Parser<'a, B> {
     /// A block sequence whose dashes are at indentation `n`, from line `i`, at `pos`.
     fn block_seq(&self, mut i: usize, n: usize, depth: usize, pos: Pos) -> Option<(B::Tree, Option<usize>)> {
         self.deep(depth)?;
-        let mut items = Vec::new();
+        let base = self.items.borrow().len();
         loop {
             let line = self.line(i);
             let (item, next) = if &line[n..] == "-" {
@@ -196,11 +225,11 @@ impl<'a, B: Build> Parser<'a, B> {
                     self.inline(i, at, n, depth + 1)?
                 }
             };
-            items.push(item);
+            self.items.borrow_mut().push(item);
             match next {
                 Some(j) if self.indent(j) == n && is_item(&self.line(j)[n..]) => i = j,
                 Some(j) if self.indent(j) > n => return None,
-                _ => return Some((self.b.seq(items, pos), next)),
+                _ => return Some((self.b.seq(self.take_items(base), pos), next)),
             }
         }
     }
@@ -537,17 +566,17 @@ impl<B: Build> Flow<'_, '_, B> {
         let pos = self.p.pos(self.i, self.at);
         match self.peek()? {
             b'{' => {
-                let mut entries: Vec<B::Entry> = Vec::new();
                 if self.open(b'}') {
-                    return Some(self.p.b.map(entries, pos));
+                    return Some(self.p.b.map(Vec::new(), pos));
                 }
+                let base = self.p.entries.borrow().len();
                 loop {
                     let key_pos = self.p.pos(self.i, self.at);
                     let key = match self.scalar(true)? {
                         Kind::Scalar(s, _) if !s.is_empty() => s,
                         _ => return None,
                     };
-                    if entries.iter().any(|e| B::key(e) == key) || self.peek() != Some(b':') {
+                    if self.p.entries.borrow()[base..].iter().any(|e| B::key(e) == key) || self.peek() != Some(b':') {
                         return None;
                     }
                     self.at += 1;
@@ -556,21 +585,23 @@ impl<B: Build> Flow<'_, '_, B> {
                     }
                     self.spaces();
                     let value = self.node()?;
-                    entries.push(self.p.b.entry(key, key_pos, value));
+                    let entry = self.p.b.entry(key, key_pos, value);
+                    self.p.entries.borrow_mut().push(entry);
                     if self.separator(b'}')? {
-                        return Some(self.p.b.map(entries, pos));
+                        return Some(self.p.b.map(self.p.take_entries(base), pos));
                     }
                 }
             }
             b'[' => {
-                let mut items = Vec::new();
                 if self.open(b']') {
-                    return Some(self.p.b.seq(items, pos));
+                    return Some(self.p.b.seq(Vec::new(), pos));
                 }
+                let base = self.p.items.borrow().len();
                 loop {
-                    items.push(self.node()?);
+                    let item = self.node()?;
+                    self.p.items.borrow_mut().push(item);
                     if self.separator(b']')? {
-                        return Some(self.p.b.seq(items, pos));
+                        return Some(self.p.b.seq(self.p.take_items(base), pos));
                     }
                 }
             }
