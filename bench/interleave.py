@@ -7,16 +7,19 @@ the two sides of every ratio, and the two sizes of every growth figure, are time
 the same host. On a shared machine whose load changes from minute to minute, timing one command ten
 times and then the other ten times measured the host as much as nlconf.
 
-    interleave.py --nlconf BIN --runs N [--pin CPUS] [--plan] FILES=DIR [FILES=DIR ...]
+    interleave.py --nlconf BIN --runs N [--rss-runs N] [--pin CPUS] [--plan] FILES=DIR [FILES=DIR ...]
 
 Prints tab-separated lines on stdout:
     time   FILES COMMAND MEDIAN_SECONDS     median wall time of the timed runs
-    rss    FILES COMMAND MAX_KB             largest peak RSS over all runs (wait4's ru_maxrss)
+    rss    FILES COMMAND MAX_KB             largest peak RSS of the memory rounds (GNU time %M)
     ratio  FILES COMMAND MEDIAN             median over rounds of COMMAND / diff -ru, same round
     growth FROM TO COMMAND MEDIAN           median over rounds of (t_TO / TO) / (t_FROM / FROM)
 
-The first round is a warm-up (file cache, binary pages): it is not timed, but its exit codes are
-checked (0, or 1 for `diff -ru`, which found the drift) and its peak RSS counts.
+First come the memory rounds (`--rss-runs`, at least one: the warm-up of the file cache and the
+binary's pages), untimed, each run under GNU time for its peak RSS, their exit codes checked (0, or
+1 for `diff -ru`, which found the drift). The peak RSS is not read from the timed runs: a process
+started from this one (fork or posix_spawn) reports in ru_maxrss at least the RSS of this Python
+process, which GNU time, small, does not add. Then the timed rounds.
 """
 
 import argparse
@@ -43,7 +46,7 @@ def commands(nlconf, fleet, plan):
 
 
 def run_once(argv, env, pin, stderr_path):
-    """Runs argv with its output discarded; returns (wall seconds, exit code, peak RSS in KB)."""
+    """Runs argv with its output discarded; returns (wall seconds, exit code)."""
     if pin:
         argv = ["taskset", "-c", pin] + argv
     path = argv[0] if os.sep in argv[0] else which(argv[0])
@@ -54,9 +57,20 @@ def run_once(argv, env, pin, stderr_path):
     ]
     start = time.perf_counter()
     pid = os.posix_spawn(path, argv, env, file_actions=actions)
-    _, status, usage = os.wait4(pid, 0)
+    _, status, _ = os.wait4(pid, 0)
     wall = time.perf_counter() - start
-    return wall, os.waitstatus_to_exitcode(status), usage.ru_maxrss
+    return wall, os.waitstatus_to_exitcode(status)
+
+
+def rss_once(argv, env, pin, stderr_path, gnu_time, out_path):
+    """Runs argv under GNU time; returns (exit code, peak RSS in KB or None)."""
+    _, code = run_once([gnu_time, "-f", "%M", "-o", out_path] + argv, env, pin, stderr_path)
+    try:
+        with open(out_path, encoding="utf-8") as f:
+            last = f.read().split()[-1:]
+        return code, int(last[0]) if last and last[0].isdigit() else None
+    except OSError:
+        return code, None
 
 
 def which(name):
@@ -70,6 +84,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nlconf", required=True)
     ap.add_argument("--runs", type=int, required=True)
+    ap.add_argument("--rss-runs", type=int, default=3)
     ap.add_argument("--pin", default="")
     ap.add_argument("--plan", action="store_true")
     ap.add_argument("fleets", nargs="+", metavar="FILES=DIR")
@@ -81,11 +96,14 @@ def main():
         fleets.append((int(files), d))
     fleets.sort()
 
+    gnu_time = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
     walls = {}  # (files, name) -> [seconds]
     rss = {}  # (files, name) -> max KB
     ratios = {}  # (files, name) -> [name / floor, per round]
     growth = {}  # (from, to, name) -> [per round]
-    for rnd in range(args.runs + 1):
+    memory_rounds = max(args.rss_runs, 1)
+    for rnd in range(memory_rounds + args.runs):
+        timed = rnd >= memory_rounds
         this_round = {}
         for files, d in fleets:
             env = dict(os.environ, NO_COLOR="1", NLCONF_AGE_IDENTITY=os.path.join(d, "identity.txt"))
@@ -96,16 +114,22 @@ def main():
                         os.unlink(remove)
                     except FileNotFoundError:
                         pass
-                wall, code, peak = run_once(argv, env, args.pin, stderr_path)
-                if rnd == 0 and not (code == 0 or (name == FLOOR and code == 1)):
+                if timed:
+                    wall, code = run_once(argv, env, args.pin, stderr_path)
+                    walls.setdefault((files, name), []).append(wall)
+                    this_round[(files, name)] = wall
+                    continue
+                if gnu_time:
+                    code, peak = rss_once(argv, env, args.pin, stderr_path, gnu_time, os.path.join(d, ".bench-rss"))
+                    if peak is not None:
+                        rss[(files, name)] = max(rss.get((files, name), 0), peak)
+                else:
+                    _, code = run_once(argv, env, args.pin, stderr_path)
+                if not (code == 0 or (name == FLOOR and code == 1)):
                     with open(stderr_path, encoding="utf-8", errors="replace") as f:
                         sys.stderr.write(f"bench: `{' '.join(argv)}` failed with exit code {code}:\n{f.read()}")
                     sys.exit(1)
-                rss[(files, name)] = max(rss.get((files, name), 0), peak)
-                if rnd > 0:
-                    walls.setdefault((files, name), []).append(wall)
-                    this_round[(files, name)] = wall
-        if rnd == 0:
+        if not timed:
             continue
         for files, d in fleets:
             floor = this_round[(files, FLOOR)]

@@ -8,6 +8,7 @@
 #   BENCH_SIZES  instances per fleet, 5 containers each   (default "200 1000": 1,000 and 5,000 files; a
 #                one-file fleet of 1,000 instances is 12.7 MB of YAML, under the 32 MB nlconf reads)
 #   BENCH_RUNS   timed rounds (each runs every command once) (default 10)
+#   BENCH_RSS_RUNS untimed rounds under GNU time for peak RSS, before them (default 3; the first warms up)
 #   BENCH_DIR    where fleets are generated and cached    (default ${TMPDIR:-/tmp}/nlconf-bench)
 #   BENCH_CPUS   CPU list to pin to with taskset          (default "0,1" when the machine has more than
 #                2 CPUs, as the targets are set for 2 cores; "" to not pin)
@@ -19,6 +20,7 @@ ROOT=$PWD
 SHAPES=${BENCH_SHAPES:-"per-instance one-file one-file-age-cli"}
 SIZES=${BENCH_SIZES:-"200 1000"}
 RUNS=${BENCH_RUNS:-10}
+RSS_RUNS=${BENCH_RSS_RUNS:-3}
 BENCH_DIR=${BENCH_DIR:-${TMPDIR:-/tmp}/nlconf-bench}
 OUT=${BENCH_OUT:-$ROOT/target/bench/report.md}
 CONTAINERS=5
@@ -31,6 +33,11 @@ log() { printf '%s\n' "$*" >&2; }
 # bench/interleave.py times the commands (python3: also used below to read cargo's metadata).
 PY=$(command -v python3 || true)
 [ -z "$PY" ] && { log "bench: python3 is needed (bench/interleave.py times the runs)"; exit 1; }
+# Peak memory is read by GNU time (bench/interleave.py says why not from the timed runs).
+if [ ! -x /usr/bin/time ] && command -v apt-get >/dev/null 2>&1; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo -n"
+    $SUDO apt-get install -y -qq time >/dev/null 2>&1 || log "bench: GNU time not found: peak RSS shows n/a"
+fi
 if ! diff --version 2>/dev/null | grep -q GNU; then
     log "bench: GNU diff is needed for the floor (diff -ru)"; exit 1
 fi
@@ -117,7 +124,7 @@ for shape in $SHAPES; do
     # Every command on every fleet of the shape, round after round (bench/interleave.py): nlconf and the
     # floor, and the small and the large fleet, are timed seconds apart, on the same host.
     log "bench: $shape: $RUNS rounds of validate, diff$([ "$HAS_PLAN" = 1 ] && echo ", plan") and diff -ru on ${FILES[$shape]# } files"
-    out=$("$PY" bench/interleave.py --nlconf "$N" --runs "$RUNS" ${BENCH_CPUS:+--pin "$BENCH_CPUS"} \
+    out=$("$PY" bench/interleave.py --nlconf "$N" --runs "$RUNS" --rss-runs "$RSS_RUNS" ${BENCH_CPUS:+--pin "$BENCH_CPUS"} \
         $([ "$HAS_PLAN" = 1 ] && echo --plan) "${fleets[@]}")
     while IFS=$'\t' read -r kind a b c d; do
         case $kind in
@@ -143,7 +150,7 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
     echo
     echo "- machine: $cpu; $NPROC CPUs${BENCH_CPUS:+, pinned to CPUs $BENCH_CPUS with taskset}; $mem RAM; $(uname -sr); load average before the run: $LOAD_BEFORE, after: $LOAD_AFTER"
     echo "- nlconf: $commit ($("$N" --version)), release build"
-    echo "- $RUNS rounds after a warm-up round; each round runs every command once on every fleet of a shape (bench/interleave.py). Times: medians of the wall times. Ratio: the median over rounds of $top / \`diff -ru\` timed in the same round. Peak RSS: the largest of all runs (wait4's ru_maxrss)"
+    echo "- $RSS_RUNS untimed rounds under GNU time (peak RSS: the largest, %M; the first warms up), then $RUNS timed rounds; each round runs every command once on every fleet of a shape (bench/interleave.py). Times: medians of the wall times. Ratio: the median over rounds of $top / \`diff -ru\` timed in the same round. Growth: the same, of the time per file"
     echo "- fleets: \`cargo run --release --example fleet\`, 5 containers per instance, ~10 KB per file, 1.5 secrets per instance, 10% of the deployed files drifted; shapes: \`per-instance\` (one YAML file per instance), \`one-file\` (the whole environment in one file), \`one-file-age-cli\` (the same, its secrets encrypted with the age command, without nlconf's binding header); diff and plan run with the key at hand (NLCONF_AGE_IDENTITY); \`diff -ru\` compares the same fleet's rendered and deployed trees"
     echo
     echo "| shape | files | YAML | \`diff -ru\` | validate | diff | $top | $top / diff -ru | $top peak RSS |"
