@@ -88,10 +88,16 @@ impl Ctx {
             self.diags.push(w);
         }
         if self.ui.verbose {
-            let files: Vec<String> = env.files.iter().map(|f| f.display.display().to_string()).collect();
+            // The first few files by name: an environment split per instance is a thousand of them.
+            const NAMED: usize = 5;
+            let mut files: Vec<String> =
+                env.files.iter().take(NAMED).map(|f| f.display.display().to_string()).collect();
+            if env.files.len() > NAMED {
+                files.push(format!("and {} more", env.files.len() - NAMED));
+            }
             self.ui.note(&format!(
                 "{name}: merged {} in {} ms: {}",
-                crate::ui::count(files.len(), "file"),
+                crate::ui::count(env.files.len(), "file"),
                 started.elapsed().as_millis(),
                 files.join(", ")
             ));

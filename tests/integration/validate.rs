@@ -171,3 +171,22 @@ fn the_fixture_secret_is_bound_and_decrypts_with_the_test_key() {
         ",
     );
 }
+
+#[test]
+fn verbose_names_the_first_files_merged_and_counts_the_rest() {
+    // An environment split per instance is hundreds of files: one line names a few.
+    let mut repo = Repo::with_prod();
+    for n in 1..=6 {
+        repo = repo.file(&format!("environments/prod/{n:02}-tuning.yaml"), "instances: { mkt_prod: {} }");
+    }
+    let out = repo.run(&["-v", "validate"]);
+    out.assert_exit(0);
+    let line = out.stderr.lines().find(|l| l.starts_with("prod: merged")).expect("the merged line");
+    assert!(line.starts_with("prod: merged 7 files in "), "{line}");
+    assert!(
+        line.ends_with(
+            ": environments/prod/01-tuning.yaml, environments/prod/02-tuning.yaml, environments/prod/03-tuning.yaml, environments/prod/04-tuning.yaml, environments/prod/05-tuning.yaml, and 2 more"
+        ),
+        "{line}"
+    );
+}
