@@ -14,6 +14,7 @@
 //!   or directive; a tab before a line's text: the file is parsed whole, and that parse's tree or
 //!   error is the answer.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -80,23 +81,32 @@ fn parse_with<B: Build>(text: &str, display: &Path, part_bytes: usize, b: &B) ->
     join(&pieces, parsed, b)
 }
 
+/// Where the text's last line starts: after its last line break (the text's length when it ends
+/// with one, and there is no last line without it).
+fn start_of_last(b: &[u8]) -> usize {
+    memchr::memrchr(b'\n', b).map_or(0, |i| i + 1)
+}
+
 /// Where to cut: the parts in order, or `None` when the file is not to be cut.
 fn plan(text: &str, part_bytes: usize) -> Option<Vec<Piece>> {
     if text.starts_with('\u{feff}') {
         return None;
     }
-    let mut lines = Vec::new();
+    let b = text.as_bytes();
+    let mut lines = Vec::with_capacity(b.len() / 32);
     let mut start = 0;
-    for piece in text.split_inclusive('\n') {
-        let body = piece.strip_suffix('\n').unwrap_or(piece);
+    // (memchr for the line breaks: `split_inclusive('\n')` searched a character at a time, and this
+    // scan runs alone before the parts are parsed in parallel.)
+    for end in memchr::memchr_iter(b'\n', b).chain((start_of_last(b) < b.len()).then_some(b.len())) {
+        let body = &text[start..end];
         let indent = body.len() - body.trim_start_matches(' ').len();
         let rest = &body[indent..];
         // Tabs, document markers and directives: the whole parse says what they mean.
         if rest.starts_with('\t') || (indent == 0 && ["---", "...", "%"].iter().any(|m| rest.starts_with(m))) {
             return None;
         }
-        lines.push(Line { start, end: start + body.len(), indent });
-        start += piece.len();
+        lines.push(Line { start, end, indent });
+        start = end + 1;
     }
     // The top-level keys: every line at column 0 that is not blank or a comment must be one.
     let mut tops = Vec::new();
@@ -195,17 +205,31 @@ fn simple_key(line: &str) -> Option<usize> {
 }
 
 /// The parts' trees joined into the file's, or `None` when they do not fit together as planned.
+/// Keys are checked against sets of those already joined: `instances:` takes thousands of them, and
+/// a search of the entries for each was quadratic.
 fn join<B: Build>(pieces: &[Piece], parsed: Vec<Option<B::Tree>>, b: &B) -> Option<B::Tree> {
     let mut root: Option<(Vec<B::Entry>, super::Pos)> = None;
+    let mut top_keys: HashSet<String> = HashSet::new();
+    // The keys of the map the last top-level entry opens, once an inner part joins it.
+    let mut inner_keys: Option<HashSet<String>> = None;
     for (piece, tree) in pieces.iter().zip(parsed) {
         let (entries, pos) = b.map_parts(tree?)?;
         let Some((top, _)) = &mut root else {
+            top_keys.extend(entries.iter().map(|e| B::key(e).to_owned()));
             root = Some((entries, pos));
             continue;
         };
-        let target = if piece.inner { b.last_map(top)? } else { top };
+        let (target, keys) = if piece.inner {
+            let target = b.last_map(top)?;
+            let keys = inner_keys.get_or_insert_with(|| target.iter().map(|t| B::key(t).to_owned()).collect());
+            (target, keys)
+        } else {
+            // Top-level entries: the last one, whose map inner parts join, changes.
+            inner_keys = None;
+            (top, &mut top_keys)
+        };
         for e in entries {
-            if target.iter().any(|t| B::key(t) == B::key(&e)) {
+            if !keys.insert(B::key(&e).to_owned()) {
                 return None;
             }
             target.push(e);

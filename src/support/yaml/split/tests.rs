@@ -107,6 +107,8 @@ fn what_could_cross_a_cut_makes_the_file_parse_whole() {
         // A key in two parts.
         "a: 1\nb: 2\na: 3\n",
         "instances:\n  x: 1\n  y: 2\n  x: 3\n",
+        "instances:\n  x: 1\n  y: 2\n  z: 3\n  y: 4\nw: 5\n",
+        "a: 1\ninstances:\n  x: 1\n  y: 2\nb: 2\ninstances:\n  z: 1\n",
         // Documents, directives, tabs.
         "---\na: 1\nb: 2\n",
         "a: 1\n---\nb: 2\n",
