@@ -13,7 +13,7 @@ pub fn run(ctx: &mut Ctx, envs: &[String]) -> Status {
             continue;
         };
         // Rendering every container checks its settings and the templates' output.
-        let rendered = templates.as_ref().and_then(|t| ctx.diags.take(t.render_environment(&env, None, None)));
+        let rendered = templates.as_ref().and_then(|t| ctx.diags.take(t.check_environment(&env)));
         if rendered.is_none() {
             failed = true;
             continue;

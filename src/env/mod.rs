@@ -161,14 +161,22 @@ impl Environment {
     /// What the schema check finds in every container's `serverconf` (in parallel; the trees are
     /// dropped as they are checked): `load` runs it, and commands that render build the trees anyway.
     pub fn check_serverconf(&self) -> Diagnostics {
-        let shared = self.shared_serverconfs();
-        let pairs: Vec<(usize, &Container)> =
-            self.instances.iter().enumerate().flat_map(|(n, i)| i.containers.iter().map(move |c| (n, c))).collect();
-        let found: Vec<Diagnostics> = pairs
+        // Instance by instance: its own settings checked once for its containers and dropped after
+        // them (all of a fleet's at once were most of what `validate` held).
+        let found: Vec<Diagnostics> = self
+            .instances
             .par_iter()
-            .map(|&(n, c)| match self.checked_serverconf_with(&self.instances[n], c, shared[n].as_ref()) {
-                Ok(tree) => tree.warnings,
-                Err(all) => all,
+            .flat_map_iter(|inst| {
+                let shared = self.shared_serverconf(inst);
+                let found: Vec<Diagnostics> = inst
+                    .containers
+                    .iter()
+                    .map(|c| match self.checked_serverconf_with(inst, c, shared.as_ref()) {
+                        Ok(tree) => tree.warnings,
+                        Err(all) => all,
+                    })
+                    .collect();
+                found
             })
             .collect();
         found.into_iter().fold(Diagnostics::new(), |mut all, d| {

@@ -429,6 +429,41 @@ impl Templates {
         Ok((content, tree))
     }
 
+    /// What rendering every container finds (its settings checked, the templates' output checked),
+    /// the files themselves dropped as they are made: `validate`, which on a fleet would otherwise
+    /// hold every rendered text at once. Instance by instance, in parallel, each instance's own
+    /// settings checked once for its containers (`Environment::shared_serverconf`), as a review does.
+    pub fn check_environment(&self, env: &Environment) -> Staged<()> {
+        let results: Vec<Staged<()>> = env
+            .instances
+            .par_iter()
+            .flat_map_iter(|inst| {
+                let shared = env.shared_serverconf(inst);
+                let found: Vec<Staged<()>> = inst
+                    .containers
+                    .iter()
+                    .map(|c| {
+                        let Warned { value: tree, warnings: mut diags } =
+                            env.checked_serverconf_with(inst, c, shared.as_ref())?;
+                        match self.render_tree(env, inst, c, tree, None) {
+                            Ok(_) => diags.finish(()),
+                            Err(d) => {
+                                diags.push(d);
+                                Err(diags)
+                            }
+                        }
+                    })
+                    .collect();
+                found
+            })
+            .collect();
+        let mut diags = Diagnostics::new();
+        for r in results {
+            diags.take(r);
+        }
+        diags.finish(())
+    }
+
     /// Every container of every instance (optionally filtered), rendered in parallel, in a stable order.
     pub fn render_environment(
         &self,
