@@ -97,7 +97,8 @@ pub struct Instance {
     /// The default data source's login, when its password is an `!age` secret.
     pub db_login: Option<DbLogin>,
     /// The instance's settings over the `defaults:` block, before containerOverrides (kept once per
-    /// instance rather than once per container: on a fleet that is most of the memory).
+    /// instance rather than once per container: on a fleet that is most of the memory). A review
+    /// (`plan::compute`) takes them out and drops them as it goes: after one, this is empty.
     pub base: Value,
 }
 
@@ -205,6 +206,12 @@ impl Environment {
     /// The instance's own `serverconf`, checked once for its containers (`checked_serverconf_with`):
     /// `None` when the check finds anything.
     pub fn shared_serverconf<'a>(&self, inst: &'a Instance) -> Option<serverconf::Shared<'a>> {
+        self.shared_serverconf_of(inst, &inst.base)
+    }
+
+    /// `shared_serverconf` from the instance's settings held apart (`base`, taken out of the
+    /// instance by a review that drops each instance's settings once its containers are done).
+    pub fn shared_serverconf_of<'a>(&self, inst: &Instance, base: &'a Value) -> Option<serverconf::Shared<'a>> {
         let place = serverconf::Place {
             env: &self.name,
             instance: &inst.name,
@@ -212,7 +219,7 @@ impl Environment {
             defaults: self.defaults.as_ref(),
             overrides: None,
         };
-        serverconf::shared(inst.base.get("serverconf"), &self.secret_index, &place)
+        serverconf::shared(base.get("serverconf"), &self.secret_index, &place)
     }
 
     /// `checked_serverconf`, reusing the instance's own settings checked once (`shared_serverconf`)
@@ -224,6 +231,17 @@ impl Environment {
         c: &Container,
         shared: Option<&serverconf::Shared>,
     ) -> Staged<Element> {
+        self.checked_serverconf_of(inst, &inst.base, c, shared)
+    }
+
+    /// `checked_serverconf_with` from the instance's settings held apart (`shared_serverconf_of`).
+    pub fn checked_serverconf_of(
+        &self,
+        inst: &Instance,
+        base: &Value,
+        c: &Container,
+        shared: Option<&serverconf::Shared>,
+    ) -> Staged<Element> {
         let mut diags = Diagnostics::new();
         let place = serverconf::Place {
             env: &self.name,
@@ -232,7 +250,7 @@ impl Environment {
             defaults: self.defaults.as_ref(),
             overrides: c.overrides.as_ref(),
         };
-        let tree = container_serverconf(&mut diags, &inst.base, &place, &self.secret_index, shared);
+        let tree = container_serverconf(&mut diags, base, &place, &self.secret_index, shared);
         diags.finish(tree)
     }
 }

@@ -12,6 +12,7 @@ use crate::credentials::CredentialStep;
 use crate::deployed::{self, DeployedFile, Hosts, Reads, Source};
 use crate::diag::{Diagnostic, Diagnostics, Staged, Warned};
 use crate::env::serverconf::Shared;
+use crate::env::value::Value;
 use crate::env::{Container, Environment, Instance, TargetKind};
 use crate::render::{Placeholder, RenderedFile, Templates};
 use crate::repo::Repository;
@@ -156,6 +157,12 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
     };
     let started = std::time::Instant::now();
     let key = FingerprintKey::random();
+    // Each instance's settings are taken out and dropped once its containers are reviewed: on a
+    // fleet they are most of the memory, and what a run frees, the next instances reuse instead of
+    // touching new pages. (Nothing after a review reads them; `explain` loads its own.)
+    let mut env = env;
+    let bases: Vec<Value> =
+        env.instances.iter_mut().map(|i| std::mem::replace(&mut i.base, Value::empty_map(i.origin.clone()))).collect();
     let pairs: Vec<(&Instance, &Container)> = env.containers().collect();
     // Over ssh, every host's files first, in one round trip per host and `parallelism` hosts at
     // once; the CPU work after, on the cores.
@@ -166,8 +173,12 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
     // Instance by instance (in parallel, and each one's containers in parallel): its own settings
     // checked once for all its containers, and dropped with the instance's last container.
     let mut jobs = pairs.iter().zip(&locations).zip(fetched);
-    let by_instance: Vec<(&Instance, Vec<_>)> =
-        env.instances.iter().map(|i| (i, jobs.by_ref().take(i.containers.len()).collect())).collect();
+    let by_instance: Vec<(&Instance, Value, Vec<_>)> = env
+        .instances
+        .iter()
+        .zip(bases)
+        .map(|(i, base)| (i, base, jobs.by_ref().take(i.containers.len()).collect()))
+        .collect();
     // The digests of the inputs alongside: a whole environment in one file is megabytes to hash on
     // one thread, which would otherwise be a serial tail.
     let (inputs, results) = rayon::join(
@@ -175,9 +186,10 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
         || {
             by_instance
                 .into_par_iter()
-                .flat_map_iter(|(inst, members)| {
-                    let shared = env.shared_serverconf(inst);
-                    let pass = Pass { secrets: secrets.as_ref(), key: &key, texts, shared: shared.as_ref() };
+                .flat_map_iter(|(inst, base, members)| {
+                    let shared = env.shared_serverconf_of(inst, &base);
+                    let pass =
+                        Pass { secrets: secrets.as_ref(), key: &key, texts, base: &base, shared: shared.as_ref() };
                     let reviewed: Vec<Staged<Reviewed>> = members
                         .into_par_iter()
                         .map(|(((i, c), loc), reads)| review_container(&env, templates, req, (i, c, loc, reads), &pass))
@@ -251,6 +263,8 @@ struct Pass<'a> {
     secrets: Option<&'a SecretStore>,
     key: &'a FingerprintKey,
     texts: Texts,
+    /// The container's instance's settings (`Instance::base`, taken out of the instance).
+    base: &'a Value,
     /// The container's instance's own settings, checked once (`Environment::shared_serverconf`).
     shared: Option<&'a Shared<'a>>,
 }
@@ -262,8 +276,8 @@ fn review_container(
     (i, c, loc, reads): (&Instance, &Container, &crate::target::Location, Option<Reads>),
     pass: &Pass,
 ) -> Staged<Reviewed> {
-    let Pass { secrets, key, texts, shared } = *pass;
-    let Warned { value: tree, warnings: mut diags } = env.checked_serverconf_with(i, c, shared)?;
+    let Pass { secrets, key, texts, base, shared } = *pass;
+    let Warned { value: tree, warnings: mut diags } = env.checked_serverconf_of(i, base, c, shared)?;
     let result = (|| {
         let mut d = deployed::read_one_with(loc, i, c, reads)?;
         let mut f = templates.render_tree(env, i, c, tree, d.tree.as_ref())?;
