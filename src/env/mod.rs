@@ -29,6 +29,8 @@ pub const OAUTH_MIN_BUILD: u32 = 9383;
 #[derive(Debug)]
 pub struct Environment {
     pub name: String,
+    /// Its YAML files. A review (`plan::compute`) takes their texts out to digest them: after one,
+    /// the texts are empty.
     pub files: Vec<SourceFile>,
     pub build: u32,
     pub target: Target,

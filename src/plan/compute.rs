@@ -161,6 +161,9 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
     // fleet they are most of the memory, and what a run frees, the next instances reuse instead of
     // touching new pages. (Nothing after a review reads them; `explain` loads its own.)
     let mut env = env;
+    // The YAML texts too, digested alongside the review (`inputs`) and each dropped once digested.
+    let yaml: Vec<(String, String)> =
+        env.files.iter_mut().map(|f| (f.display.to_string_lossy().into_owned(), std::mem::take(&mut f.text))).collect();
     let bases: Vec<Value> =
         env.instances.iter_mut().map(|i| std::mem::replace(&mut i.base, Value::empty_map(i.origin.clone()))).collect();
     let pairs: Vec<(&Instance, &Container)> = env.containers().collect();
@@ -182,7 +185,7 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
     // The digests of the inputs alongside: a whole environment in one file is megabytes to hash on
     // one thread, which would otherwise be a serial tail.
     let (inputs, results) = rayon::join(
-        || inputs(&env, templates),
+        || inputs(yaml, &env, templates),
         || {
             by_instance
                 .into_par_iter()
@@ -231,13 +234,11 @@ fn review_all(env: Environment, templates: &Templates, req: &Request, texts: Tex
     diags.finish(Planned { env, rendered, rendered_digests, deployed, review, steps, secrets, inputs, timings })
 }
 
-/// Every input of a review and its digest: YAML files, recipients, templates.
-fn inputs(env: &Environment, templates: &Templates) -> BTreeMap<String, String> {
-    let mut inputs: BTreeMap<String, String> = env
-        .files
-        .iter()
-        .map(|f| (f.display.to_string_lossy().into_owned(), crate::support::digest::sha256(f.text.as_bytes())))
-        .collect();
+/// Every input of a review and its digest: the YAML files (name and text, taken out of the
+/// environment, each text dropped once digested), recipients, templates.
+fn inputs(yaml: Vec<(String, String)>, env: &Environment, templates: &Templates) -> BTreeMap<String, String> {
+    let mut inputs: BTreeMap<String, String> =
+        yaml.into_iter().map(|(name, text)| (name, crate::support::digest::sha256(text.as_bytes()))).collect();
     if let Some(r) = &env.recipients {
         inputs.insert(format!("environments/{}/recipients", env.name), format!("recipients:{}", r.digest()));
     }
