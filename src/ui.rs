@@ -36,14 +36,18 @@ impl Ui {
     }
 
     /// Prints diagnostics sorted by file and line, warnings only unless quiet.
+    /// (In one write: stderr is unbuffered, and a fleet's secrets encrypted by hand are hundreds of
+    /// warnings, a system call each.)
     pub fn report(&self, diags: Diagnostics) {
-        let mut err = std::io::stderr().lock();
+        let mut text = String::new();
         for d in diags.sorted() {
             if d.severity == Severity::Warning && self.quiet {
                 continue;
             }
-            let _ = writeln!(err, "{}", self.format(&d));
+            text.push_str(&self.format(&d));
+            text.push('\n');
         }
+        let _ = std::io::stderr().lock().write_all(text.as_bytes());
     }
 
     fn format(&self, d: &Diagnostic) -> String {
