@@ -618,7 +618,7 @@ pub fn load_for_rendering(repo: &Repository, name: &str) -> Staged<Environment> 
         Err(_) => None,
     };
     check_secrets(name, &mut secrets, recipients.as_ref(), &mut diags);
-    let mut merged: Option<Value> = None;
+    let mut layers: Vec<Value> = Vec::with_capacity(files.len());
     let mut sources = Vec::with_capacity(files.len());
     for (display, text, v) in files {
         let pos = v.origin.pos;
@@ -628,15 +628,12 @@ pub fn load_for_rendering(repo: &Repository, name: &str) -> Staged<Environment> 
                 format!("expected a map of settings at the top of the file, found {}", v.kind_name()),
             );
         } else {
-            merged = Some(match merged {
-                None => v,
-                Some(lower) => lower.merge(v),
-            });
+            layers.push(v);
         }
         sources.push(SourceFile { display, text, root: yaml::Node::empty_map(pos) });
     }
     let files = sources;
-    let Some(tree) = merged else { return Err(diags) };
+    let Some(tree) = value::merge_all(layers) else { return Err(diags) };
     nulls_removing_nothing(&tree, &mut diags);
     match build(name, files, tree, secrets, recipients, &mut diags) {
         Some(env) => diags.finish(env),

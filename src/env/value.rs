@@ -11,6 +11,26 @@ use crate::support::yaml::{self, Pos, Style, Tag};
 
 /// A YAML node spanning this many lines is converted in parallel, its entries on several threads.
 const PARALLEL_LINES: u32 = 2000;
+/// Above this many key comparisons, two maps are merged through an index of the lower one's keys.
+const INDEXED_MERGE: usize = 1024;
+
+/// The layers merged in order, `layers[0]` lowest: pairwise, in rounds (merging is associative,
+/// which a property test checks down to every origin and history), so that a thousand files of one
+/// instance each cost n log n key comparisons rather than n² (`merge`'s index).
+pub fn merge_all(mut layers: Vec<Value>) -> Option<Value> {
+    while layers.len() > 1 {
+        let mut next = Vec::with_capacity(layers.len().div_ceil(2));
+        let mut pairs = layers.into_iter();
+        while let Some(lower) = pairs.next() {
+            next.push(match pairs.next() {
+                Some(upper) => lower.merge(upper),
+                None => lower,
+            });
+        }
+        layers = next;
+    }
+    layers.pop()
+}
 
 /// Where a value was written: file and position.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,13 +57,16 @@ impl SourceName {
     /// The interned name: the same text gives the same name, stored once per process (a run reads
     /// a bounded set of files).
     pub fn new(name: &str) -> SourceName {
-        static NAMES: std::sync::Mutex<Vec<&'static String>> = std::sync::Mutex::new(Vec::new());
+        // Hashed: an environment split per instance is a thousand files, each named here once, and
+        // a search of the names so far was quadratic, under the lock, across the reading threads.
+        type Names = std::collections::HashMap<&'static str, &'static String>;
+        static NAMES: std::sync::LazyLock<std::sync::Mutex<Names>> = std::sync::LazyLock::new(Default::default);
         let mut names = NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(n) = names.iter().find(|n| n.as_str() == name) {
+        if let Some(n) = names.get(name) {
             return SourceName(n);
         }
         let leaked: &'static String = Box::leak(Box::new(name.to_owned()));
-        names.push(leaked);
+        names.insert(leaked.as_str(), leaked);
         SourceName(leaked)
     }
 }
@@ -304,8 +327,19 @@ impl Value {
         let deep = upper.tag == Tag::None && self.tag == Tag::None && !upper.replaces;
         match (self.kind, upper.kind) {
             (Kind::Map(mut lower), Kind::Map(upper_fields)) if deep => {
+                // Two large maps (a fleet's `instances:`, from a file per instance, merged in a
+                // balanced tree by `merge_all`) are matched through an index of the lower keys, not
+                // a search of them for each upper key. (Upper keys are unique: the ones added below
+                // are never looked up.)
+                let index: Option<std::collections::HashMap<String, usize>> = (lower.len() * upper_fields.len()
+                    > INDEXED_MERGE)
+                    .then(|| lower.iter().enumerate().map(|(i, f)| (f.key.clone(), i)).collect());
                 for field in upper_fields {
-                    match lower.iter_mut().find(|f| f.key == field.key) {
+                    let at = match &index {
+                        Some(index) => index.get(&field.key).copied(),
+                        None => lower.iter().position(|f| f.key == field.key),
+                    };
+                    match at.map(|i| &mut lower[i]) {
                         Some(existing) => {
                             let below = std::mem::replace(
                                 &mut existing.value,

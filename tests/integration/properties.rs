@@ -230,6 +230,30 @@ proptest! {
     }
 
     #[test]
+    fn grouping_the_layers_gives_the_very_same_tree(
+        a in layer("defaults.yaml"),
+        b in layer("10-instances.yaml"),
+        c in layer("20-tuning.yaml"),
+    ) {
+        // Everything, not only what is present: removals and what they removed, each value's origin
+        // and history, the order of keys. nlconf merges an environment's files in a balanced tree
+        // (`env::load`), so any grouping must give the same settings, findings and `explain`.
+        let (va, vb, vc) = (layer_value(&a, "defaults.yaml"), layer_value(&b, "10-instances.yaml"), layer_value(&c, "20-tuning.yaml"));
+        let in_order = va.clone().merge(vb.clone()).merge(vc.clone());
+        let nested = va.merge(vb.merge(vc));
+        prop_assert_eq!(in_order, nested);
+    }
+
+    #[test]
+    fn merging_all_the_files_at_once_is_merging_them_in_order(
+        layers in prop::collection::vec(layer("layer.yaml"), 1..7),
+    ) {
+        let values: Vec<Value> = layers.iter().enumerate().map(|(n, t)| value(t, ["a.yaml", "b.yaml", "c.yaml", "d.yaml", "e.yaml", "f.yaml"][n], &mut 0)).collect();
+        let in_order = values.clone().into_iter().reduce(Value::merge);
+        prop_assert_eq!(nlconf::env::value::merge_all(values), in_order);
+    }
+
+    #[test]
     fn every_overridden_layer_stays_in_the_history(
         a in layer("defaults.yaml"),
         b in layer("10-instances.yaml"),
@@ -254,6 +278,31 @@ proptest! {
         }
         prop_assert_eq!(keys(&result), expected);
     }
+}
+
+#[test]
+fn a_thousand_files_of_one_instance_each_merge_as_in_order() {
+    // Large maps are merged through an index (`Value::merge`): the same tree as one by one. Every
+    // file sets its own instance, and a few set a shared key and another file's instance again.
+    let files: Vec<Value> = (0..1000)
+        .map(|n| {
+            let mut fields = vec![(format!("i{n:04}"), Tree::Map(vec![("mta".into(), scalar_tree(n))]))];
+            if n % 97 == 0 {
+                fields.push((format!("i{:04}", n / 2), Tree::Map(vec![("url".into(), scalar_tree(n))])));
+            }
+            let mut top = vec![("instances".to_string(), Tree::Map(fields))];
+            if n % 10 == 0 {
+                top.push(("shared".to_string(), Tree::Map(vec![("autoStart".into(), scalar_tree(n))])));
+            }
+            value(&Tree::Map(top), &format!("{n:04}.yaml"), &mut 0)
+        })
+        .collect();
+    let in_order = files.clone().into_iter().reduce(Value::merge);
+    assert_eq!(nlconf::env::value::merge_all(files), in_order);
+}
+
+fn scalar_tree(n: usize) -> Tree {
+    Tree::Scalar { text: n.to_string(), tag: Tag::None, file: String::new() }
 }
 
 // Escaping ------------------------------------------------------------------------------------------
