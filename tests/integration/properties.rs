@@ -128,27 +128,6 @@ fn merged(lower: &Tree, upper: &Tree) -> Tree {
     }
 }
 
-/// For every present scalar, the values it overrode and where they were, nearest first.
-fn history(v: &Value) -> Vec<(String, Vec<String>)> {
-    fn walk(v: &Value, path: &str, out: &mut Vec<(String, Vec<String>)>) {
-        match &v.kind {
-            Kind::Map(_) => {
-                for f in v.fields() {
-                    walk(&f.value, &format!("{path}.{}", f.key), out);
-                }
-            }
-            Kind::Seq(_) | Kind::Scalar(..) => out.push((
-                path.to_string(),
-                v.overrode.iter().map(|o| format!("{} from {}", o.shown, o.origin)).collect(),
-            )),
-            Kind::Removed => {}
-        }
-    }
-    let mut out = Vec::new();
-    walk(v, "", &mut out);
-    out
-}
-
 fn keys(t: &Tree) -> Vec<String> {
     match t {
         Tree::Map(fields) => fields.iter().map(|(k, _)| k.clone()).collect(),
@@ -216,28 +195,16 @@ proptest! {
     }
 
     #[test]
-    fn grouping_the_layers_does_not_change_the_result(
-        a in layer("defaults.yaml"),
-        b in layer("10-instances.yaml"),
-        c in layer("20-tuning.yaml"),
-    ) {
-        // nlconf merges an environment's files in order, then puts the result over the `defaults:`
-        // block: both groupings happen, and a `null` must remove the same things in either.
-        let (va, vb, vc) = (layer_value(&a, "defaults.yaml"), layer_value(&b, "10-instances.yaml"), layer_value(&c, "20-tuning.yaml"));
-        let in_order = va.clone().merge(vb.clone()).merge(vc.clone());
-        let nested = va.merge(vb.merge(vc));
-        prop_assert_eq!(present(&tree(&in_order)), present(&tree(&nested)));
-    }
-
-    #[test]
     fn grouping_the_layers_gives_the_very_same_tree(
         a in layer("defaults.yaml"),
         b in layer("10-instances.yaml"),
         c in layer("20-tuning.yaml"),
     ) {
-        // Everything, not only what is present: removals and what they removed, each value's origin
-        // and history, the order of keys. nlconf merges an environment's files in a balanced tree
-        // (`env::load`), so any grouping must give the same settings, findings and `explain`.
+        // nlconf merges an environment's files pairwise (`value::merge_all`), then puts the result over
+        // the `defaults:` block: any grouping must give the very same tree. Not only what is present
+        // (a `null` must remove the same things), but removals and what they removed, each value's
+        // origin, the history `explain` prints under it ("overrides `x` from file:line", no layer
+        // dropping out of it), the order of keys.
         let (va, vb, vc) = (layer_value(&a, "defaults.yaml"), layer_value(&b, "10-instances.yaml"), layer_value(&c, "20-tuning.yaml"));
         let in_order = va.clone().merge(vb.clone()).merge(vc.clone());
         let nested = va.merge(vb.merge(vc));
@@ -251,20 +218,6 @@ proptest! {
         let values: Vec<Value> = layers.iter().enumerate().map(|(n, t)| value(t, ["a.yaml", "b.yaml", "c.yaml", "d.yaml", "e.yaml", "f.yaml"][n], &mut 0)).collect();
         let in_order = values.clone().into_iter().reduce(Value::merge);
         prop_assert_eq!(nlconf::env::value::merge_all(values), in_order);
-    }
-
-    #[test]
-    fn every_overridden_layer_stays_in_the_history(
-        a in layer("defaults.yaml"),
-        b in layer("10-instances.yaml"),
-        c in layer("20-tuning.yaml"),
-    ) {
-        // What `explain` prints under a value ("overrides `x` from file:line") must not depend on the
-        // grouping either: no layer may drop out of it.
-        let (va, vb, vc) = (layer_value(&a, "defaults.yaml"), layer_value(&b, "10-instances.yaml"), layer_value(&c, "20-tuning.yaml"));
-        let in_order = va.clone().merge(vb.clone()).merge(vc.clone());
-        let nested = va.merge(vb.merge(vc));
-        prop_assert_eq!(history(&in_order), history(&nested));
     }
 
     #[test]
