@@ -164,28 +164,30 @@ impl Environment {
     /// What the schema check finds in every container's `serverconf` (in parallel; the trees are
     /// dropped as they are checked): `load` runs it, and commands that render build the trees anyway.
     pub fn check_serverconf(&self) -> Diagnostics {
-        // Instance by instance: its own settings checked once for its containers and dropped after
-        // them (all of a fleet's at once were most of what `validate` held).
-        let found: Vec<Diagnostics> = self
-            .instances
-            .par_iter()
-            .flat_map_iter(|inst| {
-                let shared = self.shared_serverconf(inst);
-                let found: Vec<Diagnostics> = inst
-                    .containers
-                    .iter()
-                    .map(|c| match self.checked_serverconf_with(inst, c, shared.as_ref()) {
-                        Ok(tree) => tree.warnings,
-                        Err(all) => all,
-                    })
-                    .collect();
-                found
-            })
-            .collect();
+        let found = self.each_container(|inst, c, shared| match self.checked_serverconf_with(inst, c, shared) {
+            Ok(tree) => tree.warnings,
+            Err(all) => all,
+        });
         found.into_iter().fold(Diagnostics::new(), |mut all, d| {
             all.extend(d);
             all
         })
+    }
+
+    /// `f` of every container, in order, with its instance's own settings checked once
+    /// (`shared_serverconf`): instances in parallel, each one's containers in turn, its check
+    /// dropped after them (all of a fleet's at once were most of what `validate` held).
+    pub fn each_container<T: Send>(
+        &self,
+        f: impl Fn(&Instance, &Container, Option<&serverconf::Shared>) -> T + Sync,
+    ) -> Vec<T> {
+        self.instances
+            .par_iter()
+            .flat_map_iter(|inst| {
+                let shared = self.shared_serverconf(inst);
+                inst.containers.iter().map(|c| f(inst, c, shared.as_ref())).collect::<Vec<T>>()
+            })
+            .collect()
     }
 
     /// Every container with its instance, in order.
@@ -198,11 +200,6 @@ impl Environment {
     /// built when its file is rendered, and dropped once written.
     pub fn checked_serverconf(&self, inst: &Instance, c: &Container) -> Staged<Element> {
         self.checked_serverconf_with(inst, c, None)
-    }
-
-    /// `shared_serverconf` of every instance, in order, checked in parallel.
-    pub fn shared_serverconfs(&self) -> Vec<Option<serverconf::Shared<'_>>> {
-        self.instances.par_iter().map(|i| self.shared_serverconf(i)).collect()
     }
 
     /// The instance's own `serverconf`, checked once for its containers (`checked_serverconf_with`):

@@ -15,6 +15,7 @@ pub mod carry;
 mod placeholder;
 
 use crate::diag::{Diagnostic, Diagnostics, Location, Staged, Warned};
+use crate::env::serverconf::Shared;
 use crate::env::{AttrValue, Container, Element, Environment, Instance};
 use crate::repo::Repository;
 use crate::secrets::SecretId;
@@ -347,7 +348,20 @@ impl Templates {
         c: &Container,
         deployed: Option<&XmlElement>,
     ) -> Staged<RenderedFile> {
-        let Warned { value: tree, warnings: mut diags } = env.checked_serverconf(inst, c)?;
+        self.render_checked_with(env, inst, c, None, deployed)
+    }
+
+    /// `render_checked`, reusing the instance's own settings checked once (`shared`,
+    /// `Environment::checked_serverconf_with`).
+    fn render_checked_with(
+        &self,
+        env: &Environment,
+        inst: &Instance,
+        c: &Container,
+        shared: Option<&Shared>,
+        deployed: Option<&XmlElement>,
+    ) -> Staged<RenderedFile> {
+        let Warned { value: tree, warnings: mut diags } = env.checked_serverconf_with(inst, c, shared)?;
         match self.render_tree(env, inst, c, tree, deployed) {
             Ok(f) => diags.finish(f),
             Err(d) => {
@@ -431,36 +445,14 @@ impl Templates {
 
     /// What rendering every container finds (its settings checked, the templates' output checked),
     /// the files themselves dropped as they are made: `validate`, which on a fleet would otherwise
-    /// hold every rendered text at once. Instance by instance, in parallel, each instance's own
-    /// settings checked once for its containers (`Environment::shared_serverconf`), as a review does.
+    /// hold every rendered text at once.
     pub fn check_environment(&self, env: &Environment) -> Staged<()> {
-        let results: Vec<Staged<()>> = env
-            .instances
-            .par_iter()
-            .flat_map_iter(|inst| {
-                let shared = env.shared_serverconf(inst);
-                let found: Vec<Staged<()>> = inst
-                    .containers
-                    .iter()
-                    .map(|c| {
-                        let Warned { value: tree, warnings: mut diags } =
-                            env.checked_serverconf_with(inst, c, shared.as_ref())?;
-                        match self.render_tree(env, inst, c, tree, None) {
-                            Ok(_) => diags.finish(()),
-                            Err(d) => {
-                                diags.push(d);
-                                Err(diags)
-                            }
-                        }
-                    })
-                    .collect();
-                found
-            })
-            .collect();
+        let found = env.each_container(|inst, c, shared| match self.render_checked_with(env, inst, c, shared, None) {
+            Ok(file) => file.warnings,
+            Err(all) => all,
+        });
         let mut diags = Diagnostics::new();
-        for r in results {
-            diags.take(r);
-        }
+        found.into_iter().for_each(|d| diags.extend(d));
         diags.finish(())
     }
 

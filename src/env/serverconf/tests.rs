@@ -9,16 +9,16 @@ use crate::repo::Repository;
 /// Every container's tree, checked whole and with its instance's shared check, as text; and how
 /// many containers had a shared check to use.
 fn both_ways(env: &Environment) -> (Vec<(String, String)>, usize) {
-    let shared = env.shared_serverconfs();
     let mut used = 0;
     let mut trees = Vec::new();
-    for (n, inst) in env.instances.iter().enumerate() {
-        used += shared[n].as_ref().map_or(0, |_| inst.containers.len());
+    for inst in &env.instances {
+        let shared = env.shared_serverconf(inst);
+        used += shared.as_ref().map_or(0, |_| inst.containers.len());
         for c in &inst.containers {
             let whole = format!("{:?}", env.checked_serverconf(inst, c).map(|w| w.value).map_err(|d| d.sorted()));
             let with = format!(
                 "{:?}",
-                env.checked_serverconf_with(inst, c, shared[n].as_ref()).map(|w| w.value).map_err(|d| d.sorted())
+                env.checked_serverconf_with(inst, c, shared.as_ref()).map(|w| w.value).map_err(|d| d.sorted())
             );
             trees.push((whole, with));
         }
