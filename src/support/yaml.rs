@@ -214,6 +214,19 @@ enum Frame {
     Seq { start: Pos, items: Vec<Node>, anchor: usize, tag: Tag },
 }
 
+/// Each line of `text`: where it starts, where it ends (before its line break) and how many spaces
+/// indent it. A text that does not end with a line break has a last line up to its end; an empty
+/// text has no line. (The line parser and the cutting of a large file into parts both read lines.)
+fn lines(text: &[u8]) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let last = (text.last().is_some_and(|&c| c != b'\n')).then_some(text.len());
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', text).chain(last).map(move |end| {
+        let line = (start, end, text[start..end].iter().take_while(|&&c| c == b' ').count());
+        start = end + 1;
+        line
+    })
+}
+
 /// Parses YAML text into a node tree. An empty document is an empty map. A large file is parsed in
 /// parts, in parallel, when it can be cut where the parts parse to exactly the same tree (`split`).
 pub fn parse(text: &str, display: &Path) -> Result<(Node, Vec<Diagnostic>), Diagnostic> {

@@ -33,16 +33,13 @@ pub(super) fn parse<B: Build>(text: &str, part: Part, b: &B) -> Option<B::Tree> 
     }
     // Each line's start, end (before its line break) and indentation.
     let mut lines = Vec::with_capacity(b.len() / 32);
-    let mut start = 0;
-    for end in memchr::memchr_iter(b'\n', b).chain((b.last() != Some(&b'\n')).then_some(b.len())) {
+    for (start, end, indent) in super::lines(b) {
         let l = &b[start..end];
-        let indent = l.iter().take_while(|&&c| c == b' ').count();
         // Document markers and directives: the general parser says what they mean.
         if l.starts_with(b"---") || l.starts_with(b"...") || l.starts_with(b"%") {
             return None;
         }
         lines.push(Line { start, end, indent });
-        start = end + 1;
     }
     let p = Parser {
         text,

@@ -81,32 +81,19 @@ fn parse_with<B: Build>(text: &str, display: &Path, part_bytes: usize, b: &B) ->
     join(&pieces, parsed, b)
 }
 
-/// Where the text's last line starts: after its last line break (the text's length when it ends
-/// with one, and there is no last line without it).
-fn start_of_last(b: &[u8]) -> usize {
-    memchr::memrchr(b'\n', b).map_or(0, |i| i + 1)
-}
-
 /// Where to cut: the parts in order, or `None` when the file is not to be cut.
 fn plan(text: &str, part_bytes: usize) -> Option<Vec<Piece>> {
     if text.starts_with('\u{feff}') {
         return None;
     }
-    let b = text.as_bytes();
-    let mut lines = Vec::with_capacity(b.len() / 32);
-    let mut start = 0;
-    // (memchr for the line breaks: `split_inclusive('\n')` searched a character at a time, and this
-    // scan runs alone before the parts are parsed in parallel.)
-    for end in memchr::memchr_iter(b'\n', b).chain((start_of_last(b) < b.len()).then_some(b.len())) {
-        let body = &text[start..end];
-        let indent = body.len() - body.trim_start_matches(' ').len();
-        let rest = &body[indent..];
+    let mut lines = Vec::with_capacity(text.len() / 32);
+    for (start, end, indent) in super::lines(text.as_bytes()) {
+        let rest = &text[start + indent..end];
         // Tabs, document markers and directives: the whole parse says what they mean.
         if rest.starts_with('\t') || (indent == 0 && ["---", "...", "%"].iter().any(|m| rest.starts_with(m))) {
             return None;
         }
         lines.push(Line { start, end, indent });
-        start = end + 1;
     }
     // The top-level keys: every line at column 0 that is not blank or a comment must be one.
     let mut tops = Vec::new();
