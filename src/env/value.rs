@@ -220,7 +220,7 @@ impl Value {
                     .collect(),
             ),
         };
-        Value { kind, tag: node.tag, origin, overrode: Overrides::NONE, replaces: false }
+        Value::new(kind, node.tag, origin)
     }
 
     /// `from_node`, taking the node's strings over instead of copying them. The entries of a large
@@ -254,11 +254,16 @@ impl Value {
                 Kind::Map(fields)
             }
         };
-        Value { kind, tag: node.tag, origin, overrode: Overrides::NONE, replaces: false }
+        Value::new(kind, node.tag, origin)
+    }
+
+    /// A value as written: no history, replacing nothing.
+    pub fn new(kind: Kind, tag: Tag, origin: Origin) -> Value {
+        Value { kind, tag, origin, overrode: Overrides::NONE, replaces: false }
     }
 
     pub fn empty_map(origin: Origin) -> Value {
-        Value { kind: Kind::Map(Vec::new()), tag: Tag::None, origin, overrode: Overrides::NONE, replaces: false }
+        Value::new(Kind::Map(Vec::new()), Tag::None, origin)
     }
 
     /// A field's value, unless absent or removed.
@@ -459,17 +464,15 @@ impl yaml::Build for Settings {
             yaml::Kind::Scalar(s, style) => Kind::Scalar(s, style),
             other => return Value::from_owned_node(yaml::Node { kind: other, tag, pos }, self.0),
         };
-        Value { kind, tag, origin: Origin { file: self.0, pos }, overrode: Overrides::NONE, replaces: false }
+        Value::new(kind, tag, Origin { file: self.0, pos })
     }
 
     fn seq(&self, items: Vec<Value>, pos: Pos) -> Value {
-        let origin = Origin { file: self.0, pos };
-        Value { kind: Kind::Seq(items), tag: Tag::None, origin, overrode: Overrides::NONE, replaces: false }
+        Value::new(Kind::Seq(items), Tag::None, Origin { file: self.0, pos })
     }
 
     fn map(&self, entries: Vec<Field>, pos: Pos) -> Value {
-        let origin = Origin { file: self.0, pos };
-        Value { kind: Kind::Map(entries), tag: Tag::None, origin, overrode: Overrides::NONE, replaces: false }
+        Value::new(Kind::Map(entries), Tag::None, Origin { file: self.0, pos })
     }
 
     fn entry(&self, key: String, key_pos: Pos, value: Value) -> Field {

@@ -81,7 +81,7 @@ fn value(tree: &Tree, file: &str, line: &mut u32) -> Value {
             Tag::None,
         ),
     };
-    Value { kind, tag, origin, overrode: nlconf::env::value::Overrides::NONE, replaces: false }
+    Value::new(kind, tag, origin)
 }
 
 /// A layer as `Value`, every node at its own line of `file`.
