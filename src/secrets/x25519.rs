@@ -38,7 +38,10 @@ impl std::str::FromStr for X25519 {
                 let mut buf = bytes.collect::<Vec<_>>();
                 let key = <[u8; 32]>::try_from(buf.as_slice()).map_err(|_| "incorrect identity length");
                 buf.zeroize();
-                let secret = StaticSecret::from(key?);
+                // The array is copied into the secret (which wipes itself on drop): this copy is wiped.
+                let mut key = key?;
+                let secret = StaticSecret::from(key);
+                key.zeroize();
                 let public = PublicKey::from(&secret);
                 Ok(X25519 { secret, public })
             },
