@@ -1291,7 +1291,7 @@ fn load_instance(
             }
             let own = overrides.and_then(|o| o.get(cname)).filter(|o| o.is_map()).map(|o| o.without(&["ims"]));
             containers.push(Container {
-                name: cname.clone(),
+                name: cname.to_string(),
                 origin: cf.key_origin.clone(),
                 host,
                 conf_dir,
@@ -1300,7 +1300,7 @@ fn load_instance(
         }
     }
     Some(Instance {
-        name: name.clone(),
+        name: name.to_string(),
         origin: field.key_origin.clone(),
         containers,
         ims,

@@ -374,7 +374,7 @@ impl Checker<'_> {
             }
             if let Some(value) = self.scalar(&raw.value, &|| format!("rawAttributes.{}", raw.key)) {
                 let sensitive = matches!(value, AttrValue::Secret(_));
-                let name = Cow::Owned(raw.key.clone());
+                let name = Cow::Owned(raw.key.to_string());
                 el.attrs.push(Attr { name, value, origin: raw.value.origin.clone(), sensitive });
             }
         }

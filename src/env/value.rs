@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::diag::Location;
-use crate::support::yaml::{self, Pos, Style, Tag};
+use crate::support::yaml::{self, Pos, Style, Tag, Text};
 
 /// A YAML node spanning this many lines is converted in parallel, its entries on several threads.
 const PARALLEL_LINES: u32 = 2000;
@@ -131,7 +131,7 @@ impl std::fmt::Display for Origin {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
-    Scalar(String, Style),
+    Scalar(Text, Style),
     Map(Vec<Field>),
     Seq(Vec<Value>),
     /// Removed by `null` in a higher layer (or written as `null` with nothing below).
@@ -140,7 +140,7 @@ pub enum Kind {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
-    pub key: String,
+    pub key: Text,
     pub key_origin: Origin,
     /// Shared, so that trees built from others (a container's settings over its instance's) share
     /// what they do not change instead of copying it.
@@ -318,7 +318,7 @@ impl Value {
         match (&self.kind, self.tag) {
             (_, Tag::Age) => "(sensitive)".into(),
             (Kind::Scalar(s, _), Tag::Empty) => format!("!empty {s:?}"),
-            (Kind::Scalar(s, _), _) => s.clone(),
+            (Kind::Scalar(s, _), _) => s.to_string(),
             (Kind::Map(_), _) => "{…}".into(),
             (Kind::Seq(items), _) => format!("[{} items]", items.len()),
             (Kind::Removed, _) => "null (removed)".into(),
@@ -336,7 +336,7 @@ impl Value {
                 // balanced tree by `merge_all`) are matched through an index of the lower keys, not
                 // a search of them for each upper key. (Upper keys are unique: the ones added below
                 // are never looked up.)
-                let index: Option<std::collections::HashMap<String, usize>> = (lower.len() * upper_fields.len()
+                let index: Option<std::collections::HashMap<Text, usize>> = (lower.len() * upper_fields.len()
                     > INDEXED_MERGE)
                     .then(|| lower.iter().enumerate().map(|(i, f)| (f.key.clone(), i)).collect());
                 for field in upper_fields {
@@ -475,7 +475,7 @@ impl yaml::Build for Settings {
         Value::new(Kind::Map(entries), Tag::None, Origin { file: self.0, pos })
     }
 
-    fn entry(&self, key: String, key_pos: Pos, value: Value) -> Field {
+    fn entry(&self, key: Text, key_pos: Pos, value: Value) -> Field {
         Field { key, key_origin: Origin { file: self.0, pos: key_pos }, value: Arc::new(value) }
     }
 

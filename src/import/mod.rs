@@ -65,7 +65,7 @@ impl Kept {
             }
             if let Kind::Map(entries) = &node.kind {
                 for e in entries {
-                    path.push(e.key.clone());
+                    path.push(e.key.to_string());
                     walk(&e.value, path, out);
                     path.pop();
                 }

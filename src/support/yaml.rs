@@ -13,6 +13,9 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag as YamlTag};
 use crate::diag::{Diagnostic, Location};
 use crate::support::fs::{FileKind, InputError, read_input};
 
+/// A key or scalar's text: inline up to 24 bytes (see Cargo.toml), a `str` to read.
+pub type Text = compact_str::CompactString;
+
 /// Largest YAML file nlconf reads (32 MB): configuration, not data. A whole environment of a
 /// thousand instances in one file is about 13 MB.
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
@@ -54,14 +57,14 @@ pub enum Style {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Kind {
     Null,
-    Scalar(String, Style),
+    Scalar(Text, Style),
     Map(Vec<Entry>),
     Seq(Vec<Node>),
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
-    pub key: String,
+    pub key: Text,
     pub key_pos: Pos,
     pub value: Node,
 }
@@ -210,7 +213,7 @@ pub fn decode_text(bytes: Vec<u8>, display: &Path, what: &str) -> Result<String,
 }
 
 enum Frame {
-    Map { start: Pos, entries: Vec<Entry>, pending_key: Option<(String, Pos)>, anchor: usize, tag: Tag },
+    Map { start: Pos, entries: Vec<Entry>, pending_key: Option<(Text, Pos)>, anchor: usize, tag: Tag },
     Seq { start: Pos, items: Vec<Node>, anchor: usize, tag: Tag },
 }
 
@@ -267,7 +270,7 @@ pub trait Build: Sync {
     fn seq(&self, items: Vec<Self::Tree>, pos: Pos) -> Self::Tree;
     /// An untagged map.
     fn map(&self, entries: Vec<Self::Entry>, pos: Pos) -> Self::Tree;
-    fn entry(&self, key: String, key_pos: Pos, value: Self::Tree) -> Self::Entry;
+    fn entry(&self, key: Text, key_pos: Pos, value: Self::Tree) -> Self::Entry;
     fn key(e: &Self::Entry) -> &str;
     /// The general parser's tree, as this builder's.
     fn convert(&self, node: Node) -> Self::Tree;
@@ -296,7 +299,7 @@ impl Build for Nodes {
         Node::new(Kind::Map(entries), pos)
     }
 
-    fn entry(&self, key: String, key_pos: Pos, value: Node) -> Entry {
+    fn entry(&self, key: Text, key_pos: Pos, value: Node) -> Entry {
         Entry { key, key_pos, value }
     }
 
@@ -445,7 +448,7 @@ fn parse_part(text: &str, display: &Path, part: Part) -> Result<Parsed, Diagnost
                 None => {
                     let key = match &node.kind {
                         Kind::Scalar(s, _) => s.clone(),
-                        Kind::Null => String::new(),
+                        Kind::Null => Text::default(),
                         _ => {
                             return Err(Diagnostic::at(
                                 at(node.pos),
@@ -510,11 +513,11 @@ fn scalar_kind(value: Cow<'_, str>, style: ScalarStyle, tag: Tag) -> Kind {
             if tag == Tag::None && matches!(value.as_ref(), "" | "~" | "null" | "Null" | "NULL") {
                 Kind::Null
             } else {
-                Kind::Scalar(value.into_owned(), Style::Plain)
+                Kind::Scalar(Text::from(value), Style::Plain)
             }
         }
-        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Kind::Scalar(value.into_owned(), Style::Quoted),
-        _ => Kind::Scalar(value.into_owned(), Style::Block),
+        ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted => Kind::Scalar(Text::from(value), Style::Quoted),
+        _ => Kind::Scalar(Text::from(value), Style::Block),
     }
 }
 

@@ -115,7 +115,7 @@ pub fn recipients() -> Vec<Vec<u8>> {
 pub fn armor() -> Vec<Vec<u8>> {
     fn collect(node: &Node, out: &mut Vec<Vec<u8>>) {
         match &node.kind {
-            Kind::Scalar(text, _) if node.tag == Tag::Age => out.push(text.clone().into_bytes()),
+            Kind::Scalar(text, _) if node.tag == Tag::Age => out.push(text.as_bytes().to_vec()),
             Kind::Map(entries) => entries.iter().for_each(|e| collect(&e.value, out)),
             Kind::Seq(items) => items.iter().for_each(|n| collect(n, out)),
             _ => {}

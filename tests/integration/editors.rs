@@ -31,10 +31,10 @@ fn node_to_json(node: &yaml::Node) -> Json {
     match &node.kind {
         yaml::Kind::Null => Json::Null,
         yaml::Kind::Scalar(s, yaml::Style::Plain) if node.tag == yaml::Tag::None => plain_scalar(s),
-        yaml::Kind::Scalar(s, _) => Json::String(s.clone()),
+        yaml::Kind::Scalar(s, _) => Json::String(s.to_string()),
         yaml::Kind::Seq(items) => Json::Array(items.iter().map(node_to_json).collect()),
         yaml::Kind::Map(entries) => {
-            Json::Object(entries.iter().map(|e| (e.key.clone(), node_to_json(&e.value))).collect::<Map<_, _>>())
+            Json::Object(entries.iter().map(|e| (e.key.to_string(), node_to_json(&e.value))).collect::<Map<_, _>>())
         }
     }
 }

@@ -65,14 +65,14 @@ fn value(tree: &Tree, file: &str, line: &mut u32) -> Value {
     let origin = Origin { file: SourceName::new(file), pos: Pos { line: *line, col: 1 } };
     let (kind, tag) = match tree {
         Tree::Null => (Kind::Removed, Tag::None),
-        Tree::Scalar { text, tag, .. } => (Kind::Scalar(text.clone(), Style::Plain), *tag),
+        Tree::Scalar { text, tag, .. } => (Kind::Scalar(text.into(), Style::Plain), *tag),
         Tree::List(items) => (Kind::Seq(items.iter().map(|t| value(t, file, line)).collect()), Tag::None),
         Tree::Map(fields) => (
             Kind::Map(
                 fields
                     .iter()
                     .map(|(k, t)| Field {
-                        key: k.clone(),
+                        key: k.into(),
                         key_origin: origin.clone(),
                         value: value(t, file, line).into(),
                     })
@@ -93,9 +93,9 @@ fn layer_value(tree: &Tree, file: &str) -> Value {
 fn tree(v: &Value) -> Tree {
     match &v.kind {
         Kind::Removed => Tree::Null,
-        Kind::Scalar(text, _) => Tree::Scalar { text: text.clone(), tag: v.tag, file: v.origin.file.to_string() },
+        Kind::Scalar(text, _) => Tree::Scalar { text: text.to_string(), tag: v.tag, file: v.origin.file.to_string() },
         Kind::Seq(items) => Tree::List(items.iter().map(tree).collect()),
-        Kind::Map(fields) => Tree::Map(fields.iter().map(|f| (f.key.clone(), tree(&f.value))).collect()),
+        Kind::Map(fields) => Tree::Map(fields.iter().map(|f| (f.key.to_string(), tree(&f.value))).collect()),
     }
 }
 

@@ -14,7 +14,7 @@
 
 use std::cell::RefCell;
 
-use super::{Build, Kind, MAX_DEPTH, Part, Pos, Style, Tag};
+use super::{Build, Kind, MAX_DEPTH, Part, Pos, Style, Tag, Text};
 
 /// The tree of `text`, built by `b`, or `None` when it is not in the subset.
 pub(super) fn parse<B: Build>(text: &str, part: Part, b: &B) -> Option<B::Tree> {
@@ -232,7 +232,7 @@ impl<'a, B: Build> Parser<'a, B> {
     }
 
     /// A key at byte `at` of line `i`: its text, position, and the byte after its `:`.
-    fn key(&self, i: usize, at: usize) -> Option<(String, Pos, usize)> {
+    fn key(&self, i: usize, at: usize) -> Option<(Text, Pos, usize)> {
         let line = self.line(i);
         let rest = &line[at..];
         let (node, end) = match rest.as_bytes().first()? {
@@ -380,7 +380,7 @@ impl<'a, B: Build> Parser<'a, B> {
         if (i + 1..first).any(|b| self.line(b).len() > k) {
             return None;
         }
-        let mut text = String::new();
+        let mut text = Text::default();
         let mut blank_run = first - (i + 1);
         let mut j = first;
         let mut end = first;
@@ -455,14 +455,14 @@ fn plain_kind(text: &str, tag: Tag) -> Kind {
     if tag == Tag::None && matches!(text, "" | "~" | "null" | "Null" | "NULL") {
         Kind::Null
     } else {
-        Kind::Scalar(text.to_string(), Style::Plain)
+        Kind::Scalar(Text::new(text), Style::Plain)
     }
 }
 
 /// A quoted scalar at the start of `rest`, closed on the same line: its text and length.
-fn quoted(rest: &str) -> Option<(String, usize)> {
+fn quoted(rest: &str) -> Option<(Text, usize)> {
     let b = rest.as_bytes();
-    let mut out = String::new();
+    let mut out = Text::default();
     if b[0] == b'\'' {
         let mut i = 1;
         loop {
