@@ -264,7 +264,7 @@ fn element(
     let mut fields: Vec<(String, Y)> = Vec::new();
     let mut raw: Vec<(String, Y)> = Vec::new();
     for (name, value) in el.attrs() {
-        let here = if path.is_empty() { el.name.clone() } else { path.to_string() };
+        let here = if path.is_empty() { el.name.to_string() } else { path.to_string() };
         if crate::render::carry::kept_from_deployed(def, el, name, value) {
             report.kept_by_nlserver.push(format!("{here}/@{name}"));
             continue;

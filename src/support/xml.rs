@@ -53,7 +53,8 @@ pub fn tera_escape(s: &str, w: &mut dyn std::io::Write) -> std::io::Result<()> {
 /// column from it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XmlElement {
-    pub name: String,
+    /// Inline up to 24 bytes (every name ACC knows): no allocation for it.
+    pub name: crate::support::yaml::Text,
     /// The attributes' names and (unescaped) values back to back, read through `attrs()`: one
     /// allocation per element rather than two per attribute (a fleet's review parses millions).
     attr_text: String,
@@ -548,7 +549,7 @@ fn element(e: &BytesStart<'_>, start: usize) -> Result<XmlElement, (usize, Strin
         Ok(())
     })?;
     Ok(XmlElement {
-        name: name.to_string(),
+        name: name.into(),
         attr_text,
         attr_spans,
         children: Vec::new(),

@@ -685,7 +685,7 @@ proptest! {
 fn reformatted(text: &str, seed: u64, change: Option<usize>) -> String {
     fn convert(el: &nlconf::support::xml::XmlElement) -> Node {
         let attrs = el.attrs().map(|(n, v)| (n.to_string(), v.to_string())).collect();
-        Node { name: el.name.clone(), attrs, children: el.children.iter().map(convert).collect() }
+        Node { name: el.name.to_string(), attrs, children: el.children.iter().map(convert).collect() }
     }
     let root = convert(&nlconf::support::xml::parse(text).unwrap());
     let mut children = root.children;

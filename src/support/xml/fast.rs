@@ -284,7 +284,7 @@ static VALUE_SPECIAL: [bool; 256] = {
 };
 
 fn element(name: &str, attr_text: String, attr_spans: Vec<AttrSpan>, offset: usize) -> XmlElement {
-    XmlElement { name: name.to_string(), attr_text, attr_spans, children: Vec::new(), text: String::new(), offset }
+    XmlElement { name: name.into(), attr_text, attr_spans, children: Vec::new(), text: String::new(), offset }
 }
 
 /// Appends text or an attribute value with its references resolved; `None` for a reference that is
