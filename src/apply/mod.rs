@@ -14,6 +14,7 @@ pub use container::{ContainerApply, KEEP_BACKUPS, Records};
 pub use lock::LockSet;
 pub use report::{ApplyReport, ContainerReport};
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -105,13 +106,16 @@ pub fn apply(env: Environment, templates: &Templates, req: &Request) -> Staged<A
         return diags.finish(report);
     }
     local_nlserver(&mut now.env, req.repo);
+    // Found by name, not searched for: a fleet is thousands of containers.
+    let rendered: HashMap<(&str, &str), &RenderedFile> =
+        now.rendered.iter().map(|r| ((r.instance.as_str(), r.container.as_str()), r)).collect();
     let work: Vec<(&PlannedContainer, &RenderedFile, Location)> = req
         .plan
         .containers
         .iter()
         .filter(|p| !p.steps.is_empty())
         .filter_map(|p| {
-            let r = now.rendered.iter().find(|r| r.instance == p.instance && r.container == p.container)?;
+            let r = *rendered.get(&(p.instance.as_str(), p.container.as_str()))?;
             Some((p, r, location_of(&now.env, req.repo, p)?))
         })
         .collect();
@@ -177,6 +181,11 @@ fn carry_out(
         return Err(d);
     }
     let stamp = crate::support::clock::now_stamp();
+    let states: HashMap<(&str, &str), &crate::credentials::StateRecord> = now
+        .deployed
+        .iter()
+        .filter_map(|d| Some(((d.instance.as_str(), d.container.as_str()), d.state.as_ref()?)))
+        .collect();
     let jobs: Vec<ContainerApply> = work
         .into_iter()
         .map(|(p, r, loc)| ContainerApply {
@@ -184,7 +193,7 @@ fn carry_out(
             location: loc,
             planned: p,
             rendered: r,
-            previous: previous_state(now, p),
+            previous: states.get(&(p.instance.as_str(), p.container.as_str())).copied(),
             secrets,
             stamp: &stamp,
             show_credential_output: req.show_credential_output,
@@ -267,9 +276,11 @@ fn unmoved(
         })
         .collect();
     let (again, mut diags) = deployed::read_all(&req.repo.root, &now.env, &Source::Target, &jobs, req.hosts);
+    let again: HashMap<(&str, &str), &deployed::DeployedFile> =
+        again.iter().map(|d| ((d.instance.as_str(), d.container.as_str()), d)).collect();
     let mut moved = Vec::new();
     for (p, _, _) in work {
-        let d = again.iter().find(|d| d.instance == p.instance && d.container == p.container);
+        let d = again.get(&(p.instance.as_str(), p.container.as_str())).copied();
         if d.map_or_else(|| "absent".to_string(), |d| d.digest()) != p.deployed_digest
             || crate::plan::state_digest(d) != p.state_digest
         {
@@ -278,10 +289,6 @@ fn unmoved(
     }
     refuse(req.plan_path, &moved, &mut diags)?;
     if diags.has_errors() { Err(diags) } else { Ok(()) }
-}
-
-fn previous_state<'a>(now: &'a Planned, p: &PlannedContainer) -> Option<&'a crate::credentials::StateRecord> {
-    now.deployed.iter().find(|d| d.instance == p.instance && d.container == p.container).and_then(|d| d.state.as_ref())
 }
 
 fn location_of(env: &Environment, repo: &Repository, p: &PlannedContainer) -> Option<Location> {

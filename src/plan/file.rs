@@ -57,6 +57,13 @@ pub struct PlannedContainer {
     pub shown_steps: Vec<String>,
 }
 
+impl PlannedContainer {
+    /// (instance, container): what names a container in a plan.
+    fn key(&self) -> (&str, &str) {
+        (&self.instance, &self.container)
+    }
+}
+
 /// What a plan records of a rendered file, and apply compares: the digest of its text (placeholders
 /// and all) when the plan writes it. A file the plan leaves as it is is, byte for byte, what is
 /// deployed (secrets and nlserver's values put in): it is recorded by the deployed file's digest,
@@ -270,10 +277,16 @@ impl PlanFile {
             && self.inputs == now.inputs
             && !now.has_changes()
             && self.containers.len() == now.containers.len()
-            && self
-                .containers
-                .iter()
-                .all(|c| now.containers.iter().any(|n| n.instance == c.instance && n.container == c.container))
+            && {
+                let now_keys = now.by_key();
+                self.containers.iter().all(|c| now_keys.contains_key(&c.key()))
+            }
+    }
+
+    /// Each container by its (instance, container): a fleet's plan is compared with another
+    /// container by container, and a search for each would grow with the square of the fleet.
+    fn by_key(&self) -> HashMap<(&str, &str), &PlannedContainer> {
+        self.containers.iter().map(|c| (c.key(), c)).collect()
     }
 
     pub fn has_changes(&self) -> bool {
@@ -297,9 +310,10 @@ impl PlanFile {
         for path in now.inputs.keys().filter(|p| !self.inputs.contains_key(*p)) {
             out.push(format!("{path} is new since the plan"));
         }
+        let (now_keys, mine) = (now.by_key(), self.by_key());
         for c in &self.containers {
             let file = format!("config-{}.xml", c.instance);
-            let Some(n) = now.containers.iter().find(|n| n.instance == c.instance && n.container == c.container) else {
+            let Some(&n) = now_keys.get(&c.key()) else {
                 out.push(format!("{}: {file} is no longer in the repository", c.container));
                 continue;
             };
@@ -320,7 +334,7 @@ impl PlanFile {
             }
         }
         for n in &now.containers {
-            if !self.containers.iter().any(|c| c.instance == n.instance && c.container == n.container) {
+            if !mine.contains_key(&n.key()) {
                 out.push(format!("{}: config-{}.xml is new since the plan", n.container, n.instance));
             }
         }
