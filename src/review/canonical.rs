@@ -3,15 +3,22 @@
 //! differently named siblings, the case of the root element's name, and `1`/`0` versus `true`/`false`
 //! in Boolean attributes do not matter; the order of repeated elements and every value do.
 
+use super::mask::Markers;
 use crate::schema::{AttrType, ElementDef, Schema};
 use crate::support::xml::{XmlElement, escape_into};
 
 pub fn canonical(root: &XmlElement) -> String {
+    canonical_masked(root, &Markers::new())
+}
+
+/// The canonical form of the tree whose attribute values starting at the bytes `markers` names are
+/// those markers (`mask::Masked`): the masked text's, without parsing it again.
+pub fn canonical_masked(root: &XmlElement, markers: &Markers) -> String {
     let mut out = String::with_capacity(8 * 1024);
     let schema = Schema::get();
     let def =
         if root.name.eq_ignore_ascii_case("serverconf") { Some(schema.root()) } else { schema.element(&root.name) };
-    write(schema, def, root, 0, true, &mut out);
+    write(schema, def, root, 0, true, markers, &mut out);
     out
 }
 
@@ -21,6 +28,7 @@ fn write(
     el: &XmlElement,
     depth: usize,
     is_root: bool,
+    markers: &Markers,
     out: &mut String,
 ) {
     // (Written straight into `out`: a file has hundreds of elements and attributes.)
@@ -32,6 +40,8 @@ fn write(
     out.push_str(name);
     let mut attrs: Vec<(&str, &str)> = el
         .attrs()
+        .zip(el.value_ranges())
+        .map(|((k, v), raw)| (k, markers.get(&raw.start).map_or(v, String::as_str)))
         .map(|(k, v)| {
             let boolean = def.and_then(|d| d.attr(k)).is_some_and(|a| a.ty == AttrType::Boolean);
             let v = match (boolean, v) {
@@ -68,7 +78,7 @@ fn write(
     children.sort_by(|a, b| a.name.cmp(&b.name));
     for c in children {
         let cdef = def.and_then(|d| schema.child(d, &c.name));
-        write(schema, cdef, c, depth + 1, false, out);
+        write(schema, cdef, c, depth + 1, false, markers, out);
     }
     indent(out);
     out.push_str("</");

@@ -47,7 +47,16 @@ pub struct Masked {
     pub old: String,
     pub new: String,
     pub values: Vec<MaskedValue>,
+    /// Each side's markers by where the attribute value they replace starts in the side's text,
+    /// when they are all that masking changed (nothing else held a placeholder): the side's tree
+    /// with these values is the masked text's tree, and its canonical form needs no parse
+    /// (`canonical::canonical_masked`).
+    pub old_markers: Option<Markers>,
+    pub new_markers: Option<Markers>,
 }
+
+/// The marker that replaces each masked attribute value, by the byte where the value starts.
+pub type Markers = HashMap<usize, String>;
 
 /// Fingerprints a value with the run's key.
 pub fn fingerprint(key: &FingerprintKey, value: &str) -> String {
@@ -198,9 +207,10 @@ pub fn mask_pair(old: Option<&Side>, new: Option<&Side>, key: &FingerprintKey) -
             Change::Unknown => format!("{MASK} not compared"),
         }
     };
-    let apply = |side: Option<&Side>, found: &[Found], is_old: bool| -> String {
-        let Some(side) = side else { return String::new() };
+    let apply = |side: Option<&Side>, found: &[Found], is_old: bool| -> (String, Option<Markers>) {
+        let Some(side) = side else { return (String::new(), None) };
         let mut text = String::with_capacity(side.text.len());
+        let mut markers = Markers::with_capacity(found.len());
         let mut at = 0;
         let mut sorted: Vec<&Found> = found.iter().collect();
         sorted.sort_by_key(|f| f.range.start);
@@ -209,12 +219,21 @@ pub fn mask_pair(old: Option<&Side>, new: Option<&Side>, key: &FingerprintKey) -
                 continue;
             }
             text.push_str(&side.text[at..f.range.start]);
-            text.push_str(&marker(&f.key, is_old));
+            let m = marker(&f.key, is_old);
+            text.push_str(&m);
+            markers.insert(f.range.start, m);
             at = f.range.end;
         }
         text.push_str(&side.text[at..]);
-        // Any placeholder left (e.g. in element text) is masked too.
-        crate::render::mask(&text)
+        // Any placeholder left (e.g. in element text) is masked too; then the markers alone no
+        // longer say what changed.
+        if memchr::memmem::find(text.as_bytes(), crate::env::serverconf::MARK.as_bytes()).is_some() {
+            (crate::render::mask(&text), None)
+        } else {
+            (text, Some(markers))
+        }
     };
-    Masked { old: apply(old, &old_found, true), new: apply(new, &new_found, false), values }
+    let (old_text, old_markers) = apply(old, &old_found, true);
+    let (new_text, new_markers) = apply(new, &new_found, false);
+    Masked { old: old_text, new: new_text, values, old_markers, new_markers }
 }

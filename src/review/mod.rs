@@ -156,9 +156,22 @@ pub fn compare(
     if status == FileStatus::Unchanged {
         return review;
     }
-    let canon = |t: &str| crate::support::xml::parse(t).ok().map(|tree| canonical::canonical(&tree));
+    // The canonical form of a side's masked text: from the side's tree when masking replaced
+    // attribute values only, else from the masked text parsed again.
+    let canon = |side: Option<&Input>, markers: Option<&mask::Markers>, masked: &str| {
+        let parsed = || crate::support::xml::parse(masked).ok().map(|tree| canonical::canonical(&tree));
+        match (side, markers) {
+            (Some(s), Some(m)) => {
+                let c = canonical::canonical_masked(s.tree, m);
+                debug_assert_eq!(Some(&c), parsed().as_ref(), "the canonical form of a masked tree");
+                Some(c)
+            }
+            _ => parsed(),
+        }
+    };
     let (old_text, new_text) = if status == FileStatus::Modified {
-        let (co, cn) = (canon(&masked.old), canon(&masked.new));
+        let co = canon(old.as_ref(), masked.old_markers.as_ref(), &masked.old);
+        let cn = canon(new.as_ref(), masked.new_markers.as_ref(), &masked.new);
         let same = co.is_some() && co == cn;
         if same && !values_changed {
             review.cosmetic_only = true;

@@ -21,3 +21,16 @@ fn formatting_does_not_matter() {
     let h = parse("<serverconf><mta args=\"true\"/></serverconf>").unwrap();
     assert_ne!(canonical(&g), canonical(&h));
 }
+
+#[test]
+fn markers_stand_for_the_values_they_replace_as_if_the_masked_text_were_parsed() {
+    let text = "<serverconf><shared><dataStore><dataSource name='default'><dbcnx password=\"@abc\" login='x'/></dataSource></dataStore></shared></serverconf>";
+    let tree = parse(text).unwrap();
+    let at = text.find("@abc").unwrap();
+    let markers: Markers = [(at, "(sensitive, unchanged)".to_string())].into_iter().collect();
+    let masked = text.replace("@abc", "(sensitive, unchanged)");
+    assert_eq!(canonical_masked(&tree, &markers), canonical(&parse(&masked).unwrap()));
+    assert_ne!(canonical_masked(&tree, &markers), canonical(&tree));
+    // No markers: the tree as it is.
+    assert_eq!(canonical_masked(&tree, &Markers::new()), canonical(&tree));
+}
