@@ -486,20 +486,22 @@ pub fn secret_line(slot: &SecretSlot, line_in_text: usize) -> Location {
 
 /// Parses each secret's ciphertext and checks where it is bound (DESIGN §4).
 fn check_secrets(env: &str, secrets: &mut [SecretSlot], recipients: Option<&RecipientSet>, diags: &mut Diagnostics) {
-    for slot in secrets.iter_mut() {
-        match Ciphertext::parse(&slot.text) {
-            Err(e) => diags.push(
+    // Each armor parsed on the threads (a fleet has thousands), the findings kept in order.
+    let found: Vec<Option<Diagnostic>> = secrets
+        .par_iter_mut()
+        .map(|slot| match Ciphertext::parse(&slot.text) {
+            Err(e) => Some(
                 Diagnostic::at(secret_line(slot, e.line), format!("{}: {}", slot.yaml_path, e.message))
                     .with_help(format!("restore it from git, or set it again: {}", set_again(env, &slot.yaml_path))),
             ),
             Ok(ct) => {
-                if let Some(d) = binding_finding(env, slot, &ct, recipients, Strictness::Validate) {
-                    diags.push(d);
-                }
+                let d = binding_finding(env, slot, &ct, recipients, Strictness::Validate);
                 slot.ciphertext = Some(ct);
+                d
             }
-        }
-    }
+        })
+        .collect();
+    found.into_iter().flatten().for_each(|d| diags.push(d));
 }
 
 /// How hard `binding_finding` is on a secret encrypted to other recipients.
