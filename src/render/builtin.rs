@@ -40,10 +40,10 @@ fn write_element(el: &Element, depth: usize, out: &mut String, sensitive: &mut S
     let indent = |out: &mut String| (0..depth).for_each(|_| out.push_str("  "));
     indent(out);
     out.push('<');
-    xml::escape_into(el.name, out);
+    push_name(el.name, out);
     for a in &el.attrs {
         out.push(' ');
-        xml::escape_into(&a.name, out);
+        push_name(&a.name, out);
         out.push_str("=\"");
         sensitive.write(&a.value, out);
         out.push('"');
@@ -53,7 +53,7 @@ fn write_element(el: &Element, depth: usize, out: &mut String, sensitive: &mut S
             out.push('>');
             sensitive.write(t, out);
             out.push_str("</");
-            xml::escape_into(el.name, out);
+            push_name(el.name, out);
             out.push_str(">\n");
         }
         None if el.children.is_empty() => out.push_str("/>\n"),
@@ -64,8 +64,16 @@ fn write_element(el: &Element, depth: usize, out: &mut String, sensitive: &mut S
             }
             indent(out);
             out.push_str("</");
-            xml::escape_into(el.name, out);
+            push_name(el.name, out);
             out.push_str(">\n");
         }
     }
+}
+
+/// An element or attribute name, as it is: the schema's, one a parser read, or a `rawAttributes` key
+/// checked to be an XML name, none of which holds a character to escape (a file has hundreds of
+/// names, and escaping was a call and a scan for each).
+fn push_name(name: &str, out: &mut String) {
+    debug_assert_eq!(xml::escape(name), name, "a name needs no escaping");
+    out.push_str(name);
 }
