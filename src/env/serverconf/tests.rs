@@ -142,3 +142,19 @@ instances:
     assert!(trees[3].0.starts_with("Err") && trees[3].0.contains("pipelined is enabled"), "{}", trees[3].0);
     assert!(trees[5].0.starts_with("Err") && trees[6].0.starts_with("Err"));
 }
+
+#[test]
+fn every_instance_is_found_by_its_name_and_no_other() {
+    let repo = Repository::open(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    for name in ["dev", "stage", "prod"] {
+        let env =
+            crate::env::load_for_rendering(&repo, name).unwrap_or_else(|d| panic!("{name}: {:?}", d.sorted())).value;
+        assert!(!env.instances.is_empty());
+        for inst in &env.instances {
+            let found = env.instance(&inst.name).map(std::ptr::from_ref);
+            assert_eq!(found, Some(std::ptr::from_ref(inst)), "{name}: {}", inst.name);
+        }
+        assert!(env.instance("no_such_instance").is_none());
+        assert!(env.instance("").is_none());
+    }
+}
