@@ -134,7 +134,12 @@ pub struct SecretSlot {
 
 impl Environment {
     pub fn instance(&self, name: &str) -> Option<&Instance> {
-        self.instance_index.get(name).map(|&i| &self.instances[i])
+        // `instances` is public: an index that no longer matches it is not trusted, and the search
+        // it replaced answers instead.
+        match self.instance_index.get(name).and_then(|&i| self.instances.get(i)) {
+            Some(inst) if inst.name == name => Some(inst),
+            _ => self.instances.iter().find(|i| i.name == name),
+        }
     }
 
     /// The `!age` value a handle names.
