@@ -26,12 +26,21 @@ fn both_ways(env: &Environment) -> (Vec<(String, String)>, usize) {
     (trees, used)
 }
 
+/// The shipped example's environments, by name, each loaded as the commands that render load it.
+fn shipped_environments() -> Vec<(&'static str, Environment)> {
+    let repo = Repository::open(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    ["dev", "stage", "prod"]
+        .into_iter()
+        .map(|name| {
+            let loaded = crate::env::load_for_rendering(&repo, name);
+            (name, loaded.unwrap_or_else(|d| panic!("{name}: {:?}", d.sorted())).value)
+        })
+        .collect()
+}
+
 #[test]
 fn the_shipped_environments_check_the_same_with_their_instances_checked_once() {
-    let repo = Repository::open(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-    for name in ["dev", "stage", "prod"] {
-        let env =
-            crate::env::load_for_rendering(&repo, name).unwrap_or_else(|d| panic!("{name}: {:?}", d.sorted())).value;
+    for (name, env) in shipped_environments() {
         let (trees, used) = both_ways(&env);
         // Instances whose own settings have a warning (dev's lower-case provider) are checked whole.
         if name != "dev" {
@@ -145,10 +154,7 @@ instances:
 
 #[test]
 fn every_instance_is_found_by_its_name_and_no_other() {
-    let repo = Repository::open(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-    for name in ["dev", "stage", "prod"] {
-        let env =
-            crate::env::load_for_rendering(&repo, name).unwrap_or_else(|d| panic!("{name}: {:?}", d.sorted())).value;
+    for (name, env) in shipped_environments() {
         assert!(!env.instances.is_empty());
         for inst in &env.instances {
             let found = env.instance(&inst.name).map(std::ptr::from_ref);
@@ -156,5 +162,16 @@ fn every_instance_is_found_by_its_name_and_no_other() {
         }
         assert!(env.instance("no_such_instance").is_none());
         assert!(env.instance("").is_none());
+    }
+}
+
+#[test]
+fn instances_reordered_after_loading_are_still_found_by_name() {
+    // `instances` is public, its index is not: one that no longer matches is not trusted.
+    for (name, mut env) in shipped_environments() {
+        env.instances.reverse();
+        for inst in &env.instances {
+            assert_eq!(env.instance(&inst.name).map(|i| i.name.as_str()), Some(inst.name.as_str()), "{name}");
+        }
     }
 }
